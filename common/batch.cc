@@ -11,6 +11,25 @@ void Column::AppendFrom(const Column& other, size_t i) {
   AppendString(other.GetString(i));
 }
 
+void Column::AppendRows(const Column& other, const uint32_t* rows, size_t n) {
+  nulls_.reserve(nulls_.size() + n);
+  for (size_t k = 0; k < n; ++k) nulls_.push_back(other.nulls_[rows[k]]);
+  if (IsIntStored(type_) || type_ == TypeId::kNull) {
+    ints_.reserve(ints_.size() + n);
+    for (size_t k = 0; k < n; ++k) ints_.push_back(other.ints_[rows[k]]);
+  } else if (type_ == TypeId::kDouble) {
+    doubles_.reserve(doubles_.size() + n);
+    for (size_t k = 0; k < n; ++k) doubles_.push_back(other.doubles_[rows[k]]);
+  } else {
+    offsets_.reserve(offsets_.size() + n);
+    for (size_t k = 0; k < n; ++k) {
+      uint32_t r = rows[k];
+      data_.append(other.data_, other.offsets_[r], other.offsets_[r + 1] - other.offsets_[r]);
+      offsets_.push_back(static_cast<uint32_t>(data_.size()));
+    }
+  }
+}
+
 void Column::Reserve(size_t rows) {
   nulls_.reserve(rows);
   if (IsIntStored(type_)) ints_.reserve(rows);
@@ -47,6 +66,12 @@ std::string Column::ValueToString(size_t i) const {
 RecordBatch::RecordBatch(std::shared_ptr<const Schema> s) : schema(std::move(s)) {
   columns.reserve(schema->size());
   for (const auto& f : schema->fields()) columns.emplace_back(f.type);
+}
+
+void RecordBatch::AppendRows(const RecordBatch& other, const uint32_t* rows, size_t n) {
+  for (size_t c = 0; c < columns.size(); ++c) columns[c].AppendRows(other.columns[c], rows, n);
+  event_time.reserve(event_time.size() + n);
+  for (size_t k = 0; k < n; ++k) event_time.push_back(other.event_time[rows[k]]);
 }
 
 void RecordBatch::Clear() {

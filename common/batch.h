@@ -61,6 +61,8 @@ class Column {
   }
   // Appends row `i` of `other` (same type).
   void AppendFrom(const Column& other, size_t i);
+  // Appends rows[0..n) of `other` (same type); one type dispatch per call.
+  void AppendRows(const Column& other, const uint32_t* rows, size_t n);
 
   void Reserve(size_t rows);
   void Clear();
@@ -95,6 +97,8 @@ struct RecordBatch {
 
   size_t num_rows() const { return event_time.size(); }
   void Clear();
+  // Appends the selected rows of `other` (same schema).
+  void AppendRows(const RecordBatch& other, const uint32_t* rows, size_t n);
 };
 
 }  // namespace weir

@@ -20,4 +20,7 @@ std::string DidYouMean(std::string_view word, const std::vector<std::string>& ca
 // "'a', 'b' or 'c'"
 std::string QuotedList(const std::vector<std::string>& items, std::string_view last_sep = " or ");
 
+// `"text"` with JSON escapes (quotes included).
+std::string JsonQuote(std::string_view text);
+
 }  // namespace weir

@@ -1,0 +1,221 @@
+// `weir local JOB.yaml`: the whole job in this process (coordinator planner +
+// worker tasks on threads), with the development broker embedded when the
+// job's brokers are `embedded`.
+#include <librdkafka/rdkafka.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdio>
+#include <fstream>
+#include <mutex>
+#include <set>
+#include <thread>
+
+#include "cli/commands.h"
+#include "common/spec/job_spec.h"
+#include "common/time.h"
+#include "coordinator/planner.h"
+#include "worker/devbroker/dev_broker.h"
+#include "worker/runtime/local_executor.h"
+
+namespace weir::cli {
+namespace {
+
+constexpr const char* kEmbedded = "embedded";
+
+// Writes each line of `path` as one message to `topic`.
+Status ProduceFile(const std::string& bootstrap, const std::string& topic, const std::string& path,
+                   int64_t* count) {
+  std::ifstream in(path);
+  if (!in) return Status::NotFound("--produce: cannot read " + path);
+  char err[512];
+  rd_kafka_conf_t* conf = rd_kafka_conf_new();
+  rd_kafka_conf_set(conf, "bootstrap.servers", bootstrap.c_str(), err, sizeof err);
+  rd_kafka_conf_set(conf, "linger.ms", "5", err, sizeof err);
+  rd_kafka_conf_set(conf, "log_level", "3", err, sizeof err);
+  rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
+  if (!rk) return Status::Internal(std::string("kafka producer: ") + err);
+  Status st;
+  int64_t n = 0;
+  for (std::string line; std::getline(in, line);) {
+    if (line.empty()) continue;
+    while (true) {
+      rd_kafka_resp_err_t e = rd_kafka_producev(
+          rk, RD_KAFKA_V_TOPIC(topic.c_str()), RD_KAFKA_V_VALUE(line.data(), line.size()),
+          RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
+      if (e == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+        rd_kafka_poll(rk, 10);
+        continue;
+      }
+      if (e) st = Status::Unavailable("--produce " + topic + ": " + rd_kafka_err2str(e));
+      break;
+    }
+    if (!st.ok()) break;
+    ++n;
+  }
+  if (st.ok() && rd_kafka_flush(rk, 30000) != RD_KAFKA_RESP_ERR_NO_ERROR)
+    st = Status::Unavailable("--produce " + topic + ": timed out writing to the broker");
+  rd_kafka_destroy(rk);
+  *count = n;
+  return st;
+}
+
+std::string Human(int64_t n) {
+  std::string s = std::to_string(n);
+  for (int i = static_cast<int>(s.size()) - 3; i > 0; i -= 3) s.insert(static_cast<size_t>(i), ",");
+  return s;
+}
+
+}  // namespace
+
+int RunLocal(const GlobalOptions& g, const LocalCommand& cmd) {
+  spec::LoadResult loaded = spec::LoadJob(cmd.job_file);
+  if (!loaded.job) {
+    std::fputs(spec::FormatDiagnostics(cmd.job_file, loaded.diagnostics).c_str(), stderr);
+    return kExitUsage;
+  }
+  spec::JobSpec& job = *loaded.job;
+
+  // The embedded broker, when the job asks for it.
+  std::set<std::string> topics;
+  bool embedded = false;
+  for (auto& s : job.sources) {
+    if (s.brokers == kEmbedded) embedded = true, topics.insert(s.topic);
+    if (s.dead_letter && s.dead_letter->brokers == kEmbedded)
+      embedded = true, topics.insert(s.dead_letter->topic);
+  }
+  for (auto& s : job.sinks)
+    if (s.brokers == kEmbedded) embedded = true, topics.insert(s.topic);
+  if (!cmd.produce.empty() && !embedded) {
+    std::fprintf(stderr, "weir: --produce needs a job whose brokers are 'embedded'\n");
+    return kExitUsage;
+  }
+  std::unique_ptr<devbroker::DevBroker> broker;
+  if (embedded) {
+    devbroker::DevBrokerOptions opts;
+    for (const auto& t : topics) opts.topics.push_back({t, std::max(4, job.parallelism)});
+    auto started = devbroker::DevBroker::Start(opts);
+    if (!started.ok()) {
+      std::fprintf(stderr, "weir: cannot start the embedded broker: %s\n",
+                   started.status().message().c_str());
+      return kExitError;
+    }
+    broker = std::move(started).value();
+    const std::string& addr = broker->bootstrap_servers();
+    for (auto& s : job.sources) {
+      if (s.brokers == kEmbedded) s.brokers = addr;
+      if (s.dead_letter && s.dead_letter->brokers == kEmbedded) s.dead_letter->brokers = addr;
+    }
+    for (auto& s : job.sinks)
+      if (s.brokers == kEmbedded) s.brokers = addr;
+    std::fprintf(stderr, "weir: embedded development broker at %s\n", addr.c_str());
+  }
+  for (const auto& p : cmd.produce) {
+    auto eq = p.find('=');
+    if (eq == std::string::npos || eq == 0 || eq + 1 == p.size()) {
+      std::fprintf(stderr, "weir: --produce takes TOPIC=FILE, not '%s'\n", p.c_str());
+      return kExitUsage;
+    }
+    std::string topic = p.substr(0, eq), file = p.substr(eq + 1);
+    if (!topics.count(topic)) {
+      Status st = broker->CreateTopic({topic, std::max(4, job.parallelism)});
+      (void)st;
+    }
+    int64_t n = 0;
+    Status st = ProduceFile(broker->bootstrap_servers(), topic, file, &n);
+    if (!st.ok()) {
+      std::fprintf(stderr, "weir: %s\n", st.message().c_str());
+      return st.code() == StatusCode::kNotFound ? kExitNotFound : kExitUnavailable;
+    }
+    std::fprintf(stderr, "weir: wrote %s records from %s to topic %s\n", Human(n).c_str(),
+                 file.c_str(), topic.c_str());
+  }
+
+  coordinator::PlanOptions popts;
+  popts.parallelism_override = cmd.parallelism;
+  auto planned = coordinator::Plan(job, popts);
+  if (!planned.ok()) {
+    std::fprintf(stderr, "weir: %s\n", planned.status().message().c_str());
+    return kExitUsage;
+  }
+  const plan::PhysicalPlan& plan = planned.value();
+  if (g.verbose) std::fprintf(stderr, "%s", plan.Explain().c_str());
+
+  // Signals: handled by a watcher thread, so tasks never see them.
+  sigset_t sigs;
+  sigemptyset(&sigs);
+  sigaddset(&sigs, SIGINT);
+  sigaddset(&sigs, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
+
+  runtime::LocalExecutor exec(plan, runtime::LocalOptions{});
+  Status st = exec.Start();
+  if (!st.ok()) {
+    std::fprintf(stderr, "weir: %s\n", st.message().c_str());
+    return kExitError;
+  }
+  std::atomic<bool> done{false}, interrupted{false};
+  std::thread watcher([&] {
+    while (!done.load()) {
+      timespec ts{0, 100'000'000};
+      int sig = sigtimedwait(&sigs, nullptr, &ts);
+      if (sig == SIGINT || sig == SIGTERM) {
+        interrupted = true;
+        exec.Cancel();
+        return;
+      }
+    }
+  });
+  const bool tty = isatty(STDERR_FILENO) && !g.quiet;
+  std::mutex mu;
+  std::condition_variable cv;
+  std::thread progress([&] {
+    auto last = std::chrono::steady_clock::now();
+    runtime::Progress prev = exec.GetProgress();
+    std::unique_lock lock(mu);
+    while (!done.load()) {
+      cv.wait_for(lock, std::chrono::seconds(1));
+      if (done.load() || !tty) continue;
+      auto now = std::chrono::steady_clock::now();
+      double secs = std::chrono::duration<double>(now - last).count();
+      runtime::Progress p = exec.GetProgress();
+      std::string wm = p.watermark == kMinWatermark   ? "-"
+                       : p.watermark == kMaxWatermark ? "end"
+                                                      : FormatTimestamp(p.watermark);
+      std::fprintf(stderr, "\r\033[K  in %s rec/s (%s total)  out %s rec/s (%s total)  watermark %s",
+                   Human(static_cast<int64_t>((p.records_in - prev.records_in) / secs)).c_str(),
+                   Human(p.records_in).c_str(),
+                   Human(static_cast<int64_t>((p.records_out - prev.records_out) / secs)).c_str(),
+                   Human(p.records_out).c_str(), wm.c_str());
+      prev = p;
+      last = now;
+    }
+    if (tty) std::fprintf(stderr, "\r\033[K");
+  });
+  auto start = std::chrono::steady_clock::now();
+  st = exec.Wait();
+  done = true;
+  cv.notify_all();
+  progress.join();
+  watcher.join();
+  double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  runtime::Progress p = exec.GetProgress();
+  if (interrupted) {
+    std::fprintf(stderr, "weir: interrupted after %.1fs: %s records in, %s out\n", secs,
+                 Human(p.records_in).c_str(), Human(p.records_out).c_str());
+    return kExitInterrupted;
+  }
+  if (!st.ok()) {
+    std::fprintf(stderr, "weir: job %s failed: %s\n", job.name.c_str(), st.message().c_str());
+    return kExitJobFailed;
+  }
+  std::fprintf(stderr, "weir: job %s finished in %.1fs: %s records in, %s out, %s malformed\n",
+               job.name.c_str(), secs, Human(p.records_in).c_str(), Human(p.records_out).c_str(),
+               Human(p.skipped).c_str());
+  return kExitOk;
+}
+
+}  // namespace weir::cli

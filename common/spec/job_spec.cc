@@ -1,0 +1,160 @@
+#include "common/spec/job_spec.h"
+
+#include <cstdlib>
+#include <sstream>
+
+#include "common/time.h"
+
+namespace weir::spec {
+
+std::string_view OperatorKindName(OperatorKind k) {
+  switch (k) {
+    case OperatorKind::kFilter: return "filter";
+    case OperatorKind::kMap: return "map";
+    case OperatorKind::kWindowAggregate: return "window";
+    case OperatorKind::kDedupe: return "dedupe";
+    case OperatorKind::kReduce: return "reduce";
+    case OperatorKind::kJoin: return "join";
+    case OperatorKind::kUnion: return "union";
+    case OperatorKind::kUdf: return "udf";
+  }
+  return "?";
+}
+
+const Schema* JobSpec::StreamSchema(std::string_view stream) const {
+  for (const auto& s : sources)
+    if (s.name == stream) return &s.schema;
+  for (const auto& o : operators)
+    if (o.name == stream) return &o.schema;
+  auto it = late_streams.find(std::string(stream));
+  return it == late_streams.end() ? nullptr : &it->second;
+}
+
+std::optional<std::string> ProcessEnv(const std::string& name) {
+  const char* v = std::getenv(name.c_str());
+  if (!v) return std::nullopt;
+  return std::string(v);
+}
+
+std::string FormatDiagnostics(const std::string& file, const std::vector<Diagnostic>& diags) {
+  std::string out;
+  for (const auto& d : diags) {
+    out += file;
+    if (d.pos.line > 0) out += ":" + std::to_string(d.pos.line) + ":" + std::to_string(d.pos.column);
+    out += ": " + d.message + "\n";
+  }
+  return out;
+}
+
+namespace {
+
+std::string WindowText(const WindowSpec& w) {
+  std::string s;
+  switch (w.kind) {
+    case WindowKind::kTumbling: s = "tumbling " + FormatDuration(w.size_ms); break;
+    case WindowKind::kSliding:
+      s = "sliding " + FormatDuration(w.size_ms) + " every " + FormatDuration(w.slide_ms);
+      break;
+    case WindowKind::kSession: s = "session gap " + FormatDuration(w.gap_ms); break;
+    case WindowKind::kCount: s = "count " + std::to_string(w.count); break;
+  }
+  if (w.allowed_lateness_ms > 0) s += ", lateness " + FormatDuration(w.allowed_lateness_ms);
+  if (!w.late.empty()) s += ", late -> " + w.late;
+  return s;
+}
+
+std::string Join(const std::vector<std::string>& v, const char* sep) {
+  std::string s;
+  for (size_t i = 0; i < v.size(); ++i) s += (i ? sep : "") + v[i];
+  return s;
+}
+
+const char* ModeName(CheckpointMode m) {
+  switch (m) {
+    case CheckpointMode::kExactlyOnce: return "exactly_once";
+    case CheckpointMode::kAtLeastOnce: return "at_least_once";
+    case CheckpointMode::kNone: return "none";
+  }
+  return "?";
+}
+
+}  // namespace
+
+std::string DescribeGraph(const JobSpec& job) {
+  std::ostringstream o;
+  o << "job " << job.name << ": parallelism " << job.parallelism << ", max_parallelism "
+    << job.max_parallelism << ", checkpoints " << ModeName(job.checkpoint.mode);
+  if (job.checkpoint.mode != CheckpointMode::kNone)
+    o << " every " << FormatDuration(job.checkpoint.interval_ms);
+  o << ", " << (job.event_time ? "event time" : "processing time") << "\n";
+  o << "sources:\n";
+  for (const auto& s : job.sources) {
+    o << "  " << s.name << " <- " << s.type;
+    if (s.type == "kafka") o << " topic " << s.topic << " (" << s.format.type << ")";
+    if (s.type == "file") o << " " << s.path << " (" << s.format.type << ")";
+    if (s.type == "nexmark" && !s.only.empty()) o << " " << s.only;
+    if (s.events) o << ", " << *s.events << " events";
+    o << "\n    " << s.schema.ToString() << "\n";
+    if (s.event_time)
+      o << "    event time " << s.event_time->field << ", out of order by up to "
+        << FormatDuration(s.event_time->max_out_of_orderness_ms) << "\n";
+  }
+  if (!job.operators.empty()) o << "operators:\n";
+  for (const auto& op : job.operators) {
+    o << "  " << op.name << " <- " << Join(op.from, ", ") << ": " << OperatorKindName(op.kind);
+    switch (op.kind) {
+      case OperatorKind::kFilter: o << " " << op.filter.text; break;
+      case OperatorKind::kWindowAggregate: o << " " << WindowText(*op.window); break;
+      case OperatorKind::kDedupe: o << " within " << FormatDuration(op.dedupe_within_ms); break;
+      case OperatorKind::kJoin:
+        o << " on " << op.join_on.text;
+        if (op.window) o << ", window " << WindowText(*op.window);
+        else o << ", within " << FormatDuration(op.join_within_ms);
+        break;
+      default: break;
+    }
+    if (!op.key_by.empty()) {
+      std::vector<std::string> keys;
+      for (const auto& k : op.key_by) keys.push_back(k.name);
+      o << ", keyed by " << Join(keys, ", ");
+    }
+    o << "\n    " << op.schema.ToString() << "\n";
+  }
+  o << "sinks:\n";
+  for (const auto& s : job.sinks) {
+    o << "  " << s.name << " <- " << s.from << ": " << s.type;
+    if (s.type == "kafka") o << " topic " << s.topic;
+    if (s.type == "file") o << " " << s.path;
+    if (s.type == "postgres") o << " table " << s.table << (s.upsert ? " (upsert)" : "");
+    o << ", " << (s.delivery == Delivery::kExactlyOnce ? "exactly once" : "at least once") << "\n";
+  }
+  return o.str();
+}
+
+Schema NexmarkSchema(std::string_view only) {
+  const std::vector<Field> person = {
+      {"id", TypeId::kBigint},        {"name", TypeId::kString},  {"email_address", TypeId::kString},
+      {"credit_card", TypeId::kString}, {"city", TypeId::kString}, {"state", TypeId::kString},
+      {"date_time", TypeId::kTimestamp}, {"extra", TypeId::kString}};
+  const std::vector<Field> auction = {
+      {"id", TypeId::kBigint},          {"item_name", TypeId::kString},
+      {"description", TypeId::kString}, {"initial_bid", TypeId::kBigint},
+      {"reserve", TypeId::kBigint},     {"date_time", TypeId::kTimestamp},
+      {"expires", TypeId::kTimestamp},  {"seller", TypeId::kBigint},
+      {"category", TypeId::kBigint},    {"extra", TypeId::kString}};
+  const std::vector<Field> bid = {
+      {"auction", TypeId::kBigint}, {"bidder", TypeId::kBigint}, {"price", TypeId::kBigint},
+      {"channel", TypeId::kString}, {"url", TypeId::kString},    {"date_time", TypeId::kTimestamp},
+      {"extra", TypeId::kString}};
+  if (only == "person") return Schema(person);
+  if (only == "auction") return Schema(auction);
+  if (only == "bid") return Schema(bid);
+  Schema all({{"event_type", TypeId::kString}, {"date_time", TypeId::kTimestamp}});
+  for (auto [prefix, fields] : {std::pair{"person_", &person}, std::pair{"auction_", &auction},
+                                std::pair{"bid_", &bid}})
+    for (const auto& f : *fields)
+      if (f.name != "date_time") all.Add({prefix + f.name, f.type});
+  return all;
+}
+
+}  // namespace weir::spec

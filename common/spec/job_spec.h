@@ -1,0 +1,214 @@
+// The job file's model: what `weir validate` checks and the planner reads.
+//
+// LoadJob() parses a YAML job file (docs/job-spec.md), substitutes ${VAR}
+// references from the environment, validates everything it can without
+// running the job (names, stream references, cycles, expression types,
+// aggregates, windows, delivery guarantees) and reports every problem at once
+// as Diagnostics with 1-based line and column. A JobSpec that comes back with
+// no errors is complete: every stream has a schema, every expression is bound,
+// so the job cannot fail at run time because of its own spec.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/expr/expr.h"
+#include "common/types.h"
+
+namespace weir::spec {
+
+struct Position {
+  int line = 0;    // 1-based; 0 when unknown
+  int column = 0;  // 1-based
+};
+
+struct Diagnostic {
+  Position pos;
+  std::string message;
+};
+
+enum class CheckpointMode { kExactlyOnce, kAtLeastOnce, kNone };
+enum class Delivery { kExactlyOnce, kAtLeastOnce };
+enum class OnError { kFail, kSkip, kDeadLetter };
+enum class StartFrom { kEarliest, kLatest };
+
+struct CheckpointSpec {
+  int64_t interval_ms = 10'000;
+  CheckpointMode mode = CheckpointMode::kExactlyOnce;
+  std::string storage;  // file:// URI; empty = the cluster's default
+  int retain = 3;       // completed checkpoints kept
+  int64_t timeout_ms = 600'000;
+};
+
+struct RestartSpec {
+  int attempts = 10;
+  int64_t delay_ms = 1000;
+};
+
+struct FieldSpec {
+  std::string name;
+  TypeId type = TypeId::kString;
+  std::vector<std::string> aliases;  // other names the same field has in the input
+  std::optional<std::string> default_value;  // used when the input lacks the field
+  Position pos;
+};
+
+struct FormatSpec {
+  std::string type = "json";                  // json | csv | raw (avro, protobuf: later)
+  std::map<std::string, std::string> options;  // csv: delimiter, header
+};
+
+struct EventTimeSpec {
+  std::string field;
+  int64_t max_out_of_orderness_ms = 0;
+  int64_t idle_timeout_ms = 0;  // 0 = a partition never counts as idle
+};
+
+// Where records that fail to parse go when on_error is dead_letter.
+struct DeadLetterSpec {
+  std::string type;  // kafka | file
+  std::string brokers, topic, path;
+  Position pos;
+};
+
+struct SourceSpec {
+  std::string name;
+  Position pos;
+  std::string type;  // kafka | file | nexmark | datagen
+  int parallelism = 0;  // 0 = the job's
+  // kafka
+  std::string brokers, topic;
+  StartFrom start = StartFrom::kEarliest;
+  // end: latest makes the source bounded: it reads up to the partitions' end
+  // offsets as they are when the job starts, then finishes. Default: never.
+  bool end_at_latest = false;
+  std::map<std::string, std::string> properties;  // extra librdkafka settings
+  // file
+  std::string path;
+  // nexmark and datagen
+  std::optional<int64_t> events;  // total events (nexmark) or rows (datagen); none = unbounded
+  std::optional<int64_t> rate;    // per second; none = as fast as possible
+  int64_t seed = 0;
+  std::string only;  // nexmark: bid | auction | person | "" (all kinds)
+  FormatSpec format;
+  std::vector<FieldSpec> fields;
+  Schema schema;  // the stream's output schema
+  std::optional<EventTimeSpec> event_time;
+  OnError on_error = OnError::kFail;
+  std::optional<DeadLetterSpec> dead_letter;
+};
+
+enum class OperatorKind { kFilter, kMap, kWindowAggregate, kDedupe, kReduce, kJoin, kUnion, kUdf };
+std::string_view OperatorKindName(OperatorKind k);
+
+struct NamedExpr {
+  std::string name;
+  std::string text;
+  Position pos;
+  std::unique_ptr<expr::Expr> expr;  // bound against the operator's input
+};
+
+struct AggregateSpec {
+  std::string name;
+  std::string text;
+  Position pos;
+  expr::Aggregate aggregate;
+};
+
+enum class WindowKind { kTumbling, kSliding, kSession, kCount };
+
+struct WindowSpec {
+  WindowKind kind = WindowKind::kTumbling;
+  int64_t size_ms = 0;   // tumbling, sliding
+  int64_t slide_ms = 0;  // sliding
+  int64_t gap_ms = 0;    // session
+  int64_t count = 0;     // count
+  int64_t allowed_lateness_ms = 0;
+  std::string late;  // stream name for records later than allowed; "" = drop and count
+  Position pos;
+};
+
+struct OperatorSpec {
+  std::string name;
+  Position pos;
+  OperatorKind kind = OperatorKind::kFilter;
+  std::vector<std::string> from;  // input streams (join: left, right; union: all)
+  int parallelism = 0;            // 0 = the job's
+  NamedExpr filter;                   // kFilter (name empty)
+  std::vector<NamedExpr> map;         // kMap
+  std::vector<NamedExpr> key_by;      // keyed kinds
+  std::optional<WindowSpec> window;   // kWindowAggregate, window join
+  std::vector<AggregateSpec> aggregates;  // kWindowAggregate, kReduce
+  int64_t dedupe_within_ms = 0;           // kDedupe
+  // kJoin: from = {left, right}; on is bound against both (qualified by stream name).
+  NamedExpr join_on;
+  int64_t join_within_ms = 0;  // interval join: |left.time - right.time| <= within
+  // The equi-join keys extracted from `on`: left_keys[i] = right_keys[i].
+  std::vector<NamedExpr> join_left_keys, join_right_keys;
+  // kUdf
+  std::string udf_library, udf_function;
+  Schema schema;  // output schema
+};
+
+struct SinkSpec {
+  std::string name;
+  Position pos;
+  std::string from;
+  std::string type;  // kafka | file | postgres | stdout | blackhole
+  int parallelism = 0;
+  std::string brokers, topic;  // kafka
+  std::string path;            // file
+  std::string dsn, table;      // postgres
+  bool upsert = false;         // postgres: insert (false) or upsert on key
+  std::vector<std::string> key;  // kafka: message key fields; postgres: upsert key
+  FormatSpec format;
+  Delivery delivery = Delivery::kAtLeastOnce;
+  std::map<std::string, std::string> properties;
+};
+
+struct JobSpec {
+  std::string file;  // as given to LoadJob
+  std::string name;
+  int parallelism = 1;
+  int max_parallelism = 128;
+  CheckpointSpec checkpoint;
+  RestartSpec restart;
+  std::vector<SourceSpec> sources;
+  std::vector<OperatorSpec> operators;  // in a topological order after validation
+  std::vector<SinkSpec> sinks;
+  bool event_time = false;  // some source declares event_time
+  std::map<std::string, Schema> late_streams;  // window `late` stream -> its schema
+
+  // The schema of a named stream (source, operator or late stream), or null.
+  const Schema* StreamSchema(std::string_view stream) const;
+};
+
+// How LoadJob reads ${VAR}: a function so tests need not touch the process env.
+using EnvLookup = std::optional<std::string> (*)(const std::string& name);
+std::optional<std::string> ProcessEnv(const std::string& name);
+
+struct LoadResult {
+  std::unique_ptr<JobSpec> job;          // set when diagnostics is empty
+  std::vector<Diagnostic> diagnostics;   // sorted by position
+};
+
+// Parses and validates the YAML text of a job. `file` is used in messages only.
+LoadResult ParseJob(std::string_view yaml_text, std::string file, EnvLookup env = ProcessEnv);
+// Reads the file and calls ParseJob. A missing file is one diagnostic at 0:0.
+LoadResult LoadJob(const std::string& path, EnvLookup env = ProcessEnv);
+
+// "job.yaml:3:5: message" lines, one per diagnostic.
+std::string FormatDiagnostics(const std::string& file, const std::vector<Diagnostic>& diags);
+
+// The logical graph as indented text, for `weir validate`.
+std::string DescribeGraph(const JobSpec& job);
+
+// The fixed Nexmark schemas: "bid", "auction", "person", or "" for the
+// combined stream (event_type plus every kind's columns, prefixed).
+Schema NexmarkSchema(std::string_view only);
+
+}  // namespace weir::spec

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# The README's second command: install what is missing, build weir and its
+# fuzz targets, and run the whole test suite with ctest.
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+bash deploy/local/install-deps.sh --test
+export CCACHE_DIR="${CCACHE_DIR:-$root/.cache/ccache}"
+
+# The libFuzzer targets need clang: a separate build that only has them.
+fuzz="$root/build-fuzz"
+if [[ ! -f "$fuzz/build.ninja" ]]; then
+  CC=clang CXX=clang++ cmake -S "$root" -B "$fuzz" -G Ninja -DWEIR_FUZZ=ON \
+    -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+fi
+ninja -C "$fuzz" >/dev/null
+
+bash deploy/local/build.sh -DWEIR_FUZZ_BIN_DIR="$fuzz/tests/fuzz"
+cd build
+ctest --output-on-failure -j "$(nproc)" --timeout 600 "$@"

@@ -1,0 +1,386 @@
+// The file source and sink, the stdout and blackhole sinks and the factories,
+// on real files in a temporary directory.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <set>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "common/format/format.h"
+#include "worker/connectors/connector.h"
+#include "worker/connectors/file_sink.h"
+#include "worker/connectors/file_source.h"
+
+namespace weir::connectors {
+namespace {
+
+namespace fs = std::filesystem;
+
+Schema OrdersSchema() {
+  return Schema({{"user", TypeId::kString}, {"amount", TypeId::kDouble}, {"ts", TypeId::kTimestamp}});
+}
+
+class FileConnectorTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() /
+           ("weir_file_test_" + std::to_string(::getpid()) + "_" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(dir_);
+    fs::create_directories(dir_ / "in");
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  void WriteFile(const std::string& name, const std::string& text) {
+    std::ofstream out(dir_ / "in" / name, std::ios::binary);
+    out << text;
+  }
+
+  spec::SourceSpec Spec() const {
+    spec::SourceSpec s;
+    s.name = "orders";
+    s.type = "file";
+    s.path = (dir_ / "in").string();
+    s.schema = OrdersSchema();
+    s.event_time = spec::EventTimeSpec{"ts", 0, 0};
+    return s;
+  }
+
+  SourceContext Context(int subtask = 0, int parallelism = 1) const {
+    SourceContext ctx;
+    ctx.job = "test";
+    ctx.subtask = subtask;
+    ctx.parallelism = parallelism;
+    ctx.clock = &clock_;
+    ctx.event_time = true;
+    return ctx;
+  }
+
+  // Polls to the end; returns the users in order (or the first error).
+  Result<std::vector<std::string>> ReadAll(Source* source, int max_rows = 2,
+                                           std::vector<int64_t>* times = nullptr) {
+    std::vector<std::string> users;
+    RecordBatch batch(std::make_shared<Schema>(OrdersSchema()));
+    for (int i = 0; i < 10'000; ++i) {
+      batch.Clear();
+      auto state = source->Poll(&batch, max_rows, 0);
+      if (!state.ok()) return state.status();
+      for (size_t r = 0; r < batch.num_rows(); ++r) {
+        users.emplace_back(batch.columns[0].GetString(r));
+        if (times) times->push_back(batch.event_time[r]);
+      }
+      if (*state == PollState::kEndOfInput) return users;
+    }
+    return Status::Internal("no end of input");
+  }
+
+  fs::path dir_;
+  ManualClock clock_{5'000};
+};
+
+TEST_F(FileConnectorTest, ReadsADirectoryInNameOrder) {
+  WriteFile("b.jsonl", R"({"user":"b1","amount":1,"ts":10})" "\n"
+                       R"({"user":"b2","amount":2,"ts":20})" "\n");
+  WriteFile("a.jsonl", R"({"user":"a1","amount":1,"ts":30})" "\r\n\n"
+                       R"({"user":"a2","amount":2,"ts":"2024-05-01T12:00:00Z"})");  // no final newline
+  WriteFile(".hidden.jsonl", R"({"user":"hidden","amount":1,"ts":1})" "\n");
+  fs::create_directories(dir_ / "in" / "subdir");
+  FileSource source(Spec());
+  ASSERT_TRUE(source.Open(Context()).ok());
+  std::vector<int64_t> times;
+  auto users = ReadAll(&source, 3, &times);
+  ASSERT_TRUE(users.ok()) << users.status().ToString();
+  EXPECT_EQ(*users, (std::vector<std::string>{"a1", "a2", "b1", "b2"}));
+  EXPECT_EQ(times, (std::vector<int64_t>{30, 1714564800000, 10, 20}));
+  EXPECT_EQ(source.stats().records, 4);
+  EXPECT_EQ(source.Watermark().watermark, kMaxWatermark);
+}
+
+TEST_F(FileConnectorTest, ReadsASingleFile) {
+  WriteFile("one.jsonl", R"({"user":"x","amount":1,"ts":1})" "\n");
+  spec::SourceSpec spec = Spec();
+  spec.path = (dir_ / "in" / "one.jsonl").string();
+  FileSource source(spec);
+  ASSERT_TRUE(source.Open(Context()).ok());
+  auto users = ReadAll(&source);
+  ASSERT_TRUE(users.ok());
+  EXPECT_EQ(*users, std::vector<std::string>{"x"});
+}
+
+TEST_F(FileConnectorTest, SplitsFilesAcrossSubtasks) {
+  std::multiset<std::string> expected;
+  for (int f = 0; f < 5; ++f) {
+    std::string text;
+    for (int i = 0; i < 7; ++i) {
+      std::string user = "f" + std::to_string(f) + "_" + std::to_string(i);
+      text += R"({"user":")" + user + R"(","amount":1,"ts":1})" "\n";
+      expected.insert(user);
+    }
+    WriteFile("part-" + std::to_string(f) + ".jsonl", text);
+  }
+  std::multiset<std::string> got;
+  for (int subtask = 0; subtask < 2; ++subtask) {
+    FileSource source(Spec());
+    ASSERT_TRUE(source.Open(Context(subtask, 2)).ok());
+    EXPECT_EQ(source.files().size(), subtask == 0 ? 3u : 2u);
+    EXPECT_EQ(fs::path(source.files()[0]).filename(), subtask == 0 ? "part-0.jsonl" : "part-1.jsonl");
+    auto users = ReadAll(&source, 4);
+    ASSERT_TRUE(users.ok());
+    got.insert(users->begin(), users->end());
+  }
+  EXPECT_EQ(got, expected);
+}
+
+TEST_F(FileConnectorTest, MalformedLineFailsWithFileAndLine) {
+  WriteFile("orders.jsonl", R"({"user":"a","amount":1,"ts":1})" "\n\n"
+                            R"({"user":"b","amount":"abc","ts":1})" "\n");
+  FileSource source(Spec());
+  ASSERT_TRUE(source.Open(Context()).ok());
+  auto users = ReadAll(&source, 10);
+  ASSERT_FALSE(users.ok());
+  EXPECT_EQ(users.status().code(), StatusCode::kInvalidArgument);
+  std::string where = (dir_ / "in" / "orders.jsonl").string() + ":3: ";
+  EXPECT_NE(users.status().message().find(where), std::string::npos) << users.status().message();
+  EXPECT_NE(users.status().message().find("amount"), std::string::npos);
+}
+
+TEST_F(FileConnectorTest, MalformedLinesSkippedOrDeadLettered) {
+  WriteFile("orders.jsonl", R"({"user":"a","amount":1,"ts":1})" "\n"
+                            "garbage\n"
+                            R"({"user":"b","amount":2,"ts":null})" "\n"
+                            R"({"user":"c","amount":3,"ts":3})" "\n");
+  spec::SourceSpec spec = Spec();
+  spec.on_error = spec::OnError::kSkip;
+  {
+    FileSource source(spec);
+    ASSERT_TRUE(source.Open(Context()).ok());
+    auto users = ReadAll(&source, 10);
+    ASSERT_TRUE(users.ok());
+    EXPECT_EQ(*users, (std::vector<std::string>{"a", "c"}));
+    EXPECT_EQ(source.stats().skipped, 2);
+  }
+  spec.on_error = spec::OnError::kDeadLetter;
+  spec.dead_letter = spec::DeadLetterSpec{"file", "", "", (dir_ / "dlq" / "bad.jsonl").string(), {}};
+  {
+    FileSource source(spec);
+    ASSERT_TRUE(source.Open(Context()).ok());
+    auto users = ReadAll(&source, 10);
+    ASSERT_TRUE(users.ok());
+    EXPECT_EQ(*users, (std::vector<std::string>{"a", "c"}));
+    EXPECT_EQ(source.stats().dead_lettered, 2);
+  }
+  std::ifstream in(dir_ / "dlq" / "bad.jsonl");
+  std::vector<std::string> lines;
+  for (std::string line; std::getline(in, line);) lines.push_back(line);
+  ASSERT_EQ(lines.size(), 2u);
+  std::string file = (dir_ / "in" / "orders.jsonl").string();
+  EXPECT_NE(lines[0].find("\"file\":\"" + file + "\",\"line\":2,\"payload\":\"garbage\"}"),
+            std::string::npos)
+      << lines[0];
+  EXPECT_NE(lines[1].find("\"error\":\"field 'ts' is null; it holds the event time\""),
+            std::string::npos)
+      << lines[1];
+  EXPECT_NE(lines[1].find("\"line\":3"), std::string::npos) << lines[1];
+}
+
+TEST_F(FileConnectorTest, CsvHeaderLineIsSkipped) {
+  WriteFile("a.csv", "user,amount,ts\nann,1.5,100\nbob,2,200\n");
+  WriteFile("b.csv", "cid,1,300\n");  // no header
+  spec::SourceSpec spec = Spec();
+  spec.format.type = "csv";
+  spec.format.options["header"] = "true";
+  FileSource source(spec);
+  ASSERT_TRUE(source.Open(Context()).ok());
+  std::vector<int64_t> times;
+  auto users = ReadAll(&source, 10, &times);
+  ASSERT_TRUE(users.ok()) << users.status().ToString();
+  EXPECT_EQ(*users, (std::vector<std::string>{"ann", "bob", "cid"}));
+  EXPECT_EQ(times, (std::vector<int64_t>{100, 200, 300}));
+}
+
+TEST_F(FileConnectorTest, EachFileIsAWatermarkPartition) {
+  WriteFile("a.jsonl", R"({"user":"a","amount":1,"ts":1000})" "\n"
+                       R"({"user":"b","amount":1,"ts":3000})" "\n");
+  WriteFile("b.jsonl", R"({"user":"c","amount":1,"ts":2000})" "\n");
+  FileSource source(Spec());
+  ASSERT_TRUE(source.Open(Context()).ok());
+  EXPECT_EQ(source.Watermark().watermark, kMinWatermark);
+  RecordBatch batch(std::make_shared<Schema>(OrdersSchema()));
+  ASSERT_TRUE(source.Poll(&batch, 1, 0).ok());
+  // File b has not been read: it holds the watermark back.
+  EXPECT_EQ(source.Watermark().watermark, kMinWatermark);
+  ASSERT_TRUE(source.Poll(&batch, 2, 0).ok());  // b's line 1 and a's end
+  EXPECT_EQ(batch.num_rows(), 3u);
+  // a ended; b has seen 2000.
+  EXPECT_EQ(source.Watermark().watermark, 1999);
+  auto state = source.Poll(&batch, 10, 0);
+  ASSERT_TRUE(state.ok());
+  EXPECT_EQ(*state, PollState::kEndOfInput);
+  EXPECT_EQ(source.Watermark().watermark, kMaxWatermark);
+}
+
+TEST_F(FileConnectorTest, MissingPathIsNotFound) {
+  spec::SourceSpec spec = Spec();
+  spec.path = (dir_ / "nope").string();
+  FileSource source(spec);
+  Status st = source.Open(Context());
+  EXPECT_EQ(st.code(), StatusCode::kNotFound);
+  EXPECT_NE(st.message().find("nope"), std::string::npos);
+}
+
+TEST_F(FileConnectorTest, EmptyDirectoryEndsAtOnce) {
+  FileSource source(Spec());
+  ASSERT_TRUE(source.Open(Context()).ok());
+  RecordBatch batch(std::make_shared<Schema>(OrdersSchema()));
+  auto state = source.Poll(&batch, 10, 0);
+  ASSERT_TRUE(state.ok());
+  EXPECT_EQ(*state, PollState::kEndOfInput);
+  EXPECT_EQ(source.Watermark().watermark, kMaxWatermark);
+}
+
+RecordBatch OrdersBatch(int from, int to) {
+  RecordBatch batch(std::make_shared<Schema>(OrdersSchema()));
+  for (int i = from; i < to; ++i) {
+    batch.columns[0].AppendString("user" + std::to_string(i));
+    batch.columns[1].AppendDouble(i * 0.25);
+    batch.columns[2].AppendInt(1000 + i);
+    batch.event_time.push_back(1000 + i);
+  }
+  return batch;
+}
+
+spec::SinkSpec FileSinkSpec(const fs::path& dir) {
+  spec::SinkSpec s;
+  s.name = "out";
+  s.type = "file";
+  s.path = dir.string();
+  return s;
+}
+
+TEST_F(FileConnectorTest, SinkWritesOneFilePerSubtaskThatReadsBack) {
+  fs::path out = dir_ / "out" / "nested";
+  for (int subtask = 0; subtask < 2; ++subtask) {
+    FileSink sink(FileSinkSpec(out), OrdersSchema());
+    ASSERT_TRUE(sink.Open(SinkContext{"test", subtask, 2}).ok());
+    EXPECT_EQ(fs::path(sink.file_path()).filename(),
+              "part-" + std::to_string(subtask) + ".jsonl");
+    ASSERT_TRUE(sink.Write(OrdersBatch(subtask * 10, subtask * 10 + 10)).ok());
+    ASSERT_TRUE(sink.Flush().ok());
+    // Flushed: the rows are in the file even before Close.
+    std::ifstream in(sink.file_path());
+    int lines = 0;
+    for (std::string line; std::getline(in, line);) ++lines;
+    EXPECT_EQ(lines, 10);
+    ASSERT_TRUE(sink.Write(OrdersBatch(subtask * 10 + 100, subtask * 10 + 105)).ok());
+    ASSERT_TRUE(sink.Close().ok());
+    EXPECT_EQ(sink.stats().records, 15);
+  }
+  // The encoder's lines, and the file source reads them back.
+  auto encoder = format::MakeEncoder(spec::FormatSpec{}, OrdersSchema());
+  ASSERT_TRUE(encoder.ok());
+  RecordBatch b = OrdersBatch(0, 10);
+  std::string first_line;
+  (*encoder)->Encode(b, 0, &first_line);
+  std::ifstream in(out / "part-0.jsonl");
+  std::string line;
+  ASSERT_TRUE(std::getline(in, line));
+  EXPECT_EQ(line, first_line);
+
+  spec::SourceSpec spec = Spec();
+  spec.path = out.string();
+  FileSource source(spec);
+  ASSERT_TRUE(source.Open(Context()).ok());
+  auto users = ReadAll(&source, 100);
+  ASSERT_TRUE(users.ok()) << users.status().ToString();
+  std::multiset<std::string> got(users->begin(), users->end()), expected;
+  for (int i : {0, 10}) {
+    for (int k = 0; k < 10; ++k) expected.insert("user" + std::to_string(i + k));
+    for (int k = 0; k < 5; ++k) expected.insert("user" + std::to_string(i + 100 + k));
+  }
+  EXPECT_EQ(got, expected);
+}
+
+TEST_F(FileConnectorTest, SinkAppendsAcrossRestarts) {
+  fs::path out = dir_ / "out";
+  for (int run = 0; run < 2; ++run) {
+    FileSink sink(FileSinkSpec(out), OrdersSchema());
+    ASSERT_TRUE(sink.Open(SinkContext{"test", 0, 1}).ok());
+    ASSERT_TRUE(sink.Write(OrdersBatch(run * 3, run * 3 + 3)).ok());
+    ASSERT_TRUE(sink.Close().ok());
+  }
+  std::ifstream in(out / "part-0.jsonl");
+  int lines = 0;
+  for (std::string line; std::getline(in, line);) ++lines;
+  EXPECT_EQ(lines, 6);
+}
+
+TEST_F(FileConnectorTest, SinkCsvExtension) {
+  spec::SinkSpec spec = FileSinkSpec(dir_ / "csv");
+  spec.format.type = "csv";
+  FileSink sink(spec, OrdersSchema());
+  ASSERT_TRUE(sink.Open(SinkContext{"test", 3, 4}).ok());
+  EXPECT_EQ(fs::path(sink.file_path()).filename(), "part-3.csv");
+  EXPECT_EQ(FileSink::PartFileName(3, "csv", 17), "part-3-17.csv");
+}
+
+TEST(StdoutSink, WritesOneLinePerRow) {
+  spec::SinkSpec spec;
+  spec.name = "print";
+  spec.type = "stdout";
+  spec::JobSpec job;
+  auto sink = MakeSink(spec, job, OrdersSchema());
+  ASSERT_TRUE(sink.ok());
+  ASSERT_TRUE((*sink)->Open(SinkContext{"test", 0, 1}).ok());
+  RecordBatch batch = OrdersBatch(0, 3);
+  ::testing::internal::CaptureStdout();
+  Status st = (*sink)->Write(batch);
+  std::string out = ::testing::internal::GetCapturedStdout();
+  ASSERT_TRUE(st.ok());
+  auto encoder = format::MakeEncoder(spec::FormatSpec{}, OrdersSchema());
+  ASSERT_TRUE(encoder.ok());
+  std::string expected;
+  for (size_t r = 0; r < 3; ++r) {
+    (*encoder)->Encode(batch, r, &expected);
+    expected += '\n';
+  }
+  EXPECT_EQ(out, expected);
+  EXPECT_EQ((*sink)->stats().records, 3);
+  EXPECT_TRUE((*sink)->Close().ok());
+}
+
+TEST(BlackholeSink, CountsRowsAndBytes) {
+  spec::SinkSpec spec;
+  spec.type = "blackhole";
+  auto sink = MakeSink(spec, spec::JobSpec{}, OrdersSchema());
+  ASSERT_TRUE(sink.ok());
+  ASSERT_TRUE((*sink)->Open(SinkContext{}).ok());
+  ASSERT_TRUE((*sink)->Write(OrdersBatch(0, 10)).ok());  // "user0".."user9": 50 bytes
+  EXPECT_EQ((*sink)->stats().records, 10);
+  EXPECT_EQ((*sink)->stats().bytes, 50 + 10 * 8 * 2);
+  ASSERT_TRUE((*sink)->Close().ok());
+}
+
+TEST(ConnectorFactory, PostgresIsNotImplementedYetAndUnknownTypesFail) {
+  spec::SinkSpec pg;
+  pg.name = "db";
+  pg.type = "postgres";
+  auto sink = MakeSink(pg, spec::JobSpec{}, OrdersSchema());
+  ASSERT_FALSE(sink.ok());
+  EXPECT_EQ(sink.status().code(), StatusCode::kUnimplemented);
+  spec::SourceSpec src;
+  src.type = "carrier-pigeon";
+  EXPECT_EQ(MakeSource(src, spec::JobSpec{}).status().code(), StatusCode::kInvalidArgument);
+  for (const char* type : {"kafka", "file", "nexmark", "datagen"}) {
+    src.type = type;
+    EXPECT_TRUE(MakeSource(src, spec::JobSpec{}).ok()) << type;
+  }
+}
+
+}  // namespace
+}  // namespace weir::connectors

@@ -1,0 +1,632 @@
+// The Kafka source and sink against the in-process DevBroker (librdkafka's
+// mock cluster: the real Kafka protocol over loopback TCP), with plain
+// librdkafka producers and consumers on the test's side.
+#include <gtest/gtest.h>
+#include <librdkafka/rdkafka.h>
+
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <tuple>
+#include <vector>
+
+#include <unistd.h>
+
+#include "common/format/format.h"
+#include "worker/connectors/connector.h"
+#include "worker/connectors/kafka_sink.h"
+#include "worker/connectors/kafka_source.h"
+#include "worker/devbroker/dev_broker.h"
+
+namespace weir::connectors {
+namespace {
+
+using devbroker::DevBroker;
+
+constexpr auto kTestTimeout = std::chrono::seconds(30);
+
+// A message as the test's consumer saw it.
+struct Consumed {
+  int32_t partition = 0;
+  int64_t offset = 0;
+  std::string key, value;
+  bool has_key = false;
+  std::map<std::string, std::string> headers;
+};
+
+rd_kafka_conf_t* ClientConf(const std::string& brokers) {
+  rd_kafka_conf_t* conf = rd_kafka_conf_new();
+  char err[512];
+  EXPECT_EQ(rd_kafka_conf_set(conf, "bootstrap.servers", brokers.c_str(), err, sizeof err),
+            RD_KAFKA_CONF_OK);
+  return conf;
+}
+
+// Produces to explicit partitions and waits for the acknowledgements.
+class TestProducer {
+ public:
+  explicit TestProducer(const std::string& brokers) {
+    char err[512];
+    rk_ = rd_kafka_new(RD_KAFKA_PRODUCER, ClientConf(brokers), err, sizeof err);
+    EXPECT_NE(rk_, nullptr) << err;
+  }
+  ~TestProducer() { rd_kafka_destroy(rk_); }
+
+  void Send(const std::string& topic, int32_t partition, const std::string& value,
+            const std::string& key = "") {
+    rd_kafka_topic_t* rkt = rd_kafka_topic_new(rk_, topic.c_str(), nullptr);
+    ASSERT_EQ(rd_kafka_produce(rkt, partition, RD_KAFKA_MSG_F_COPY,
+                               const_cast<char*>(value.data()), value.size(),
+                               key.empty() ? nullptr : key.data(), key.size(), nullptr),
+              0);
+    rd_kafka_topic_destroy(rkt);
+  }
+  void Flush() { ASSERT_EQ(rd_kafka_flush(rk_, 10'000), RD_KAFKA_RESP_ERR_NO_ERROR); }
+
+ private:
+  rd_kafka_t* rk_ = nullptr;
+};
+
+// Reads partitions 0..partitions-1 of a topic from the beginning to their end.
+std::vector<Consumed> ConsumeAll(const std::string& brokers, const std::string& topic,
+                                 int partitions) {
+  rd_kafka_conf_t* conf = ClientConf(brokers);
+  char err[512];
+  rd_kafka_conf_set(conf, "group.id", "weir-test-reader", err, sizeof err);
+  rd_kafka_conf_set(conf, "enable.partition.eof", "true", err, sizeof err);
+  rd_kafka_conf_set(conf, "enable.auto.commit", "false", err, sizeof err);
+  rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof err);
+  EXPECT_NE(rk, nullptr) << err;
+  rd_kafka_topic_partition_list_t* list = rd_kafka_topic_partition_list_new(partitions);
+  for (int p = 0; p < partitions; ++p) {
+    rd_kafka_topic_partition_list_add(list, topic.c_str(), p)->offset = RD_KAFKA_OFFSET_BEGINNING;
+  }
+  EXPECT_EQ(rd_kafka_assign(rk, list), RD_KAFKA_RESP_ERR_NO_ERROR);
+  rd_kafka_topic_partition_list_destroy(list);
+  std::vector<Consumed> out;
+  std::set<int32_t> at_end;
+  auto deadline = std::chrono::steady_clock::now() + kTestTimeout;
+  while (static_cast<int>(at_end.size()) < partitions &&
+         std::chrono::steady_clock::now() < deadline) {
+    rd_kafka_message_t* m = rd_kafka_consumer_poll(rk, 100);
+    if (m == nullptr) continue;
+    if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+      at_end.insert(m->partition);
+    } else if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+      Consumed c;
+      c.partition = m->partition;
+      c.offset = m->offset;
+      c.value.assign(static_cast<const char*>(m->payload), m->len);
+      if (m->key != nullptr) {
+        c.has_key = true;
+        c.key.assign(static_cast<const char*>(m->key), m->key_len);
+      }
+      rd_kafka_headers_t* hdrs = nullptr;
+      if (rd_kafka_message_headers(m, &hdrs) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+        const char* name;
+        const void* value;
+        size_t size;
+        for (size_t i = 0; rd_kafka_header_get_all(hdrs, i, &name, &value, &size) ==
+                           RD_KAFKA_RESP_ERR_NO_ERROR;
+             ++i) {
+          c.headers[name] = std::string(static_cast<const char*>(value), size);
+        }
+      }
+      out.push_back(std::move(c));
+    }
+    rd_kafka_message_destroy(m);
+  }
+  EXPECT_EQ(static_cast<int>(at_end.size()), partitions) << "did not reach the end of " << topic;
+  rd_kafka_consumer_close(rk);
+  rd_kafka_destroy(rk);
+  return out;
+}
+
+Schema OrdersSchema() {
+  return Schema({{"user", TypeId::kString}, {"amount", TypeId::kDouble}, {"ts", TypeId::kTimestamp}});
+}
+
+std::string Order(const std::string& user, double amount, int64_t ts) {
+  char buf[160];
+  std::snprintf(buf, sizeof buf, R"({"user":"%s","amount":%g,"ts":%lld})", user.c_str(), amount,
+                static_cast<long long>(ts));
+  return buf;
+}
+
+class KafkaConnectorTest : public ::testing::Test {
+ protected:
+  // One cluster for the suite (stopping one takes a second); each test has
+  // its own topics.
+  static void SetUpTestSuite() {
+    auto broker = DevBroker::Start(devbroker::DevBrokerOptions{});
+    ASSERT_TRUE(broker.ok()) << broker.status().ToString();
+    shared_broker_ = std::move(broker).value().release();
+  }
+  static void TearDownTestSuite() {
+    delete shared_broker_;
+    shared_broker_ = nullptr;
+  }
+
+  void SetUp() override {
+    ASSERT_NE(shared_broker_, nullptr);
+    brokers_ = shared_broker_->bootstrap_servers();
+    static int test_number = 0;
+    std::string suffix = "-" + std::to_string(++test_number);
+    orders_ = "orders" + suffix;
+    dlq_ = dlq_ + suffix;
+    out_ = "out" + suffix;
+    ASSERT_TRUE(shared_broker_->CreateTopic({orders_, 3}).ok());
+    ASSERT_TRUE(shared_broker_->CreateTopic({dlq_, 1}).ok());
+    ASSERT_TRUE(shared_broker_->CreateTopic({out_, 3}).ok());
+  }
+
+  spec::SourceSpec SourceSpec() const {
+    spec::SourceSpec s;
+    s.name = "orders";
+    s.type = "kafka";
+    s.brokers = brokers_;
+    s.topic = orders_;
+    s.end_at_latest = true;
+    s.schema = OrdersSchema();
+    s.event_time = spec::EventTimeSpec{"ts", 0, 0};
+    return s;
+  }
+
+  static SourceContext Context(int subtask, int parallelism, const Clock* clock) {
+    SourceContext ctx;
+    ctx.job = "test";
+    ctx.subtask = subtask;
+    ctx.parallelism = parallelism;
+    ctx.clock = clock;
+    ctx.event_time = true;
+    return ctx;
+  }
+
+  // Polls until kEndOfInput (or an error, returned), appending the users.
+  static Status ReadToEnd(KafkaSource* source, std::vector<std::string>* users,
+                          std::vector<int64_t>* times = nullptr) {
+    auto deadline = std::chrono::steady_clock::now() + kTestTimeout;
+    RecordBatch batch(std::make_shared<Schema>(OrdersSchema()));
+    while (std::chrono::steady_clock::now() < deadline) {
+      batch.Clear();
+      auto state = source->Poll(&batch, 100, 100);
+      if (!state.ok()) return state.status();
+      for (size_t r = 0; r < batch.num_rows(); ++r) {
+        users->emplace_back(batch.columns[0].GetString(r));
+        if (times) times->push_back(batch.event_time[r]);
+      }
+      if (*state == PollState::kEndOfInput) return Status::OK();
+    }
+    return Status(StatusCode::kDeadlineExceeded, "no end of input");
+  }
+
+  static DevBroker* shared_broker_;
+  std::string brokers_, orders_, dlq_, out_;
+  ManualClock clock_{1'000'000};
+};
+
+TEST_F(KafkaConnectorTest, TwoSubtasksReadEveryValidRecordExactlyOnce) {
+  TestProducer producer(brokers_);
+  std::multiset<std::string> expected;
+  int malformed = 0;
+  for (int p = 0; p < 3; ++p) {
+    for (int i = 0; i < 30; ++i) {
+      if (i % 10 == 7) {
+        producer.Send(orders_, p, "{not json");
+        ++malformed;
+      } else if (i % 10 == 8) {
+        producer.Send(orders_, p, R"({"user":"x","amount":"abc","ts":1})");
+        ++malformed;
+      } else {
+        std::string user = "u" + std::to_string(p) + "_" + std::to_string(i);
+        producer.Send(orders_, p, Order(user, i * 1.5, 1000 + i));
+        expected.insert(user);
+      }
+    }
+  }
+  producer.Flush();
+
+  std::multiset<std::string> got;
+  int64_t skipped = 0, records = 0;
+  for (int subtask = 0; subtask < 2; ++subtask) {
+    spec::SourceSpec spec = SourceSpec();
+    spec.on_error = spec::OnError::kSkip;
+    KafkaSource source(spec);
+    ASSERT_TRUE(source.Open(Context(subtask, 2, &clock_)).ok());
+    EXPECT_EQ(source.partitions(),
+              subtask == 0 ? std::vector<int32_t>({0, 2}) : std::vector<int32_t>({1}));
+    std::vector<std::string> users;
+    Status st = ReadToEnd(&source, &users);
+    ASSERT_TRUE(st.ok()) << st.ToString();
+    got.insert(users.begin(), users.end());
+    skipped += source.stats().skipped;
+    records += source.stats().records;
+    // Offsets: every assigned partition read to its end (30 messages each).
+    for (auto [partition, offset] : source.Offsets()) EXPECT_EQ(offset, 30) << partition;
+    // Ended: the watermark is final; Poll keeps returning kEndOfInput.
+    EXPECT_EQ(source.Watermark().watermark, kMaxWatermark);
+    RecordBatch batch(std::make_shared<Schema>(OrdersSchema()));
+    auto again = source.Poll(&batch, 10, 0);
+    ASSERT_TRUE(again.ok());
+    EXPECT_EQ(*again, PollState::kEndOfInput);
+    source.Close();
+  }
+  EXPECT_EQ(got, expected);
+  EXPECT_EQ(skipped, malformed);
+  EXPECT_EQ(records, static_cast<int64_t>(expected.size()));
+}
+
+static auto g_t0 = std::chrono::steady_clock::now();
+#define TP(x) fprintf(stderr, "T %s %ld\n", x, (long)std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - g_t0).count())
+TEST_F(KafkaConnectorTest, MalformedRecordFailsWithTopicPartitionOffset) {
+  TP("start");
+  TestProducer producer(brokers_);
+  TP("producer");
+  producer.Send(orders_, 2, Order("a", 1, 1));
+  producer.Send(orders_, 2, Order("b", 1, 2));
+  producer.Send(orders_, 2, R"({"user":"c","amount":"abc","ts":3})");
+  producer.Flush();
+  TP("flushed");
+  KafkaSource source(SourceSpec());  // on_error: fail
+  ASSERT_TRUE(source.Open(Context(0, 1, &clock_)).ok());
+  TP("open");
+  std::vector<std::string> users;
+  Status st = ReadToEnd(&source, &users);
+  TP("read");
+  ASSERT_FALSE(st.ok());
+  EXPECT_EQ(st.code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(st.message().find("topic " + orders_ + " partition 2 offset 2: "), std::string::npos)
+      << st.message();
+  EXPECT_NE(st.message().find("amount"), std::string::npos) << st.message();
+}
+
+TEST_F(KafkaConnectorTest, NullEventTimeIsMalformed) {
+  TestProducer producer(brokers_);
+  producer.Send(orders_, 1, Order("a", 1, 1));
+  producer.Send(orders_, 1, R"({"user":"b","amount":2,"ts":null})");
+  producer.Send(orders_, 1, R"({"user":"c","amount":3})");
+  producer.Send(orders_, 1, Order("d", 4, 4));
+  producer.Flush();
+
+  spec::SourceSpec spec = SourceSpec();
+  spec.on_error = spec::OnError::kSkip;
+  KafkaSource skipping(spec);
+  ASSERT_TRUE(skipping.Open(Context(0, 1, &clock_)).ok());
+  std::vector<std::string> users;
+  std::vector<int64_t> times;
+  ASSERT_TRUE(ReadToEnd(&skipping, &users, &times).ok());
+  EXPECT_EQ(users, (std::vector<std::string>{"a", "d"}));
+  EXPECT_EQ(times, (std::vector<int64_t>{1, 4}));
+  EXPECT_EQ(skipping.stats().skipped, 2);
+
+  KafkaSource failing(SourceSpec());
+  ASSERT_TRUE(failing.Open(Context(0, 1, &clock_)).ok());
+  users.clear();
+  Status st = ReadToEnd(&failing, &users);
+  ASSERT_FALSE(st.ok());
+  EXPECT_NE(st.message().find("topic " + orders_ +
+                              " partition 1 offset 1: field 'ts' is null; it holds the event time"),
+            std::string::npos)
+      << st.message();
+}
+
+TEST_F(KafkaConnectorTest, DeadLetterToKafkaKeepsBytesErrorAndPosition) {
+  TestProducer producer(brokers_);
+  producer.Send(orders_, 0, Order("a", 1, 1));
+  producer.Send(orders_, 0, "{broken");
+  producer.Send(orders_, 2, Order("b", 1, 1));
+  producer.Send(orders_, 2, Order("c", 1, 1));
+  producer.Send(orders_, 2, R"({"user":"d","amount":"x","ts":5})");
+  producer.Flush();
+
+  spec::SourceSpec spec = SourceSpec();
+  spec.on_error = spec::OnError::kDeadLetter;
+  spec.dead_letter = spec::DeadLetterSpec{"kafka", "", dlq_, "", {}};
+  KafkaSource source(spec);
+  Status open = source.Open(Context(0, 1, &clock_));
+  ASSERT_TRUE(open.ok()) << open.ToString();
+  std::vector<std::string> users;
+  ASSERT_TRUE(ReadToEnd(&source, &users).ok());
+  source.Close();
+  EXPECT_EQ(std::multiset<std::string>(users.begin(), users.end()),
+            (std::multiset<std::string>{"a", "b", "c"}));
+  EXPECT_EQ(source.stats().dead_lettered, 2);
+
+  std::vector<Consumed> dlq = ConsumeAll(brokers_, dlq_, 1);
+  ASSERT_EQ(dlq.size(), 2u);
+  std::map<std::string, Consumed> by_value;
+  for (const Consumed& c : dlq) by_value[c.value] = c;
+  ASSERT_EQ(by_value.count("{broken"), 1u);
+  const Consumed& broken = by_value["{broken"];
+  EXPECT_EQ(broken.headers.at("weir.topic"), orders_);
+  EXPECT_EQ(broken.headers.at("weir.partition"), "0");
+  EXPECT_EQ(broken.headers.at("weir.offset"), "1");
+  EXPECT_FALSE(broken.headers.at("weir.error").empty());
+  const std::string wrong_type = R"({"user":"d","amount":"x","ts":5})";
+  ASSERT_EQ(by_value.count(wrong_type), 1u);
+  EXPECT_EQ(by_value[wrong_type].headers.at("weir.partition"), "2");
+  EXPECT_EQ(by_value[wrong_type].headers.at("weir.offset"), "2");
+  EXPECT_NE(by_value[wrong_type].headers.at("weir.error").find("amount"), std::string::npos);
+}
+
+TEST_F(KafkaConnectorTest, DeadLetterToFileWritesJsonLines) {
+  auto dir = std::filesystem::temp_directory_path() /
+             ("weir_kafka_dlq_" + std::to_string(::getpid()));
+  std::filesystem::remove_all(dir);
+  TestProducer producer(brokers_);
+  producer.Send(orders_, 1, "oops \"quoted\"");
+  producer.Send(orders_, 1, Order("a", 1, 1));
+  producer.Flush();
+
+  spec::SourceSpec spec = SourceSpec();
+  spec.on_error = spec::OnError::kDeadLetter;
+  spec.dead_letter = spec::DeadLetterSpec{"file", "", "", (dir / "dlq.jsonl").string(), {}};
+  KafkaSource source(spec);
+  ASSERT_TRUE(source.Open(Context(0, 1, &clock_)).ok());
+  std::vector<std::string> users;
+  ASSERT_TRUE(ReadToEnd(&source, &users).ok());
+  source.Close();
+  EXPECT_EQ(users, std::vector<std::string>{"a"});
+
+  std::ifstream in(dir / "dlq.jsonl");
+  std::string line;
+  ASSERT_TRUE(std::getline(in, line));
+  EXPECT_EQ(line.rfind("{\"error\":", 0), 0u) << line;
+  EXPECT_NE(line.find(R"("topic":")" + orders_ +
+                      R"(","partition":1,"offset":0,"payload":"oops \"quoted\""})"),
+            std::string::npos)
+      << line;
+  EXPECT_FALSE(std::getline(in, line));
+  std::filesystem::remove_all(dir);
+}
+
+TEST_F(KafkaConnectorTest, EndAtLatestStopsAtTheOffsetsOfOpen) {
+  TestProducer producer(brokers_);
+  for (int i = 0; i < 5; ++i) producer.Send(orders_, 0, Order("early" + std::to_string(i), 1, i));
+  producer.Flush();
+  KafkaSource source(SourceSpec());
+  ASSERT_TRUE(source.Open(Context(0, 1, &clock_)).ok());
+  for (int i = 0; i < 5; ++i) producer.Send(orders_, 0, Order("late" + std::to_string(i), 1, i));
+  producer.Flush();
+  std::vector<std::string> users;
+  ASSERT_TRUE(ReadToEnd(&source, &users).ok());
+  EXPECT_EQ(users, (std::vector<std::string>{"early0", "early1", "early2", "early3", "early4"}));
+  std::vector<std::pair<int32_t, int64_t>> offsets = {{0, 5}, {1, 0}, {2, 0}};
+  EXPECT_EQ(source.Offsets(), offsets);
+}
+
+TEST_F(KafkaConnectorTest, StartOffsetsAndStartLatest) {
+  TestProducer producer(brokers_);
+  for (int i = 0; i < 10; ++i) producer.Send(orders_, 1, Order("r" + std::to_string(i), 1, i));
+  producer.Flush();
+
+  // A restored checkpoint: partition 1 resumes at offset 6.
+  KafkaSource resumed(SourceSpec());
+  resumed.SetStartOffsets({{1, 6}});
+  ASSERT_TRUE(resumed.Open(Context(0, 1, &clock_)).ok());
+  std::vector<std::string> users;
+  ASSERT_TRUE(ReadToEnd(&resumed, &users).ok());
+  EXPECT_EQ(users, (std::vector<std::string>{"r6", "r7", "r8", "r9"}));
+
+  // start: latest (unbounded): only what arrives after Open.
+  spec::SourceSpec spec = SourceSpec();
+  spec.start = spec::StartFrom::kLatest;
+  spec.end_at_latest = false;
+  KafkaSource latest(spec);
+  ASSERT_TRUE(latest.Open(Context(0, 1, &clock_)).ok());
+  EXPECT_EQ(latest.Offsets()[1], (std::pair<int32_t, int64_t>{1, 10}));
+  producer.Send(orders_, 1, Order("new", 1, 11));
+  producer.Flush();
+  RecordBatch batch(std::make_shared<Schema>(OrdersSchema()));
+  auto deadline = std::chrono::steady_clock::now() + kTestTimeout;
+  while (batch.num_rows() == 0 && std::chrono::steady_clock::now() < deadline) {
+    auto state = latest.Poll(&batch, 100, 100);
+    ASSERT_TRUE(state.ok());
+    ASSERT_EQ(*state, PollState::kOk);
+  }
+  ASSERT_EQ(batch.num_rows(), 1u);
+  EXPECT_EQ(batch.columns[0].GetString(0), "new");
+  EXPECT_EQ(latest.Offsets()[1], (std::pair<int32_t, int64_t>{1, 11}));
+}
+
+TEST_F(KafkaConnectorTest, WatermarkIsTheMinimumOverActivePartitions) {
+  spec::SourceSpec spec = SourceSpec();
+  spec.end_at_latest = false;
+  spec.event_time = spec::EventTimeSpec{"ts", 100, 5'000};
+  KafkaSource source(spec);
+  ASSERT_TRUE(source.Open(Context(0, 1, &clock_)).ok());
+  EXPECT_EQ(source.Watermark().watermark, kMinWatermark);
+
+  TestProducer producer(brokers_);
+  producer.Send(orders_, 0, Order("a", 1, 10'000));
+  producer.Send(orders_, 1, Order("b", 1, 50'000));
+  producer.Send(orders_, 2, Order("c", 1, 30'000));
+  producer.Send(orders_, 2, Order("d", 1, 20'000));
+  producer.Flush();
+  RecordBatch batch(std::make_shared<Schema>(OrdersSchema()));
+  auto deadline = std::chrono::steady_clock::now() + kTestTimeout;
+  while (batch.num_rows() < 4 && std::chrono::steady_clock::now() < deadline) {
+    ASSERT_TRUE(source.Poll(&batch, 100, 100).ok());
+  }
+  ASSERT_EQ(batch.num_rows(), 4u);
+  // min over partitions of (max event time - 100 - 1): partition 0.
+  WatermarkStatus wm = source.Watermark();
+  EXPECT_EQ(wm.watermark, 10'000 - 101);
+  EXPECT_FALSE(wm.idle);
+
+  // Partitions 1 and 2 keep delivering; partition 0 goes idle.
+  clock_.Advance(4'000);
+  producer.Send(orders_, 1, Order("e", 1, 60'000));
+  producer.Send(orders_, 2, Order("f", 1, 40'000));
+  producer.Flush();
+  batch.Clear();
+  deadline = std::chrono::steady_clock::now() + kTestTimeout;
+  while (batch.num_rows() < 2 && std::chrono::steady_clock::now() < deadline) {
+    ASSERT_TRUE(source.Poll(&batch, 100, 100).ok());
+  }
+  EXPECT_EQ(source.Watermark().watermark, 10'000 - 101);  // partition 0 not idle yet
+  clock_.Advance(1'500);  // partition 0: 5.5 s without records
+  wm = source.Watermark();
+  EXPECT_EQ(wm.watermark, 40'000 - 101);
+  EXPECT_FALSE(wm.idle);
+  clock_.Advance(10'000);  // all idle
+  wm = source.Watermark();
+  EXPECT_TRUE(wm.idle);
+  EXPECT_GE(wm.watermark, 40'000 - 101);  // never backwards
+}
+
+TEST_F(KafkaConnectorTest, ProcessingTimeRowsTakeTheClock) {
+  TestProducer producer(brokers_);
+  producer.Send(orders_, 0, Order("a", 1, 5));
+  producer.Flush();
+  KafkaSource source(SourceSpec());
+  SourceContext ctx = Context(0, 1, &clock_);
+  ctx.event_time = false;
+  ASSERT_TRUE(source.Open(ctx).ok());
+  std::vector<std::string> users;
+  std::vector<int64_t> times;
+  ASSERT_TRUE(ReadToEnd(&source, &users, &times).ok());
+  EXPECT_EQ(times, std::vector<int64_t>{clock_.NowMillis()});
+  EXPECT_EQ(source.Watermark().watermark, kMinWatermark);
+}
+
+TEST_F(KafkaConnectorTest, MissingTopicNamesTopicAndBrokers) {
+  spec::SourceSpec spec = SourceSpec();
+  spec.topic = "no-such-topic";
+  KafkaSource source(spec);
+  Status st = source.Open(Context(0, 1, &clock_));
+  ASSERT_FALSE(st.ok());
+  EXPECT_EQ(st.code(), StatusCode::kNotFound);
+  EXPECT_NE(st.message().find("no-such-topic"), std::string::npos) << st.message();
+  EXPECT_NE(st.message().find(brokers_), std::string::npos) << st.message();
+}
+
+TEST_F(KafkaConnectorTest, MoreSubtasksThanPartitions) {
+  TestProducer producer(brokers_);
+  producer.Send(orders_, 2, Order("a", 1, 5));
+  producer.Flush();
+  std::vector<std::string> all;
+  for (int subtask = 0; subtask < 4; ++subtask) {
+    KafkaSource source(SourceSpec());
+    ASSERT_TRUE(source.Open(Context(subtask, 4, &clock_)).ok());
+    EXPECT_EQ(source.partitions().size(), subtask < 3 ? 1u : 0u);
+    ASSERT_TRUE(ReadToEnd(&source, &all).ok());
+  }
+  EXPECT_EQ(all, std::vector<std::string>{"a"});
+}
+
+DevBroker* KafkaConnectorTest::shared_broker_ = nullptr;
+
+// ---- sink ----
+
+RecordBatch OrdersBatch(const std::vector<std::tuple<std::string, double, int64_t>>& rows) {
+  RecordBatch batch(std::make_shared<Schema>(OrdersSchema()));
+  for (const auto& [user, amount, ts] : rows) {
+    batch.columns[0].AppendString(user);
+    batch.columns[1].AppendDouble(amount);
+    batch.columns[2].AppendInt(ts);
+    batch.event_time.push_back(ts);
+  }
+  return batch;
+}
+
+spec::SinkSpec KafkaSinkSpec(const std::string& brokers, const std::string& topic,
+                            std::vector<std::string> key) {
+  spec::SinkSpec s;
+  s.name = "out";
+  s.type = "kafka";
+  s.brokers = brokers;
+  s.topic = topic;
+  s.key = std::move(key);
+  return s;
+}
+
+int32_t PartitionOfKey(const std::string& brokers, const std::string& topic, const std::string& key,
+                       int32_t partitions) {
+  char err[512];
+  rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_PRODUCER, ClientConf(brokers), err, sizeof err);
+  rd_kafka_topic_t* rkt = rd_kafka_topic_new(rk, topic.c_str(), nullptr);
+  int32_t p = rd_kafka_msg_partitioner_consistent_random(rkt, key.data(), key.size(), partitions,
+                                                         nullptr, nullptr);
+  rd_kafka_topic_destroy(rkt);
+  rd_kafka_destroy(rk);
+  return p;
+}
+
+TEST_F(KafkaConnectorTest, SinkWritesKeyedMessagesToTheKeysPartition) {
+  KafkaSink sink(KafkaSinkSpec(brokers_, out_, {"user"}), OrdersSchema());
+  Status open = sink.Open(SinkContext{"test", 0, 1});
+  ASSERT_TRUE(open.ok()) << open.ToString();
+  std::vector<std::tuple<std::string, double, int64_t>> rows;
+  for (int i = 0; i < 60; ++i) rows.emplace_back("user" + std::to_string(i % 12), i * 0.5, 1000 + i);
+  RecordBatch batch = OrdersBatch(rows);
+  ASSERT_TRUE(sink.Write(batch).ok());
+  Status flushed = sink.Flush();
+  ASSERT_TRUE(flushed.ok()) << flushed.ToString();
+  EXPECT_EQ(sink.stats().records, 60);
+  ASSERT_TRUE(sink.Close().ok());
+
+  auto encoder = format::MakeEncoder(spec::FormatSpec{}, OrdersSchema());
+  ASSERT_TRUE(encoder.ok());
+  std::multiset<std::pair<std::string, std::string>> expected, got;
+  for (size_t r = 0; r < batch.num_rows(); ++r) {
+    std::string value;
+    (*encoder)->Encode(batch, r, &value);
+    expected.emplace(std::string(batch.columns[0].GetString(r)), value);
+  }
+  std::vector<Consumed> consumed = ConsumeAll(brokers_, out_, 3);
+  ASSERT_EQ(consumed.size(), 60u);
+  std::set<int32_t> partitions_used;
+  for (const Consumed& c : consumed) {
+    ASSERT_TRUE(c.has_key);
+    got.emplace(c.key, c.value);
+    EXPECT_EQ(c.partition, PartitionOfKey(brokers_, out_, c.key, 3)) << c.key;
+    partitions_used.insert(c.partition);
+  }
+  EXPECT_EQ(got, expected);
+  EXPECT_GT(partitions_used.size(), 1u);  // 12 keys spread over the partitions
+}
+
+TEST_F(KafkaConnectorTest, SinkKeyOfSeveralFieldsIsAJsonArray) {
+  KafkaSink sink(KafkaSinkSpec(brokers_, out_, {"user", "ts"}), OrdersSchema());
+  ASSERT_TRUE(sink.Open(SinkContext{"test", 0, 1}).ok());
+  ASSERT_TRUE(sink.Write(OrdersBatch({{"ann", 1.5, 1714564800000}})).ok());
+  ASSERT_TRUE(sink.Close().ok());
+  std::vector<Consumed> consumed = ConsumeAll(brokers_, out_, 3);
+  ASSERT_EQ(consumed.size(), 1u);
+  EXPECT_EQ(consumed[0].key, R"(["ann","2024-05-01T12:00:00.000Z"])");
+  EXPECT_EQ(consumed[0].partition, PartitionOfKey(brokers_, out_, consumed[0].key, 3));
+}
+
+TEST_F(KafkaConnectorTest, SinkToMissingTopicFailsOpen) {
+  spec::SinkSpec spec = KafkaSinkSpec(brokers_, out_, {});
+  spec.topic = "nowhere";
+  KafkaSink sink(spec, OrdersSchema());
+  Status st = sink.Open(SinkContext{"test", 0, 1});
+  ASSERT_FALSE(st.ok());
+  EXPECT_EQ(st.code(), StatusCode::kNotFound);
+  EXPECT_NE(st.message().find("nowhere"), std::string::npos) << st.message();
+}
+
+TEST_F(KafkaConnectorTest, SinkFlushReportsFailedDeliveries) {
+  // A cluster of its own, which goes away before the message is delivered.
+  auto broker = DevBroker::Start(devbroker::DevBrokerOptions{1, {{"lost", 1}}});
+  ASSERT_TRUE(broker.ok());
+  spec::SinkSpec spec = KafkaSinkSpec((*broker)->bootstrap_servers(), "lost", {});
+  // A delivery that cannot succeed within message.timeout.ms fails.
+  spec.properties["message.timeout.ms"] = "1000";
+  KafkaSink sink(spec, OrdersSchema());
+  ASSERT_TRUE(sink.Open(SinkContext{"test", 0, 1}).ok());
+  ASSERT_TRUE(sink.Write(OrdersBatch({{"a", 1, 1}})).ok());
+  broker->reset();
+  Status st = sink.Flush();
+  EXPECT_FALSE(st.ok());
+}
+
+}  // namespace
+}  // namespace weir::connectors

@@ -1,0 +1,188 @@
+#include "worker/connectors/file_source.h"
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <string>
+
+#include "worker/connectors/connectors_internal.h"
+
+namespace weir::connectors {
+namespace {
+
+bool IsTrue(const std::string& v) { return v == "true" || v == "yes" || v == "1"; }
+
+std::string_view Trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  if (s.size() >= 2 && s.front() == '"' && s.back() == '"') s = s.substr(1, s.size() - 2);
+  return s;
+}
+
+}  // namespace
+
+FileSource::FileSource(spec::SourceSpec spec) : spec_(std::move(spec)) {}
+
+FileSource::~FileSource() {
+  Close();
+  std::free(line_buf_);
+}
+
+Status FileSource::Open(const SourceContext& ctx) {
+  if (opened_) return Status::FailedPrecondition("file source opened twice");
+  ctx_ = ctx;
+  const std::string what = "file source '" + spec_.name + "'";
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  fs::file_status st = fs::status(spec_.path, ec);
+  if (ec || !fs::exists(st)) {
+    return Status::NotFound(what + ": path '" + spec_.path + "' does not exist");
+  }
+  std::vector<std::string> all;
+  if (fs::is_directory(st)) {
+    std::vector<std::string> names;
+    for (fs::directory_iterator it(spec_.path, ec), end; !ec && it != end; it.increment(ec)) {
+      std::string name = it->path().filename().string();
+      if (name.empty() || name[0] == '.') continue;
+      std::error_code ec2;
+      if (!it->is_regular_file(ec2)) continue;
+      names.push_back(std::move(name));
+    }
+    if (ec) {
+      return Status::Unavailable(what + ": cannot list directory '" + spec_.path +
+                                 "': " + ec.message());
+    }
+    std::sort(names.begin(), names.end());
+    for (const std::string& n : names) all.push_back((fs::path(spec_.path) / n).string());
+  } else {
+    all.push_back(spec_.path);
+  }
+  const int parallelism = ctx.parallelism > 0 ? ctx.parallelism : 1;
+  for (size_t k = static_cast<size_t>(ctx.subtask); k < all.size();
+       k += static_cast<size_t>(parallelism)) {
+    files_.push_back(FileState{all[k]});
+  }
+
+  if (spec_.format.type == "csv") {
+    auto it = spec_.format.options.find("header");
+    skip_header_ = it != spec_.format.options.end() && IsTrue(it->second);
+  }
+  WEIR_ASSIGN_OR_RETURN(ingest_, SourceIngest::Make(spec_, ctx, &stats_));
+  const spec::EventTimeSpec et = spec_.event_time.value_or(spec::EventTimeSpec{});
+  watermarks_.emplace(et.max_out_of_orderness_ms, et.idle_timeout_ms, ctx.clock);
+  watermarks_->Resize(static_cast<int>(files_.size()));
+  opened_ = true;
+  return Status::OK();
+}
+
+bool FileSource::IsHeader(std::string_view line) const {
+  char delim = ',';
+  if (auto it = spec_.format.options.find("delimiter");
+      it != spec_.format.options.end() && !it->second.empty()) {
+    delim = it->second == "\\t" ? '\t' : it->second[0];
+  }
+  size_t field = 0;
+  for (;;) {
+    size_t cut = line.find(delim);
+    std::string_view name = Trim(line.substr(0, cut));
+    if (field >= spec_.schema.size() || name != spec_.schema.field(field).name) return false;
+    ++field;
+    if (cut == std::string_view::npos) break;
+    line.remove_prefix(cut + 1);
+  }
+  return field == spec_.schema.size();
+}
+
+Result<PollState> FileSource::Poll(RecordBatch* batch, int max_rows, int timeout_ms) {
+  if (!opened_) return Status::FailedPrecondition("file source polled before Open");
+  if (current_ >= files_.size()) return PollState::kEndOfInput;
+
+  data_.clear();
+  ends_.clear();
+  partition_of_.clear();
+  line_of_.clear();
+  while (static_cast<int>(ends_.size()) < max_rows && current_ < files_.size()) {
+    FileState& f = files_[current_];
+    if (f.file == nullptr) {
+      f.file = std::fopen(f.path.c_str(), "rb");
+      if (f.file == nullptr) {
+        return Status::Unavailable("file source '" + spec_.name + "': cannot open '" + f.path +
+                                   "': " + std::strerror(errno));
+      }
+    }
+    ssize_t n = ::getline(&line_buf_, &line_cap_, f.file);
+    if (n < 0) {
+      bool failed = std::ferror(f.file) != 0;
+      std::fclose(f.file);
+      f.file = nullptr;
+      if (failed) {
+        return Status::Unavailable("file source '" + spec_.name + "': cannot read '" + f.path +
+                                   "'");
+      }
+      f.done = true;
+      watermarks_->End(static_cast<int>(current_));
+      ++current_;
+      continue;
+    }
+    ++f.line;
+    std::string_view line(line_buf_, static_cast<size_t>(n));
+    if (!line.empty() && line.back() == '\n') line.remove_suffix(1);
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    if (line.empty()) continue;
+    if (f.line == 1 && skip_header_ && IsHeader(line)) continue;
+    data_.append(line);
+    ends_.push_back(data_.size());
+    partition_of_.push_back(static_cast<int32_t>(current_));
+    line_of_.push_back(f.line);
+  }
+
+  const size_t rows_before = batch->num_rows();
+  if (!ends_.empty()) {
+    payloads_.clear();
+    size_t start = 0;
+    for (size_t end : ends_) {
+      payloads_.emplace_back(data_.data() + start, end - start);
+      start = end;
+    }
+    WEIR_RETURN_IF_ERROR(ingest_->Ingest(
+        payloads_, partition_of_,
+        [this](size_t i) {
+          return RecordPosition{RecordPosition::Kind::kFile,
+                                files_[static_cast<size_t>(partition_of_[i])].path, -1,
+                                line_of_[i]};
+        },
+        batch, &*watermarks_));
+  }
+  if (current_ >= files_.size()) {
+    WEIR_RETURN_IF_ERROR(ingest_->Flush());
+    if (batch->num_rows() == rows_before) return PollState::kEndOfInput;
+  }
+  return PollState::kOk;
+}
+
+WatermarkStatus FileSource::Watermark() {
+  if (!ctx_.event_time || !watermarks_) return WatermarkStatus{};
+  return watermarks_->Current();
+}
+
+void FileSource::Close() {
+  for (FileState& f : files_) {
+    if (f.file != nullptr) std::fclose(f.file);
+    f.file = nullptr;
+  }
+  if (ingest_) {
+    Status st = ingest_->Flush();
+    if (!st.ok()) std::fprintf(stderr, "weir: %s\n", st.message().c_str());
+    ingest_.reset();
+  }
+}
+
+std::vector<std::string> FileSource::files() const {
+  std::vector<std::string> out;
+  for (const FileState& f : files_) out.push_back(f.path);
+  return out;
+}
+
+}  // namespace weir::connectors

@@ -1,0 +1,72 @@
+// FileSource: reads newline-delimited records from a file or a directory.
+//
+// Contract (on top of connector.h's Source):
+// - `path` is a file or a directory; a directory's regular files are read in
+//   name order (names starting with '.' are skipped: hidden and in-progress
+//   files). File k of that order belongs to subtask k % P; a subtask reads
+//   its files one after the other.
+// - Each line is one payload for the format ('\n' or "\r\n" endings); empty
+//   lines are skipped. With format csv and option header: true, a file's
+//   first line is skipped when it lists the schema's field names.
+// - Bounded: Poll returns kEndOfInput after the last line of the last file.
+// - Each file is one watermark partition; a finished file stops holding the
+//   watermark back.
+// - Malformed lines: "PATH:LINE: reason" (1-based line), per on_error.
+// - A path that does not exist fails Open() with kNotFound; an unreadable
+//   file fails Poll() with kUnavailable.
+// Thread-safety: one task thread calls everything.
+#pragma once
+
+#include <cstdio>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "worker/connectors/connector.h"
+
+namespace weir::connectors {
+
+class SourceIngest;
+
+class FileSource final : public Source {
+ public:
+  explicit FileSource(spec::SourceSpec spec);
+  ~FileSource() override;
+
+  Status Open(const SourceContext& ctx) override;
+  Result<PollState> Poll(RecordBatch* batch, int max_rows, int timeout_ms) override;
+  WatermarkStatus Watermark() override;
+  void Close() override;
+
+  // The files this subtask reads, in order. Valid after Open().
+  std::vector<std::string> files() const;
+
+ private:
+  struct FileState {
+    std::string path;
+    std::FILE* file = nullptr;
+    int64_t line = 0;  // lines read so far
+    bool done = false;
+  };
+  bool IsHeader(std::string_view line) const;
+
+  spec::SourceSpec spec_;
+  SourceContext ctx_;
+  bool opened_ = false;
+  bool skip_header_ = false;
+  std::vector<FileState> files_;
+  size_t current_ = 0;
+  std::unique_ptr<SourceIngest> ingest_;
+  std::optional<PartitionWatermarks> watermarks_;
+  // Reused per Poll.
+  char* line_buf_ = nullptr;
+  size_t line_cap_ = 0;
+  std::string data_;
+  std::vector<size_t> ends_;
+  std::vector<std::string_view> payloads_;
+  std::vector<int32_t> partition_of_;
+  std::vector<int64_t> line_of_;
+};
+
+}  // namespace weir::connectors

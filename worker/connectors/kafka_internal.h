@@ -1,0 +1,99 @@
+// Private to worker/connectors: librdkafka helpers the Kafka source, the Kafka
+// sink and the Kafka dead-letter target share.
+#pragma once
+
+#include <librdkafka/rdkafka.h>
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "common/status.h"
+
+namespace weir::connectors::kafka {
+
+constexpr int kMetadataTimeoutMs = 10'000;
+
+struct HandleDeleter {
+  void operator()(rd_kafka_t* rk) const { rd_kafka_destroy(rk); }
+};
+using Handle = std::unique_ptr<rd_kafka_t, HandleDeleter>;
+
+struct TopicDeleter {
+  void operator()(rd_kafka_topic_t* rkt) const { rd_kafka_topic_destroy(rkt); }
+};
+using TopicHandle = std::unique_ptr<rd_kafka_topic_t, TopicDeleter>;
+
+struct PartitionListDeleter {
+  void operator()(rd_kafka_topic_partition_list_t* l) const {
+    rd_kafka_topic_partition_list_destroy(l);
+  }
+};
+using PartitionList = std::unique_ptr<rd_kafka_topic_partition_list_t, PartitionListDeleter>;
+
+using Settings = std::vector<std::pair<std::string, std::string>>;
+
+// A client configuration: bootstrap.servers, a log callback that keeps
+// warnings and errors, `settings` in order, then the user's `properties`
+// (which win). Errors name `what` ("kafka source 'orders'") and the property.
+// The caller owns the result until NewHandle takes it.
+Result<rd_kafka_conf_t*> NewConf(std::string_view what, const std::string& brokers,
+                                 const Settings& settings,
+                                 const std::map<std::string, std::string>& properties);
+
+// Creates a client; takes ownership of conf (also on failure).
+Result<Handle> NewHandle(std::string_view what, rd_kafka_type_t type, rd_kafka_conf_t* conf);
+
+// The partition count of `topic`. A topic the cluster does not have is
+// kNotFound naming the topic and the brokers; unreachable brokers are
+// kUnavailable. Reads the metadata of all topics: asking for one topic by name
+// can auto-create it on brokers configured to do so.
+Result<int> PartitionCount(rd_kafka_t* rk, const std::string& topic, const std::string& brokers,
+                           int timeout_ms = kMetadataTimeoutMs);
+
+// A producer for one topic (enable.idempotence=true, acks=all) that records
+// delivery failures. Thread-compatible: one thread at a time.
+class Producer {
+ public:
+  struct Header {
+    const char* name;
+    std::string_view value;
+  };
+
+  // `what` names the owner in messages. Fails when the topic does not exist.
+  static Result<std::unique_ptr<Producer>> Make(std::string what, const std::string& brokers,
+                                                const std::string& topic,
+                                                const std::map<std::string, std::string>& properties);
+  ~Producer();
+
+  // Queues one message (key may be null: no key; partition by the key with
+  // the configured partitioner). Blocks while librdkafka's queue is full.
+  // Fails when a previous delivery failed.
+  Status Produce(const void* key, size_t key_len, std::string_view value,
+                 const std::vector<Header>* headers = nullptr);
+  // Serves delivery reports without blocking.
+  void Poll() { rd_kafka_poll(rk_.get(), 0); }
+  // Waits until every queued message is delivered (or failed).
+  Status Flush(int timeout_ms);
+
+  int partition_count() const { return partition_count_; }
+  rd_kafka_t* handle() const { return rk_.get(); }
+
+ private:
+  Producer() = default;
+  static void OnDelivery(rd_kafka_t* rk, const rd_kafka_message_t* msg, void* opaque);
+  Status DeliveryStatus() const;
+
+  std::string what_, topic_;
+  Handle rk_;
+  TopicHandle rkt_;
+  int partition_count_ = 0;
+  int64_t failed_ = 0;
+  std::string first_error_;
+};
+
+}  // namespace weir::connectors::kafka

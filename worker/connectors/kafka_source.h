@@ -1,0 +1,89 @@
+// KafkaSource: reads a Kafka (or Redpanda) topic with librdkafka.
+//
+// Contract (on top of connector.h's Source):
+// - No consumer-group subscription: Open() reads the topic's partition count
+//   from the cluster metadata and assigns this subtask partitions
+//   subtask, subtask+P, subtask+2P... explicitly. Offsets are the engine's:
+//   nothing is committed to Kafka (enable.auto.commit=false). Offsets() gives
+//   the next offset to read per assigned partition (for checkpoints);
+//   SetStartOffsets(), called before Open(), makes those partitions start
+//   there (a restored checkpoint); the others start at `start` (earliest or
+//   latest), resolved to concrete offsets at Open().
+// - isolation.level=read_committed.
+// - end: latest (end_at_latest) makes the source bounded: the end offsets are
+//   the partitions' high watermarks at Open(); a partition ends when its next
+//   offset reaches its end (later records are not delivered), and Poll returns
+//   kEndOfInput once every assigned partition has ended (a subtask with no
+//   partitions ends at once).
+// - Poll() decodes all messages it got as one batch; each row's event time is
+//   its event_time field (a null one makes the record malformed), or the
+//   clock's time. Watermarks: one PartitionWatermarks partition per assigned
+//   Kafka partition; ended partitions stop holding the watermark back.
+// - Malformed records: "topic T partition P offset O: reason" (on_error
+//   fail: the Status of Poll; dead_letter: produced or written with that
+//   position, see connectors_internal.h).
+// - A missing topic fails Open() with kNotFound naming the topic and the
+//   brokers; unreachable brokers with kUnavailable.
+// Thread-safety: one task thread calls everything.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <utility>
+#include <vector>
+
+#include "worker/connectors/connector.h"
+
+struct rd_kafka_s;
+struct rd_kafka_message_s;
+
+namespace weir::connectors {
+
+class SourceIngest;
+
+class KafkaSource final : public Source {
+ public:
+  explicit KafkaSource(spec::SourceSpec spec);
+  ~KafkaSource() override;
+
+  // (partition, next offset) pairs; partitions not assigned to this subtask
+  // are ignored. Call before Open().
+  void SetStartOffsets(std::vector<std::pair<int32_t, int64_t>> offsets);
+
+  Status Open(const SourceContext& ctx) override;
+  Result<PollState> Poll(RecordBatch* batch, int max_rows, int timeout_ms) override;
+  WatermarkStatus Watermark() override;
+  void Close() override;
+
+  // (partition, next offset to read) for every assigned partition, in
+  // partition order. Valid after Open().
+  std::vector<std::pair<int32_t, int64_t>> Offsets() const;
+  const std::vector<int32_t>& partitions() const { return partitions_; }
+  int partition_count() const { return partition_count_; }
+
+ private:
+  // Index of Kafka partition p in partitions_, or -1.
+  int LocalIndex(int32_t p) const;
+  void EndPartition(int local);
+  Status HandleConsumerError(const rd_kafka_message_s* msg);
+
+  spec::SourceSpec spec_;
+  SourceContext ctx_;
+  std::vector<std::pair<int32_t, int64_t>> start_offsets_;
+  rd_kafka_s* rk_ = nullptr;
+  int partition_count_ = 0;
+  std::vector<int32_t> partitions_;     // assigned Kafka partitions
+  std::vector<int64_t> next_offset_;    // per assigned partition
+  std::vector<int64_t> end_offset_;     // per assigned partition (end_at_latest)
+  std::vector<uint8_t> ended_;          // per assigned partition
+  int ended_count_ = 0;
+  std::unique_ptr<SourceIngest> ingest_;
+  std::optional<PartitionWatermarks> watermarks_;
+  // Reused per Poll.
+  std::vector<rd_kafka_message_s*> messages_;
+  std::vector<std::string_view> payloads_;
+  std::vector<int32_t> partition_of_;
+};
+
+}  // namespace weir::connectors

@@ -1,0 +1,129 @@
+#include "worker/runtime/local_executor.h"
+
+#include <map>
+
+namespace weir::runtime {
+
+LocalExecutor::LocalExecutor(const plan::PhysicalPlan& plan, LocalOptions options)
+    : plan_(plan), options_(options) {
+  if (!options_.clock) options_.clock = SystemClock::Get();
+}
+
+LocalExecutor::~LocalExecutor() {
+  Cancel();
+  for (auto& t : threads_)
+    if (t.joinable()) t.join();
+}
+
+Status LocalExecutor::Start() {
+  const spec::JobSpec& job = *plan_.job;
+  // tasks_by_vertex[v][s] is subtask s of vertex v.
+  std::vector<std::vector<Task*>> by_vertex(plan_.vertices.size());
+  for (const auto& v : plan_.vertices) {
+    for (int s = 0; s < v.parallelism; ++s) {
+      auto t = std::make_unique<Task>(plan_, v, s, options_.clock, options_.batch_size, &cancelled_);
+      Status st = t->Build();
+      if (!st.ok()) return Status(st.code(), t->name() + ": " + st.message());
+      by_vertex[static_cast<size_t>(v.id)].push_back(t.get());
+      tasks_.push_back(std::move(t));
+    }
+  }
+  // Channels: for each consumer subtask, one per (input edge, producer subtask
+  // that sends to it). Forward edges connect subtask i to subtask i only.
+  std::map<std::pair<int, int>, std::vector<int>> channel_of;  // (edge, consumer) -> per producer
+  for (const auto& v : plan_.vertices) {
+    if (v.inputs.empty()) continue;
+    for (int c = 0; c < v.parallelism; ++c) {
+      std::vector<int> inputs;
+      for (int eid : v.inputs) {
+        const plan::Edge& e = plan_.edges[static_cast<size_t>(eid)];
+        const plan::Vertex& from = plan_.vertices[static_cast<size_t>(e.from_vertex)];
+        std::vector<int> per_producer(static_cast<size_t>(from.parallelism), -1);
+        for (int p = 0; p < from.parallelism; ++p) {
+          if (e.partitioning == plan::Partitioning::kForward && p != c) continue;
+          per_producer[static_cast<size_t>(p)] = static_cast<int>(inputs.size());
+          inputs.push_back(e.to_input);
+        }
+        channel_of[{eid, c}] = std::move(per_producer);
+      }
+      by_vertex[static_cast<size_t>(v.id)][static_cast<size_t>(c)]->SetInput(
+          std::make_unique<InputQueue>(options_.queue_capacity), std::move(inputs));
+    }
+  }
+  // Edge writers: each producer subtask gets one per outgoing edge.
+  for (const auto& e : plan_.edges) {
+    const plan::Vertex& from = plan_.vertices[static_cast<size_t>(e.from_vertex)];
+    const plan::Vertex& to = plan_.vertices[static_cast<size_t>(e.to_vertex)];
+    auto schema = std::make_shared<Schema>(
+        *from.chain[static_cast<size_t>(e.from_step)].output_schema(e.from_port));
+    for (int p = 0; p < from.parallelism; ++p) {
+      std::vector<EdgeWriter::Target> targets;
+      for (int c = 0; c < to.parallelism; ++c) {
+        int ch = channel_of[{e.id, c}][static_cast<size_t>(p)];
+        if (ch < 0) continue;
+        targets.push_back({by_vertex[static_cast<size_t>(to.id)][static_cast<size_t>(c)]->input(), ch});
+      }
+      by_vertex[static_cast<size_t>(from.id)][static_cast<size_t>(p)]->AddEdgeWriter(
+          e.from_step, e.from_port,
+          std::make_unique<EdgeWriter>(e, p, std::move(targets), schema, job.max_parallelism,
+                                       options_.batch_size));
+    }
+  }
+  results_.resize(tasks_.size());
+  running_ = static_cast<int>(tasks_.size());
+  for (size_t i = 0; i < tasks_.size(); ++i) {
+    threads_.emplace_back([this, i] {
+      Status st = tasks_[i]->Run();
+      results_[i] = st;
+      if (!st.ok() && st.code() != StatusCode::kCancelled) {
+        {
+          std::lock_guard lock(mu_);
+          if (first_failure_.ok())
+            first_failure_ = Status(st.code(), tasks_[i]->name() + ": " + st.message());
+        }
+        Cancel();
+      }
+      running_.fetch_sub(1);
+    });
+  }
+  return Status::OK();
+}
+
+void LocalExecutor::Cancel() {
+  cancelled_.store(true);
+  for (auto& t : tasks_)
+    if (t->input()) t->input()->Close();
+}
+
+Status LocalExecutor::Wait() {
+  for (auto& t : threads_)
+    if (t.joinable()) t.join();
+  std::lock_guard lock(mu_);
+  if (!first_failure_.ok()) return first_failure_;
+  for (const auto& st : results_)
+    if (!st.ok()) return st;  // cancelled from outside
+  return Status::OK();
+}
+
+Progress LocalExecutor::GetProgress() const {
+  Progress p;
+  int64_t wm = kMaxWatermark;
+  bool any_sink = false;
+  for (const auto& t : tasks_) {
+    if (const auto* src = t->source()) {
+      p.records_in += src->stats().records.load(std::memory_order_relaxed);
+      p.skipped += src->stats().skipped.load(std::memory_order_relaxed) +
+                   src->stats().dead_lettered.load(std::memory_order_relaxed);
+    }
+    if (const auto* sink = t->sink()) {
+      p.records_out += sink->stats().records.load(std::memory_order_relaxed);
+      wm = std::min(wm, t->stats().watermark.load(std::memory_order_relaxed));
+      any_sink = true;
+    }
+  }
+  p.watermark = any_sink ? wm : kMinWatermark;
+  p.finished = running_.load() == 0;
+  return p;
+}
+
+}  // namespace weir::runtime

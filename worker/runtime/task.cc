@@ -1,0 +1,391 @@
+#include "worker/runtime/task.h"
+
+#include <algorithm>
+
+#include "common/expr/expr.h"
+#include "common/keys.h"
+
+namespace weir::runtime {
+
+// ---------------------------------------------------------------- EdgeWriter
+
+EdgeWriter::EdgeWriter(const plan::Edge& edge, int subtask, std::vector<Target> targets,
+                       std::shared_ptr<const Schema> schema, int max_parallelism, int batch_size)
+    : partitioning_(edge.partitioning),
+      subtask_(subtask),
+      targets_(std::move(targets)),
+      schema_(std::move(schema)),
+      max_parallelism_(max_parallelism),
+      batch_size_(batch_size) {
+  if (partitioning_ == plan::Partitioning::kHash) {
+    for (const auto& k : *edge.keys) key_evals_.push_back(std::make_unique<expr::Evaluator>(k.expr.get()));
+    for (size_t t = 0; t < targets_.size(); ++t) builders_.emplace_back(schema_);
+    rows_for_.resize(targets_.size());
+  }
+  next_ = static_cast<size_t>(subtask_) % std::max<size_t>(1, targets_.size());
+}
+
+bool EdgeWriter::Send(size_t target, RecordBatch&& batch) {
+  Element e;
+  e.kind = Element::Kind::kBatch;
+  e.channel = targets_[target].channel;
+  e.batch = std::move(batch);
+  return targets_[target].queue->Push(std::move(e));
+}
+
+bool EdgeWriter::Write(RecordBatch& batch) {
+  const size_t n = batch.num_rows();
+  if (n == 0) return true;
+  switch (partitioning_) {
+    case plan::Partitioning::kForward:
+      return Send(0, std::move(batch));
+    case plan::Partitioning::kRebalance: {
+      size_t t = next_;
+      next_ = (next_ + 1) % targets_.size();
+      return Send(t, std::move(batch));
+    }
+    case plan::Partitioning::kHash: break;
+  }
+  const int parallelism = static_cast<int>(targets_.size());
+  if (parallelism == 1) return Send(0, std::move(batch));
+  for (auto& r : rows_for_) r.clear();
+  cols_.clear();
+  // Each Evaluator keeps its result until its next call, so all key columns
+  // stay valid together.
+  for (auto& ev : key_evals_) cols_.push_back(&ev->Evaluate(batch));
+  for (size_t i = 0; i < n; ++i) {
+    key_.clear();
+    EncodeKey(cols_, i, &key_);
+    int kg = KeyGroupOf(key_, max_parallelism_);
+    rows_for_[static_cast<size_t>(SubtaskForKeyGroup(kg, parallelism, max_parallelism_))]
+        .push_back(static_cast<uint32_t>(i));
+  }
+  for (size_t t = 0; t < targets_.size(); ++t) {
+    if (rows_for_[t].empty()) continue;
+    builders_[t].AppendRows(batch, rows_for_[t].data(), rows_for_[t].size());
+    if (builders_[t].num_rows() >= static_cast<size_t>(batch_size_)) {
+      RecordBatch full = std::move(builders_[t]);
+      builders_[t] = RecordBatch(schema_);
+      if (!Send(t, std::move(full))) return false;
+    }
+  }
+  return true;
+}
+
+bool EdgeWriter::Flush() {
+  for (size_t t = 0; t < builders_.size(); ++t) {
+    if (builders_[t].num_rows() == 0) continue;
+    RecordBatch b = std::move(builders_[t]);
+    builders_[t] = RecordBatch(schema_);
+    if (!Send(t, std::move(b))) return false;
+  }
+  return true;
+}
+
+bool EdgeWriter::SendWatermark(const WatermarkStatus& wm) {
+  if (!Flush()) return false;
+  for (const auto& t : targets_) {
+    Element e;
+    e.kind = Element::Kind::kWatermark;
+    e.channel = t.channel;
+    e.watermark = wm;
+    if (!t.queue->Push(std::move(e))) return false;
+  }
+  return true;
+}
+
+bool EdgeWriter::SendEnd() {
+  if (!Flush()) return false;
+  for (const auto& t : targets_) {
+    Element e;
+    e.kind = Element::Kind::kEndOfInput;
+    e.channel = t.channel;
+    if (!t.queue->Push(std::move(e))) return false;
+  }
+  return true;
+}
+
+// ---------------------------------------------------------------- steps
+
+namespace {
+
+// A sink at the end of a chain, driven like an operator.
+class SinkOperator final : public Operator {
+ public:
+  explicit SinkOperator(std::unique_ptr<connectors::Sink> sink) : sink_(std::move(sink)) {}
+  Status ProcessBatch(int, RecordBatch& batch, Output&) override { return sink_->Write(batch); }
+  Status Finish(Output&) override { return sink_->Close(); }
+  connectors::Sink* sink() { return sink_.get(); }
+
+ private:
+  std::unique_ptr<connectors::Sink> sink_;
+};
+
+}  // namespace
+
+// Routes what step `i` emits: to the next step of the chain and/or edges.
+class Task::StepOutput final : public Output {
+ public:
+  StepOutput(Task* task, size_t step) : task_(task), step_(step) {}
+
+  void Emit(int port, RecordBatch& batch) override {
+    if (!task_->failure_.ok() || batch.num_rows() == 0) return;
+    const plan::Step& s = task_->vertex_.chain[step_];
+    const auto& po = s.ports[static_cast<size_t>(port)];
+    auto& writers = writers_[static_cast<size_t>(port)];
+    size_t uses = writers.size() + (po.chained ? 1 : 0);
+    for (size_t w = 0; w < writers.size(); ++w) {
+      --uses;
+      if (uses > 0) {
+        RecordBatch copy = batch;
+        if (!writers[w]->Write(copy)) return Cancelled();
+      } else if (!writers[w]->Write(batch)) {
+        return Cancelled();
+      }
+    }
+    if (po.chained) {
+      Status st = task_->ops_[step_ + 1]->ProcessBatch(0, batch, *task_->outputs_[step_ + 1]);
+      if (!st.ok() && task_->failure_.ok()) task_->failure_ = st;
+    }
+  }
+
+  std::vector<std::unique_ptr<EdgeWriter>> writers_[2];
+
+ private:
+  void Cancelled() {
+    if (task_->failure_.ok()) task_->failure_ = Status::Cancelled("cancelled");
+  }
+  Task* task_;
+  size_t step_;
+};
+
+// ---------------------------------------------------------------- Task
+
+Task::Task(const plan::PhysicalPlan& plan, const plan::Vertex& vertex, int subtask,
+           const Clock* clock, int batch_size, std::atomic<bool>* cancelled)
+    : plan_(plan),
+      vertex_(vertex),
+      subtask_(subtask),
+      clock_(clock),
+      batch_size_(batch_size),
+      cancelled_(cancelled) {}
+
+Task::~Task() = default;
+
+std::string Task::name() const {
+  return vertex_.name + "[" + std::to_string(subtask_) + "]";
+}
+
+Status Task::Build() {
+  const spec::JobSpec& job = *plan_.job;
+  event_time_ = job.event_time;
+  state_ = state::MakeMemoryStateBackend();
+  for (size_t i = 0; i < vertex_.chain.size(); ++i) {
+    const plan::Step& s = vertex_.chain[i];
+    outputs_.push_back(std::make_unique<StepOutput>(this, i));
+    switch (s.kind) {
+      case plan::StepKind::kSource: {
+        WEIR_ASSIGN_OR_RETURN(source_, connectors::MakeSource(*s.source, job));
+        ops_.push_back(nullptr);
+        break;
+      }
+      case plan::StepKind::kOperator: {
+        std::vector<const Schema*> inputs;
+        for (const auto& f : s.op->from) inputs.push_back(job.StreamSchema(f));
+        WEIR_ASSIGN_OR_RETURN(auto op, MakeOperator(*s.op, job, inputs));
+        ops_.push_back(std::move(op));
+        break;
+      }
+      case plan::StepKind::kSink: {
+        WEIR_ASSIGN_OR_RETURN(auto sink, connectors::MakeSink(*s.sink, job,
+                                                              *job.StreamSchema(s.sink->from)));
+        auto op = std::make_unique<SinkOperator>(std::move(sink));
+        sink_ = op->sink();
+        ops_.push_back(std::move(op));
+        break;
+      }
+    }
+  }
+  return Status::OK();
+}
+
+void Task::SetInput(std::unique_ptr<InputQueue> queue, std::vector<int> channel_inputs) {
+  input_ = std::move(queue);
+  channel_inputs_ = std::move(channel_inputs);
+}
+
+void Task::AddEdgeWriter(int step, int port, std::unique_ptr<EdgeWriter> writer) {
+  outputs_[static_cast<size_t>(step)]->writers_[port].push_back(std::move(writer));
+}
+
+int64_t Task::late_dropped() const { return 0; }
+
+Status Task::Run() {
+  const spec::JobSpec& job = *plan_.job;
+  // Open tail to head, so a step's consumers are ready before it emits.
+  for (size_t i = ops_.size(); i-- > 0;) {
+    if (!ops_[i]) continue;
+    OperatorContext ctx;
+    ctx.job = job.name;
+    ctx.subtask = subtask_;
+    ctx.parallelism = vertex_.parallelism;
+    ctx.max_parallelism = job.max_parallelism;
+    ctx.key_groups = KeyGroupRangeFor(subtask_, vertex_.parallelism, job.max_parallelism);
+    ctx.clock = clock_;
+    ctx.event_time = job.event_time;
+    ctx.state = state_.get();
+    ctx.batch_size = batch_size_;
+    const plan::Step& s = vertex_.chain[i];
+    if (s.kind == plan::StepKind::kSink) {
+      connectors::SinkContext sc{job.name, subtask_, vertex_.parallelism};
+      WEIR_RETURN_IF_ERROR(sink_->Open(sc));
+    }
+    Status st = ops_[i]->Open(ctx);
+    if (!st.ok()) return Status(st.code(), s.name + ": " + st.message());
+  }
+  last_tick_ = clock_->NowMillis();
+  Status st = source_ ? RunSource() : RunConsumer();
+  if (!st.ok()) return st;
+  return failure_;
+}
+
+Status Task::AdvanceWatermark(const WatermarkStatus& wm) {
+  if (!wm.idle) {
+    stats_.watermark.store(wm.watermark);
+    if (event_time_) {
+      for (size_t i = 0; i < ops_.size(); ++i) {
+        if (!ops_[i]) continue;
+        WEIR_RETURN_IF_ERROR(ops_[i]->ProcessWatermark(wm.watermark, *outputs_[i]));
+        WEIR_RETURN_IF_ERROR(failure_);
+      }
+    }
+  }
+  for (auto& out : outputs_)
+    for (auto& port : out->writers_)
+      for (auto& w : port)
+        if (!w->SendWatermark(wm)) return Status::Cancelled("cancelled");
+  return Status::OK();
+}
+
+Status Task::Tick() {
+  int64_t now = clock_->NowMillis();
+  if (now - last_tick_ < 100) return Status::OK();
+  last_tick_ = now;
+  for (size_t i = 0; i < ops_.size(); ++i) {
+    if (!ops_[i]) continue;
+    WEIR_RETURN_IF_ERROR(ops_[i]->ProcessTime(now, *outputs_[i]));
+    WEIR_RETURN_IF_ERROR(failure_);
+  }
+  return Status::OK();
+}
+
+Status Task::FinishChain() {
+  WEIR_RETURN_IF_ERROR(AdvanceWatermark({kMaxWatermark, false}));
+  for (size_t i = 0; i < ops_.size(); ++i) {
+    if (!ops_[i]) continue;
+    Status st = ops_[i]->Finish(*outputs_[i]);
+    if (!st.ok()) return Status(st.code(), vertex_.chain[i].name + ": " + st.message());
+    WEIR_RETURN_IF_ERROR(failure_);
+  }
+  for (auto& out : outputs_)
+    for (auto& port : out->writers_)
+      for (auto& w : port)
+        if (!w->SendEnd()) return Status::Cancelled("cancelled");
+  return Status::OK();
+}
+
+Status Task::RunSource() {
+  const plan::Step& head = vertex_.chain[0];
+  connectors::SourceContext sc{plan_.job->name, subtask_, vertex_.parallelism, clock_,
+                               plan_.job->event_time};
+  Status st = source_->Open(sc);
+  if (!st.ok()) return Status(st.code(), "source '" + head.name + "': " + st.message());
+  auto schema = std::make_shared<Schema>(head.source->schema);
+  int64_t last_wm = kMinWatermark;
+  bool last_idle = false;
+  while (!cancelled_->load(std::memory_order_relaxed)) {
+    RecordBatch batch(schema);
+    auto polled = source_->Poll(&batch, batch_size_, 50);
+    if (!polled.ok())
+      return Status(polled.status().code(), "source '" + head.name + "': " + polled.status().message());
+    if (batch.num_rows() > 0) {
+      stats_.rows_in.fetch_add(static_cast<int64_t>(batch.num_rows()), std::memory_order_relaxed);
+      outputs_[0]->Emit(0, batch);
+      WEIR_RETURN_IF_ERROR(failure_);
+    }
+    if (*polled == connectors::PollState::kEndOfInput) return FinishChain();
+    WatermarkStatus wm = source_->Watermark();
+    if (wm.watermark > last_wm || wm.idle != last_idle) {
+      last_wm = wm.watermark;
+      last_idle = wm.idle;
+      WEIR_RETURN_IF_ERROR(AdvanceWatermark(wm));
+    }
+    WEIR_RETURN_IF_ERROR(Tick());
+  }
+  return Status::Cancelled("cancelled");
+}
+
+Status Task::RunConsumer() {
+  struct ChannelState {
+    int64_t watermark = kMinWatermark;
+    bool idle = false;
+    bool ended = false;
+  };
+  std::vector<ChannelState> channels(channel_inputs_.size());
+  int64_t current = kMinWatermark;
+  bool current_idle = false;
+  size_t ended = 0;
+  while (!cancelled_->load(std::memory_order_relaxed)) {
+    auto elem = input_->Pop(std::chrono::milliseconds(50));
+    if (!elem) {
+      if (input_->closed()) break;
+      WEIR_RETURN_IF_ERROR(Tick());
+      continue;
+    }
+    const size_t c = static_cast<size_t>(elem->channel);
+    switch (elem->kind) {
+      case Element::Kind::kBatch: {
+        stats_.rows_in.fetch_add(static_cast<int64_t>(elem->batch.num_rows()),
+                                 std::memory_order_relaxed);
+        Status st = ops_[0]->ProcessBatch(channel_inputs_[c], elem->batch, *outputs_[0]);
+        if (!st.ok()) return Status(st.code(), vertex_.chain[0].name + ": " + st.message());
+        WEIR_RETURN_IF_ERROR(failure_);
+        break;
+      }
+      case Element::Kind::kWatermark:
+        channels[c].watermark = std::max(channels[c].watermark, elem->watermark.watermark);
+        channels[c].idle = elem->watermark.idle;
+        break;
+      case Element::Kind::kEndOfInput:
+        if (!channels[c].ended) {
+          channels[c].ended = true;
+          ++ended;
+        }
+        break;
+    }
+    if (ended == channels.size()) return FinishChain();
+    if (elem->kind != Element::Kind::kBatch) {
+      int64_t min_active = kMaxWatermark;
+      bool any_active = false;
+      for (const auto& ch : channels) {
+        if (ch.ended || ch.idle) continue;
+        any_active = true;
+        min_active = std::min(min_active, ch.watermark);
+      }
+      if (any_active && min_active > current) {
+        current = min_active;
+        current_idle = false;
+        WEIR_RETURN_IF_ERROR(AdvanceWatermark({current, false}));
+      } else if (!any_active && !current_idle) {
+        current_idle = true;
+        WEIR_RETURN_IF_ERROR(AdvanceWatermark({current, true}));
+      } else if (any_active && current_idle) {
+        current_idle = false;
+      }
+    }
+    WEIR_RETURN_IF_ERROR(Tick());
+  }
+  return Status::Cancelled("cancelled");
+}
+
+}  // namespace weir::runtime

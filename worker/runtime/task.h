@@ -1,0 +1,118 @@
+// Task: runs one subtask of a vertex on its own thread.
+//
+// Lifecycle: the executor builds every Task, wires queues and edge writers,
+// then calls Run() on a thread per task. Run() opens the chain (tail to head),
+// then loops:
+//  - a source task polls its Source, pushes batches through the chain and
+//    forwards the source's watermark whenever it advances;
+//  - any other task pops elements from its InputQueue: batches go to the head
+//    operator with their input index; watermarks update that channel's
+//    watermark and, when the minimum over non-idle, non-ended channels
+//    advances, every step of the chain processes it in order and it is
+//    forwarded on every outgoing edge (after the rows before it);
+//  - processing time ticks call ProcessTime on every operator.
+// When all inputs have ended (or the source is exhausted), the chain finishes
+// head to tail: event-time operators see kMaxWatermark, then Finish(), then
+// every outgoing edge gets end-of-input. Run() returns the task's status; a
+// failed task makes the executor cancel the job.
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/plan.h"
+#include "common/status.h"
+#include "worker/connectors/connector.h"
+#include "worker/runtime/channel.h"
+#include "worker/runtime/operator.h"
+
+namespace weir::runtime {
+
+// Sends one step's output port on one edge, for one producer subtask.
+class EdgeWriter {
+ public:
+  struct Target {
+    InputQueue* queue;
+    int channel;  // this producer's channel index at that consumer
+  };
+  EdgeWriter(const plan::Edge& edge, int subtask, std::vector<Target> targets,
+             std::shared_ptr<const Schema> schema, int max_parallelism, int batch_size);
+
+  bool Write(RecordBatch& batch);  // false when the job is being cancelled
+  bool SendWatermark(const WatermarkStatus& wm);
+  bool SendEnd();
+
+ private:
+  bool Flush();
+  bool Send(size_t target, RecordBatch&& batch);
+
+  plan::Partitioning partitioning_;
+  int subtask_;
+  std::vector<Target> targets_;
+  std::shared_ptr<const Schema> schema_;
+  int max_parallelism_;
+  int batch_size_;
+  size_t next_ = 0;  // rebalance: round robin
+  std::vector<std::unique_ptr<expr::Evaluator>> key_evals_;
+  std::vector<RecordBatch> builders_;            // hash: one per target
+  std::vector<std::vector<uint32_t>> rows_for_;  // hash: rows per target (reused)
+  std::vector<const Column*> cols_;
+  std::string key_;
+};
+
+struct TaskStats {
+  std::atomic<int64_t> rows_in{0};
+  std::atomic<int64_t> watermark{kMinWatermark};
+};
+
+class Task {
+ public:
+  Task(const plan::PhysicalPlan& plan, const plan::Vertex& vertex, int subtask,
+       const Clock* clock, int batch_size, std::atomic<bool>* cancelled);
+  ~Task();
+
+  // Built by the executor before Run().
+  Status Build();
+  void SetInput(std::unique_ptr<InputQueue> queue, std::vector<int> channel_inputs);
+  void AddEdgeWriter(int step, int port, std::unique_ptr<EdgeWriter> writer);
+  InputQueue* input() { return input_.get(); }
+
+  Status Run();
+
+  std::string name() const;
+  const TaskStats& stats() const { return stats_; }
+  const connectors::Source* source() const { return source_.get(); }
+  const connectors::Sink* sink() const { return sink_; }
+  int64_t late_dropped() const;
+
+ private:
+  class StepOutput;
+  Status RunSource();
+  Status RunConsumer();
+  Status AdvanceWatermark(const WatermarkStatus& wm);
+  Status Tick();
+  Status FinishChain();
+  Status Failed() const { return failure_; }
+
+  const plan::PhysicalPlan& plan_;
+  const plan::Vertex& vertex_;
+  int subtask_;
+  const Clock* clock_;
+  int batch_size_;
+  std::atomic<bool>* cancelled_;
+  std::unique_ptr<connectors::Source> source_;
+  connectors::Sink* sink_ = nullptr;
+  std::vector<std::unique_ptr<Operator>> ops_;  // per step; null for the source step
+  std::vector<std::unique_ptr<StepOutput>> outputs_;
+  std::unique_ptr<state::KeyedStateBackend> state_;
+  std::unique_ptr<InputQueue> input_;
+  std::vector<int> channel_inputs_;
+  Status failure_;
+  TaskStats stats_;
+  int64_t last_tick_ = 0;
+  bool event_time_ = true;
+};
+
+}  // namespace weir::runtime
