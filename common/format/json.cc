@@ -130,7 +130,8 @@ void Render(dom::element v, std::string* out) {
     case dom::element_type::ARRAY: {
       out->push_back('[');
       bool first = true;
-      for (dom::element e : v.get_array().value_unsafe()) {
+      const dom::array array = v.get_array().value_unsafe();  // not a temporary in the loop
+      for (dom::element e : array) {
         if (!first) out->push_back(',');
         first = false;
         Render(e, out);
@@ -141,7 +142,8 @@ void Render(dom::element v, std::string* out) {
     case dom::element_type::OBJECT: {
       out->push_back('{');
       bool first = true;
-      for (dom::key_value_pair kv : v.get_object().value_unsafe()) {
+      const dom::object object = v.get_object().value_unsafe();
+      for (dom::key_value_pair kv : object) {
         if (!first) out->push_back(',');
         first = false;
         AppendJsonString(kv.key, out);

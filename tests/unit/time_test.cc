@@ -1,5 +1,7 @@
 #include <gtest/gtest.h>
 
+#include <limits>
+
 #include "common/time.h"
 
 namespace weir {
@@ -45,6 +47,13 @@ TEST(Timestamp, RejectsMalformedText) {
 TEST(Timestamp, FormatRoundTrips) {
   for (int64_t ms : {int64_t{0}, int64_t{1714564800123}, int64_t{-1}, int64_t{253402300799999}})
     EXPECT_EQ(ParseTimestamp(FormatTimestamp(ms)), ms) << ms;
+}
+
+TEST(Timestamp, ExtremeValuesFormatAsMillisAndReadBack) {
+  for (int64_t ms : {std::numeric_limits<int64_t>::min(), std::numeric_limits<int64_t>::max()}) {
+    std::string s = FormatTimestamp(ms);
+    EXPECT_EQ(ParseTimestamp(s), ms) << s;
+  }
 }
 
 TEST(ManualClock, MovesOnlyWhenTold) {

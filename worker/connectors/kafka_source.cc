@@ -232,12 +232,8 @@ WatermarkStatus KafkaSource::Watermark() {
 
 void KafkaSource::Close() {
   if (rk_ == nullptr) return;
-  auto t0 = std::chrono::steady_clock::now();
   rd_kafka_consumer_close(rk_);
-  auto t1 = std::chrono::steady_clock::now();
   rd_kafka_destroy(rk_);
-  auto t2 = std::chrono::steady_clock::now();
-  fprintf(stderr, "CLOSE %ld DESTROY %ld\n", (long)std::chrono::duration_cast<std::chrono::milliseconds>(t1-t0).count(), (long)std::chrono::duration_cast<std::chrono::milliseconds>(t2-t1).count());
   rk_ = nullptr;
   if (ingest_) {
     Status st = ingest_->Flush();
