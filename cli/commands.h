@@ -27,8 +27,8 @@ struct GlobalOptions {
 
 struct LocalCommand {
   std::string job_file;
-  int parallelism = 0;                // -p: overrides the job's default parallelism
-  std::vector<std::string> produce;   // TOPIC=FILE, written to the embedded broker first
+  int parallelism = 0;               // -p: overrides the job's default parallelism
+  std::vector<std::string> produce;  // TOPIC=FILE, written to the embedded broker first
 };
 
 int RunValidate(const GlobalOptions& g, const std::string& job_file);

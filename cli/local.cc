@@ -64,9 +64,16 @@ Status ProduceFile(const std::string& bootstrap, const std::string& topic, const
 }
 
 std::string Human(int64_t n) {
-  std::string s = std::to_string(n);
-  for (int i = static_cast<int>(s.size()) - 3; i > 0; i -= 3) s.insert(static_cast<size_t>(i), ",");
-  return s;
+  const std::string digits = std::to_string(n);
+  std::string out;
+  out.reserve(digits.size() + digits.size() / 3);
+  size_t lead = digits.size() % 3;
+  if (lead == 0) lead = 3;
+  for (size_t i = 0; i < digits.size(); ++i) {
+    if (i >= lead && (i - lead) % 3 == 0 && digits[i - 1] != '-') out.push_back(',');
+    out.push_back(digits[i]);
+  }
+  return out;
 }
 
 }  // namespace
@@ -185,7 +192,8 @@ int RunLocal(const GlobalOptions& g, const LocalCommand& cmd) {
       std::string wm = p.watermark == kMinWatermark   ? "-"
                        : p.watermark == kMaxWatermark ? "end"
                                                       : FormatTimestamp(p.watermark);
-      std::fprintf(stderr, "\r\033[K  in %s rec/s (%s total)  out %s rec/s (%s total)  watermark %s",
+      std::fprintf(stderr,
+                   "\r\033[K  in %s rec/s (%s total)  out %s rec/s (%s total)  watermark %s",
                    Human(static_cast<int64_t>((p.records_in - prev.records_in) / secs)).c_str(),
                    Human(p.records_in).c_str(),
                    Human(static_cast<int64_t>((p.records_out - prev.records_out) / secs)).c_str(),

@@ -32,9 +32,12 @@ void Column::AppendRows(const Column& other, const uint32_t* rows, size_t n) {
 
 void Column::Reserve(size_t rows) {
   nulls_.reserve(rows);
-  if (IsIntStored(type_)) ints_.reserve(rows);
-  else if (type_ == TypeId::kDouble) doubles_.reserve(rows);
-  else if (IsStringStored(type_)) offsets_.reserve(rows + 1);
+  if (IsIntStored(type_))
+    ints_.reserve(rows);
+  else if (type_ == TypeId::kDouble)
+    doubles_.reserve(rows);
+  else if (IsStringStored(type_))
+    offsets_.reserve(rows + 1);
 }
 
 void Column::Clear() {
@@ -48,17 +51,21 @@ void Column::Clear() {
 std::string Column::ValueToString(size_t i) const {
   if (IsNull(i)) return "null";
   switch (type_) {
-    case TypeId::kNull: return "null";
-    case TypeId::kBoolean: return GetBool(i) ? "true" : "false";
+    case TypeId::kNull:
+      return "null";
+    case TypeId::kBoolean:
+      return GetBool(i) ? "true" : "false";
     case TypeId::kBigint:
-    case TypeId::kTimestamp: return std::to_string(GetInt(i));
+    case TypeId::kTimestamp:
+      return std::to_string(GetInt(i));
     case TypeId::kDouble: {
       char buf[32];
       std::snprintf(buf, sizeof buf, "%.17g", GetDouble(i));
       return buf;
     }
     case TypeId::kString:
-    case TypeId::kBytes: return std::string(GetString(i));
+    case TypeId::kBytes:
+      return std::string(GetString(i));
   }
   return "?";
 }

@@ -41,9 +41,12 @@ class Column {
 
   void AppendNull() {
     nulls_.push_back(1);
-    if (IsIntStored(type_) || type_ == TypeId::kNull) ints_.push_back(0);
-    else if (type_ == TypeId::kDouble) doubles_.push_back(0);
-    else offsets_.push_back(static_cast<uint32_t>(data_.size()));
+    if (IsIntStored(type_) || type_ == TypeId::kNull)
+      ints_.push_back(0);
+    else if (type_ == TypeId::kDouble)
+      doubles_.push_back(0);
+    else
+      offsets_.push_back(static_cast<uint32_t>(data_.size()));
   }
   void AppendInt(int64_t v) {
     nulls_.push_back(0);

@@ -44,9 +44,9 @@ struct Vertex {
   int id = 0;
   std::string name;  // the head step's name
   int parallelism = 1;
-  bool keyed = false;        // the head needs hash-partitioned input
-  std::vector<Step> chain;   // head first
-  std::vector<int> inputs;   // edge ids into the head
+  bool keyed = false;       // the head needs hash-partitioned input
+  std::vector<Step> chain;  // head first
+  std::vector<int> inputs;  // edge ids into the head
 };
 
 struct Edge {

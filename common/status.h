@@ -48,7 +48,9 @@ class [[nodiscard]] Status {
   Status(StatusCode code, std::string message) : code_(code), message_(std::move(message)) {}
 
   static Status OK() { return Status(); }
-  static Status InvalidArgument(std::string m) { return {StatusCode::kInvalidArgument, std::move(m)}; }
+  static Status InvalidArgument(std::string m) {
+    return {StatusCode::kInvalidArgument, std::move(m)};
+  }
   static Status NotFound(std::string m) { return {StatusCode::kNotFound, std::move(m)}; }
   static Status FailedPrecondition(std::string m) {
     return {StatusCode::kFailedPrecondition, std::move(m)};
@@ -74,7 +76,7 @@ class [[nodiscard]] Status {
 template <typename T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : v_(std::move(value)) {}  // NOLINT: implicit by design
+  Result(T value) : v_(std::move(value)) {}        // NOLINT: implicit by design
   Result(Status status) : v_(std::move(status)) {  // NOLINT
     if (std::get<Status>(v_).ok()) {
       std::fprintf(stderr, "weir: Result constructed from an OK status\n");
@@ -101,10 +103,10 @@ class [[nodiscard]] Result {
 #define WEIR_CONCAT_INNER(a, b) a##b
 #define WEIR_CONCAT(a, b) WEIR_CONCAT_INNER(a, b)
 
-#define WEIR_RETURN_IF_ERROR(expr)        \
-  do {                                    \
-    ::weir::Status _st = (expr);          \
-    if (!_st.ok()) return _st;            \
+#define WEIR_RETURN_IF_ERROR(expr) \
+  do {                             \
+    ::weir::Status _st = (expr);   \
+    if (!_st.ok()) return _st;     \
   } while (0)
 
 #define WEIR_ASSIGN_OR_RETURN_IMPL(tmp, lhs, rexpr) \
@@ -118,8 +120,8 @@ class [[nodiscard]] Result {
 // Crashes with a message on a broken invariant. Never use it on user input.
 [[noreturn]] void AssertFail(const char* file, int line, const char* cond, const std::string& msg);
 
-#define WEIR_ASSERT(cond, msg)                                      \
-  do {                                                              \
+#define WEIR_ASSERT(cond, msg)                                       \
+  do {                                                               \
     if (!(cond)) ::weir::AssertFail(__FILE__, __LINE__, #cond, msg); \
   } while (0)
 

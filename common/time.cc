@@ -18,12 +18,18 @@ std::optional<int64_t> ParseDuration(std::string_view t) {
     i = static_cast<size_t>(p - t.data());
     std::string_view rest = t.substr(i);
     int64_t unit;
-    if (rest.starts_with("ms")) unit = 1, i += 2;
-    else if (rest.starts_with("s")) unit = 1000, i += 1;
-    else if (rest.starts_with("m")) unit = 60'000, i += 1;
-    else if (rest.starts_with("h")) unit = 3'600'000, i += 1;
-    else if (rest.starts_with("d")) unit = 86'400'000, i += 1;
-    else return std::nullopt;
+    if (rest.starts_with("ms"))
+      unit = 1, i += 2;
+    else if (rest.starts_with("s"))
+      unit = 1000, i += 1;
+    else if (rest.starts_with("m"))
+      unit = 60'000, i += 1;
+    else if (rest.starts_with("h"))
+      unit = 3'600'000, i += 1;
+    else if (rest.starts_with("d"))
+      unit = 86'400'000, i += 1;
+    else
+      return std::nullopt;
     if (n > (int64_t{1} << 50) / unit) return std::nullopt;
     total += n * unit;
   }

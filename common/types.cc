@@ -4,13 +4,20 @@ namespace weir {
 
 std::string_view TypeName(TypeId t) {
   switch (t) {
-    case TypeId::kNull: return "null";
-    case TypeId::kBoolean: return "boolean";
-    case TypeId::kBigint: return "bigint";
-    case TypeId::kDouble: return "double";
-    case TypeId::kString: return "string";
-    case TypeId::kBytes: return "bytes";
-    case TypeId::kTimestamp: return "timestamp";
+    case TypeId::kNull:
+      return "null";
+    case TypeId::kBoolean:
+      return "boolean";
+    case TypeId::kBigint:
+      return "bigint";
+    case TypeId::kDouble:
+      return "double";
+    case TypeId::kString:
+      return "string";
+    case TypeId::kBytes:
+      return "bytes";
+    case TypeId::kTimestamp:
+      return "timestamp";
   }
   return "?";
 }

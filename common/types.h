@@ -20,14 +20,20 @@ std::string_view TypeName(TypeId t);
 // Accepts the names above plus the aliases int/long/int64/float/text/bool.
 std::optional<TypeId> ParseTypeName(std::string_view name);
 
-inline bool IsNumeric(TypeId t) { return t == TypeId::kBigint || t == TypeId::kDouble; }
+inline bool IsNumeric(TypeId t) {
+  return t == TypeId::kBigint || t == TypeId::kDouble;
+}
 // Types that have an order (min/max/<): numbers, strings, bytes, timestamps, booleans.
-inline bool IsOrderable(TypeId t) { return t != TypeId::kNull; }
+inline bool IsOrderable(TypeId t) {
+  return t != TypeId::kNull;
+}
 // Values stored in Column::ints(): boolean (0/1), bigint, timestamp.
 inline bool IsIntStored(TypeId t) {
   return t == TypeId::kBoolean || t == TypeId::kBigint || t == TypeId::kTimestamp;
 }
-inline bool IsStringStored(TypeId t) { return t == TypeId::kString || t == TypeId::kBytes; }
+inline bool IsStringStored(TypeId t) {
+  return t == TypeId::kString || t == TypeId::kBytes;
+}
 
 struct Field {
   std::string name;

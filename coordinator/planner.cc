@@ -24,8 +24,8 @@ struct Producer {
 Result<plan::PhysicalPlan> Plan(const spec::JobSpec& job, const PlanOptions& options) {
   plan::PhysicalPlan p;
   p.job = &job;
-  const int default_par = options.parallelism_override > 0 ? options.parallelism_override
-                                                           : job.parallelism;
+  const int default_par =
+      options.parallelism_override > 0 ? options.parallelism_override : job.parallelism;
   if (default_par > job.max_parallelism)
     return Status::InvalidArgument("parallelism " + std::to_string(default_par) +
                                    " is larger than the job's max_parallelism " +
@@ -50,7 +50,9 @@ Result<plan::PhysicalPlan> Plan(const spec::JobSpec& job, const PlanOptions& opt
     p.vertices.push_back(std::move(v));
     return p.vertices.back().id;
   };
-  auto ports_for = [](int n) { return std::vector<plan::Step::PortOutputs>(static_cast<size_t>(n)); };
+  auto ports_for = [](int n) {
+    return std::vector<plan::Step::PortOutputs>(static_cast<size_t>(n));
+  };
 
   // Connects the inputs of a new vertex's head; `keys_for(i)` gives the hash keys for input i.
   auto connect = [&](int vid, const std::vector<std::string>& from,

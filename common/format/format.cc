@@ -42,10 +42,18 @@ void AppendStagedRow(const Staged* values, const char* scratch, RecordBatch* bat
       continue;
     }
     switch (v.kind) {
-      case Staged::Kind::kNull: col.AppendNull(); break;
-      case Staged::Kind::kInt: col.AppendInt(v.i); break;
-      case Staged::Kind::kDouble: col.AppendDouble(v.d); break;
-      case Staged::Kind::kString: col.AppendString(std::string_view(v.ptr, v.len)); break;
+      case Staged::Kind::kNull:
+        col.AppendNull();
+        break;
+      case Staged::Kind::kInt:
+        col.AppendInt(v.i);
+        break;
+      case Staged::Kind::kDouble:
+        col.AppendDouble(v.d);
+        break;
+      case Staged::Kind::kString:
+        col.AppendString(std::string_view(v.ptr, v.len));
+        break;
       case Staged::Kind::kScratch:
         col.AppendString(std::string_view(scratch + v.off, v.len));
         break;
@@ -108,13 +116,20 @@ bool ParseBoolText(std::string_view text, bool* out) {
 
 std::string_view ExpectedFor(TypeId type) {
   switch (type) {
-    case TypeId::kBoolean: return "expected true or false";
-    case TypeId::kBigint: return "expected an integer";
-    case TypeId::kDouble: return "expected a number";
-    case TypeId::kString: return "expected a string";
-    case TypeId::kBytes: return "expected a string";
-    case TypeId::kTimestamp: return "expected an ISO-8601 timestamp or epoch milliseconds";
-    case TypeId::kNull: return "expected null";
+    case TypeId::kBoolean:
+      return "expected true or false";
+    case TypeId::kBigint:
+      return "expected an integer";
+    case TypeId::kDouble:
+      return "expected a number";
+    case TypeId::kString:
+      return "expected a string";
+    case TypeId::kBytes:
+      return "expected a string";
+    case TypeId::kTimestamp:
+      return "expected an ISO-8601 timestamp or epoch milliseconds";
+    case TypeId::kNull:
+      return "expected null";
   }
   return "expected a value";
 }
@@ -139,7 +154,9 @@ bool StageText(TypeId type, std::string_view text, bool empty_is_null, Staged* o
   }
   switch (type) {
     case TypeId::kString:
-    case TypeId::kBytes: *out = Staged::String(text); return true;
+    case TypeId::kBytes:
+      *out = Staged::String(text);
+      return true;
     case TypeId::kBoolean: {
       bool b;
       if (ParseBoolText(text, &b)) {
@@ -181,7 +198,8 @@ bool StageText(TypeId type, std::string_view text, bool empty_is_null, Staged* o
       }
       break;
     }
-    case TypeId::kNull: break;
+    case TypeId::kNull:
+      break;
   }
   *reason = std::string(ExpectedFor(type)) + ", got " + QuoteForMessage(text);
   return false;
@@ -196,9 +214,12 @@ constexpr auto kJsonClass = [] {
     uint8_t v[256];
   } t{};
   for (int c = 0; c < 256; ++c) {
-    if (c < 0x20 || c == '"' || c == '\\') t.v[c] = 1;
-    else if (c >= 0x80) t.v[c] = 2;
-    else t.v[c] = 0;
+    if (c < 0x20 || c == '"' || c == '\\')
+      t.v[c] = 1;
+    else if (c >= 0x80)
+      t.v[c] = 2;
+    else
+      t.v[c] = 0;
   }
   return t;
 }();
@@ -253,13 +274,27 @@ void AppendJsonString(std::string_view s, std::string* out) {
     }
     out->append(s.data() + run, i - run);
     switch (c) {
-      case '"': out->append("\\\""); break;
-      case '\\': out->append("\\\\"); break;
-      case '\n': out->append("\\n"); break;
-      case '\r': out->append("\\r"); break;
-      case '\t': out->append("\\t"); break;
-      case '\b': out->append("\\b"); break;
-      case '\f': out->append("\\f"); break;
+      case '"':
+        out->append("\\\"");
+        break;
+      case '\\':
+        out->append("\\\\");
+        break;
+      case '\n':
+        out->append("\\n");
+        break;
+      case '\r':
+        out->append("\\r");
+        break;
+      case '\t':
+        out->append("\\t");
+        break;
+      case '\b':
+        out->append("\\b");
+        break;
+      case '\f':
+        out->append("\\f");
+        break;
       default: {
         const char esc[6] = {'\\', 'u', '0', '0', kHex[c >> 4], kHex[c & 0xF]};
         out->append(esc, sizeof esc);
@@ -347,17 +382,26 @@ bool AppendTimestamp(int64_t ms, std::string* out) {
 
 void AppendPlainText(const Column& col, size_t row, std::string* out) {
   switch (col.type()) {
-    case TypeId::kNull: break;
-    case TypeId::kBoolean: out->append(col.GetBool(row) ? "true" : "false"); break;
-    case TypeId::kBigint: AppendInt64(col.GetInt(row), out); break;
+    case TypeId::kNull:
+      break;
+    case TypeId::kBoolean:
+      out->append(col.GetBool(row) ? "true" : "false");
+      break;
+    case TypeId::kBigint:
+      AppendInt64(col.GetInt(row), out);
+      break;
     case TypeId::kDouble: {
       const double d = col.GetDouble(row);
       if (std::isfinite(d)) AppendDouble(d, out);
       break;
     }
     case TypeId::kString:
-    case TypeId::kBytes: out->append(col.GetString(row)); break;
-    case TypeId::kTimestamp: AppendTimestamp(col.GetInt(row), out); break;
+    case TypeId::kBytes:
+      out->append(col.GetString(row));
+      break;
+    case TypeId::kTimestamp:
+      AppendTimestamp(col.GetInt(row), out);
+      break;
   }
 }
 

@@ -106,10 +106,10 @@ void AppendInt64(int64_t v, std::string* out);
 // The shortest text that reads back to the same double, with ".0" added when
 // it would otherwise look like an integer ("1.0", "1e+300"). `v` must be finite.
 void AppendDouble(double v, std::string* out);
-// ISO-8601 UTC with milliseconds ("2024-05-01T12:00:00.000Z", the text of
-// weir::FormatTimestamp) when the year is within 0000..9999, else the epoch
-// milliseconds as digits (which ParseTimestamp reads back too).
-// Returns true when it wrote ISO text.
+// What weir::FormatTimestamp returns, without allocating: ISO-8601 UTC with
+// milliseconds ("2024-05-01T12:00:00.000Z") when the year is within
+// 0000..9999, else the epoch milliseconds as digits (which ParseTimestamp
+// reads back too). Returns true when it wrote ISO text.
 bool AppendTimestamp(int64_t ms, std::string* out);
 // Appends the text of the non-null value at `row` as csv and raw write it,
 // unquoted: true/false, integers, AppendDouble (nothing for NaN and

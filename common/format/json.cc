@@ -1,5 +1,13 @@
-// The json format: simdjson (DOM parser, runtime-dispatched SIMD kernels, full
-// validation of the document) decodes, a hand-written writer encodes.
+// The json format: simdjson decodes, a hand-written writer encodes.
+//
+// simdjson's DOM parser, not On-Demand: the DOM kernels live in libsimdjson
+// and pick the CPU's best SIMD implementation at run time, whereas On-Demand
+// is compiled inline for the build's target (the scalar fallback without
+// -march flags); and DOM validates the whole document, including values of
+// fields the schema does not use, so every invalid payload is reported. One
+// parser per decoder, reused; each payload is copied into a reusable buffer
+// with SIMDJSON_PADDING bytes after it. Steady state: no allocation per
+// payload; values go straight into the batch's columns.
 //
 // Decoding choices on top of format.h:
 //   * Aliases: the names of a field are tried in order (its name, then its
@@ -21,15 +29,16 @@
 //   * bytes takes strings only (their unescaped UTF-8 bytes).
 //   * A default that does not fit its field's type is reported when it is
 //     needed: "field 'x': missing, and its default ... is not a valid bigint".
-//   * The payload must be one JSON object (an array or scalar is an error),
-//     nested at most kMaxDepth levels. Numbers outside the int64, uint64 and
+//   * The payload must be one JSON object (an array or scalar is an error) in
+//     valid UTF-8, nested at most kMaxDepth (128) levels. Numbers outside the int64, uint64 and
 //     double ranges make the whole payload invalid (simdjson rejects them),
 //     even in fields that are not in the schema.
 //
 // Encoding: {"name":value,...} in schema order; null, true/false, integers,
 // doubles in the shortest round-trip form (NaN and infinities as null),
-// timestamps as "YYYY-MM-DDTHH:MM:SS.mmmZ" strings (as epoch-millis numbers
-// outside years 0000..9999, which ISO text with 4-digit years cannot hold),
+// timestamps as weir::FormatTimestamp writes them, as a string
+// ("2024-05-01T12:00:00.000Z"; outside years 0000..9999, where it gives epoch
+// millis, as a number),
 // strings and bytes as JSON strings (invalid UTF-8 bytes as \ufffd).
 #include <simdjson.h>
 
@@ -55,6 +64,8 @@ namespace dom = simdjson::dom;
 constexpr size_t kMaxDepth = 128;
 // The parser's capacity at construction; it grows to the largest payload seen.
 constexpr size_t kInitialCapacity = 16 * 1024;
+// Buffers grown past this by one payload are released after its batch.
+constexpr size_t kShrinkAbove = 8 * 1024 * 1024;
 constexpr uint32_t kNotFound = std::numeric_limits<uint32_t>::max();
 
 // Maps an input key to the schema fields it names, with the rank of that name
@@ -112,14 +123,24 @@ class NameTable {
 std::string Describe(dom::element v) {
   std::string out;
   switch (v.type()) {
-    case dom::element_type::ARRAY: return "an array";
-    case dom::element_type::OBJECT: return "an object";
-    case dom::element_type::INT64: AppendInt64(v.get_int64().value_unsafe(), &out); return out;
-    case dom::element_type::UINT64: return std::to_string(v.get_uint64().value_unsafe());
-    case dom::element_type::DOUBLE: AppendDouble(v.get_double().value_unsafe(), &out); return out;
-    case dom::element_type::STRING: return QuoteForMessage(v.get_string().value_unsafe());
-    case dom::element_type::BOOL: return v.get_bool().value_unsafe() ? "true" : "false";
-    case dom::element_type::NULL_VALUE: return "null";
+    case dom::element_type::ARRAY:
+      return "an array";
+    case dom::element_type::OBJECT:
+      return "an object";
+    case dom::element_type::INT64:
+      AppendInt64(v.get_int64().value_unsafe(), &out);
+      return out;
+    case dom::element_type::UINT64:
+      return std::to_string(v.get_uint64().value_unsafe());
+    case dom::element_type::DOUBLE:
+      AppendDouble(v.get_double().value_unsafe(), &out);
+      return out;
+    case dom::element_type::STRING:
+      return QuoteForMessage(v.get_string().value_unsafe());
+    case dom::element_type::BOOL:
+      return v.get_bool().value_unsafe() ? "true" : "false";
+    case dom::element_type::NULL_VALUE:
+      return "null";
   }
   return "a value";
 }
@@ -153,30 +174,44 @@ void Render(dom::element v, std::string* out) {
       out->push_back('}');
       return;
     }
-    case dom::element_type::INT64: AppendInt64(v.get_int64().value_unsafe(), out); return;
+    case dom::element_type::INT64:
+      AppendInt64(v.get_int64().value_unsafe(), out);
+      return;
     case dom::element_type::UINT64: {
       char buf[24];
       auto r = std::to_chars(buf, buf + sizeof buf, v.get_uint64().value_unsafe());
       out->append(buf, static_cast<size_t>(r.ptr - buf));
       return;
     }
-    case dom::element_type::DOUBLE: AppendDouble(v.get_double().value_unsafe(), out); return;
-    case dom::element_type::STRING: AppendJsonString(v.get_string().value_unsafe(), out); return;
+    case dom::element_type::DOUBLE:
+      AppendDouble(v.get_double().value_unsafe(), out);
+      return;
+    case dom::element_type::STRING:
+      AppendJsonString(v.get_string().value_unsafe(), out);
+      return;
     case dom::element_type::BOOL:
       out->append(v.get_bool().value_unsafe() ? "true" : "false");
       return;
-    case dom::element_type::NULL_VALUE: out->append("null"); return;
+    case dom::element_type::NULL_VALUE:
+      out->append("null");
+      return;
   }
 }
 
 std::string_view TypeArticle(dom::element_type t) {
   switch (t) {
-    case dom::element_type::ARRAY: return "an array";
-    case dom::element_type::OBJECT: return "an object";
-    case dom::element_type::STRING: return "a string";
-    case dom::element_type::BOOL: return "a boolean";
-    case dom::element_type::NULL_VALUE: return "null";
-    default: return "a number";
+    case dom::element_type::ARRAY:
+      return "an array";
+    case dom::element_type::OBJECT:
+      return "an object";
+    case dom::element_type::STRING:
+      return "a string";
+    case dom::element_type::BOOL:
+      return "a boolean";
+    case dom::element_type::NULL_VALUE:
+      return "null";
+    default:
+      return "a number";
   }
 }
 
@@ -233,6 +268,7 @@ class JsonDecoder final : public Decoder {
       AppendStagedRow(staged_.data(), scratch_.data(), batch);
       if (rows_of != nullptr) rows_of->push_back(static_cast<uint32_t>(i));
     }
+    ShrinkAfterHugePayload();
   }
 
  private:
@@ -243,6 +279,19 @@ class JsonDecoder final : public Decoder {
     std::string default_text;
     std::string default_error;  // set when the default does not fit the type
   };
+
+  // One huge message must not pin its memory for the decoder's life: the
+  // parser holds several bytes per input byte. Checked once per batch.
+  void ShrinkAfterHugePayload() {
+    if (parser_.capacity() <= kShrinkAbove && padded_.capacity() <= kShrinkAbove &&
+        scratch_.capacity() <= kShrinkAbove)
+      return;
+    parser_ = dom::parser();
+    simdjson::error_code err = parser_.allocate(kInitialCapacity, kMaxDepth);
+    (void)err;
+    std::string().swap(padded_);
+    std::string().swap(scratch_);
+  }
 
   // Parses one payload into staged_ (true) or sets reason_ (false).
   bool DecodeOne(std::string_view payload) {
@@ -374,7 +423,8 @@ class JsonDecoder final : public Decoder {
         if (t != dom::element_type::STRING) return TypeError(f, v);
         out = Staged::String(v.get_string().value_unsafe());
         return true;
-      case TypeId::kNull: break;
+      case TypeId::kNull:
+        break;
     }
     out = Staged::Null();
     return true;
@@ -382,12 +432,12 @@ class JsonDecoder final : public Decoder {
 
   NameTable names_;
   std::vector<FieldPlan> plan_;
-  std::vector<uint32_t> rank_;        // per field: rank of the name found, kNotFound if none
-  std::vector<dom::element> found_;   // per field: its value when found
-  std::vector<Staged> staged_;        // per field: the value to append
-  std::string padded_;                // the payload plus SIMDJSON_PADDING bytes
-  std::string scratch_;               // rendered text of non-string values for string fields
-  std::string reason_;                // the last error
+  std::vector<uint32_t> rank_;       // per field: rank of the name found, kNotFound if none
+  std::vector<dom::element> found_;  // per field: its value when found
+  std::vector<Staged> staged_;       // per field: the value to append
+  std::string padded_;               // the payload plus SIMDJSON_PADDING bytes
+  std::string scratch_;              // rendered text of non-string values for string fields
+  std::string reason_;               // the last error
   dom::parser parser_;
 };
 
@@ -416,22 +466,34 @@ class JsonEncoder final : public Encoder {
         continue;
       }
       switch (col.type()) {
-        case TypeId::kNull: out->append("null"); break;
-        case TypeId::kBoolean: out->append(col.GetBool(row) ? "true" : "false"); break;
-        case TypeId::kBigint: AppendInt64(col.GetInt(row), out); break;
+        case TypeId::kNull:
+          out->append("null");
+          break;
+        case TypeId::kBoolean:
+          out->append(col.GetBool(row) ? "true" : "false");
+          break;
+        case TypeId::kBigint:
+          AppendInt64(col.GetInt(row), out);
+          break;
         case TypeId::kDouble: {
           const double d = col.GetDouble(row);
-          if (std::isfinite(d)) AppendDouble(d, out);
-          else out->append("null");
+          if (std::isfinite(d))
+            AppendDouble(d, out);
+          else
+            out->append("null");
           break;
         }
         case TypeId::kString:
-        case TypeId::kBytes: AppendJsonString(col.GetString(row), out); break;
+        case TypeId::kBytes:
+          AppendJsonString(col.GetString(row), out);
+          break;
         case TypeId::kTimestamp: {
           const size_t at = out->size();
           out->push_back('"');
-          if (AppendTimestamp(col.GetInt(row), out)) out->push_back('"');
-          else out->erase(at, 1);  // epoch millis: a bare number
+          if (AppendTimestamp(col.GetInt(row), out))
+            out->push_back('"');
+          else
+            out->erase(at, 1);  // epoch millis: a bare number
           break;
         }
       }

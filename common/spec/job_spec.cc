@@ -9,14 +9,22 @@ namespace weir::spec {
 
 std::string_view OperatorKindName(OperatorKind k) {
   switch (k) {
-    case OperatorKind::kFilter: return "filter";
-    case OperatorKind::kMap: return "map";
-    case OperatorKind::kWindowAggregate: return "window";
-    case OperatorKind::kDedupe: return "dedupe";
-    case OperatorKind::kReduce: return "reduce";
-    case OperatorKind::kJoin: return "join";
-    case OperatorKind::kUnion: return "union";
-    case OperatorKind::kUdf: return "udf";
+    case OperatorKind::kFilter:
+      return "filter";
+    case OperatorKind::kMap:
+      return "map";
+    case OperatorKind::kWindowAggregate:
+      return "window";
+    case OperatorKind::kDedupe:
+      return "dedupe";
+    case OperatorKind::kReduce:
+      return "reduce";
+    case OperatorKind::kJoin:
+      return "join";
+    case OperatorKind::kUnion:
+      return "union";
+    case OperatorKind::kUdf:
+      return "udf";
   }
   return "?";
 }
@@ -40,7 +48,8 @@ std::string FormatDiagnostics(const std::string& file, const std::vector<Diagnos
   std::string out;
   for (const auto& d : diags) {
     out += file;
-    if (d.pos.line > 0) out += ":" + std::to_string(d.pos.line) + ":" + std::to_string(d.pos.column);
+    if (d.pos.line > 0)
+      out += ":" + std::to_string(d.pos.line) + ":" + std::to_string(d.pos.column);
     out += ": " + d.message + "\n";
   }
   return out;
@@ -51,12 +60,18 @@ namespace {
 std::string WindowText(const WindowSpec& w) {
   std::string s;
   switch (w.kind) {
-    case WindowKind::kTumbling: s = "tumbling " + FormatDuration(w.size_ms); break;
+    case WindowKind::kTumbling:
+      s = "tumbling " + FormatDuration(w.size_ms);
+      break;
     case WindowKind::kSliding:
       s = "sliding " + FormatDuration(w.size_ms) + " every " + FormatDuration(w.slide_ms);
       break;
-    case WindowKind::kSession: s = "session gap " + FormatDuration(w.gap_ms); break;
-    case WindowKind::kCount: s = "count " + std::to_string(w.count); break;
+    case WindowKind::kSession:
+      s = "session gap " + FormatDuration(w.gap_ms);
+      break;
+    case WindowKind::kCount:
+      s = "count " + std::to_string(w.count);
+      break;
   }
   if (w.allowed_lateness_ms > 0) s += ", lateness " + FormatDuration(w.allowed_lateness_ms);
   if (!w.late.empty()) s += ", late -> " + w.late;
@@ -71,9 +86,12 @@ std::string Join(const std::vector<std::string>& v, const char* sep) {
 
 const char* ModeName(CheckpointMode m) {
   switch (m) {
-    case CheckpointMode::kExactlyOnce: return "exactly_once";
-    case CheckpointMode::kAtLeastOnce: return "at_least_once";
-    case CheckpointMode::kNone: return "none";
+    case CheckpointMode::kExactlyOnce:
+      return "exactly_once";
+    case CheckpointMode::kAtLeastOnce:
+      return "at_least_once";
+    case CheckpointMode::kNone:
+      return "none";
   }
   return "?";
 }
@@ -103,15 +121,24 @@ std::string DescribeGraph(const JobSpec& job) {
   for (const auto& op : job.operators) {
     o << "  " << op.name << " <- " << Join(op.from, ", ") << ": " << OperatorKindName(op.kind);
     switch (op.kind) {
-      case OperatorKind::kFilter: o << " " << op.filter.text; break;
-      case OperatorKind::kWindowAggregate: o << " " << WindowText(*op.window); break;
-      case OperatorKind::kDedupe: o << " within " << FormatDuration(op.dedupe_within_ms); break;
+      case OperatorKind::kFilter:
+        o << " " << op.filter.text;
+        break;
+      case OperatorKind::kWindowAggregate:
+        o << " " << WindowText(*op.window);
+        break;
+      case OperatorKind::kDedupe:
+        o << " within " << FormatDuration(op.dedupe_within_ms);
+        break;
       case OperatorKind::kJoin:
         o << " on " << op.join_on.text;
-        if (op.window) o << ", window " << WindowText(*op.window);
-        else o << ", within " << FormatDuration(op.join_within_ms);
+        if (op.window)
+          o << ", window " << WindowText(*op.window);
+        else
+          o << ", within " << FormatDuration(op.join_within_ms);
         break;
-      default: break;
+      default:
+        break;
     }
     if (!op.key_by.empty()) {
       std::vector<std::string> keys;
@@ -132,26 +159,30 @@ std::string DescribeGraph(const JobSpec& job) {
 }
 
 Schema NexmarkSchema(std::string_view only) {
-  const std::vector<Field> person = {
-      {"id", TypeId::kBigint},        {"name", TypeId::kString},  {"email_address", TypeId::kString},
-      {"credit_card", TypeId::kString}, {"city", TypeId::kString}, {"state", TypeId::kString},
-      {"date_time", TypeId::kTimestamp}, {"extra", TypeId::kString}};
+  const std::vector<Field> person = {{"id", TypeId::kBigint},
+                                     {"name", TypeId::kString},
+                                     {"email_address", TypeId::kString},
+                                     {"credit_card", TypeId::kString},
+                                     {"city", TypeId::kString},
+                                     {"state", TypeId::kString},
+                                     {"date_time", TypeId::kTimestamp},
+                                     {"extra", TypeId::kString}};
   const std::vector<Field> auction = {
       {"id", TypeId::kBigint},          {"item_name", TypeId::kString},
       {"description", TypeId::kString}, {"initial_bid", TypeId::kBigint},
       {"reserve", TypeId::kBigint},     {"date_time", TypeId::kTimestamp},
       {"expires", TypeId::kTimestamp},  {"seller", TypeId::kBigint},
       {"category", TypeId::kBigint},    {"extra", TypeId::kString}};
-  const std::vector<Field> bid = {
-      {"auction", TypeId::kBigint}, {"bidder", TypeId::kBigint}, {"price", TypeId::kBigint},
-      {"channel", TypeId::kString}, {"url", TypeId::kString},    {"date_time", TypeId::kTimestamp},
-      {"extra", TypeId::kString}};
+  const std::vector<Field> bid = {{"auction", TypeId::kBigint}, {"bidder", TypeId::kBigint},
+                                  {"price", TypeId::kBigint},   {"channel", TypeId::kString},
+                                  {"url", TypeId::kString},     {"date_time", TypeId::kTimestamp},
+                                  {"extra", TypeId::kString}};
   if (only == "person") return Schema(person);
   if (only == "auction") return Schema(auction);
   if (only == "bid") return Schema(bid);
   Schema all({{"event_type", TypeId::kString}, {"date_time", TypeId::kTimestamp}});
-  for (auto [prefix, fields] : {std::pair{"person_", &person}, std::pair{"auction_", &auction},
-                                std::pair{"bid_", &bid}})
+  for (auto [prefix, fields] :
+       {std::pair{"person_", &person}, std::pair{"auction_", &auction}, std::pair{"bid_", &bid}})
     for (const auto& f : *fields)
       if (f.name != "date_time") all.Add({prefix + f.name, f.type});
   return all;

@@ -52,13 +52,13 @@ struct RestartSpec {
 struct FieldSpec {
   std::string name;
   TypeId type = TypeId::kString;
-  std::vector<std::string> aliases;  // other names the same field has in the input
+  std::vector<std::string> aliases;          // other names the same field has in the input
   std::optional<std::string> default_value;  // used when the input lacks the field
   Position pos;
 };
 
 struct FormatSpec {
-  std::string type = "json";                  // json | csv | raw (avro, protobuf: later)
+  std::string type = "json";                   // json | csv | raw (avro, protobuf: later)
   std::map<std::string, std::string> options;  // csv: delimiter, header
 };
 
@@ -78,7 +78,7 @@ struct DeadLetterSpec {
 struct SourceSpec {
   std::string name;
   Position pos;
-  std::string type;  // kafka | file | nexmark | datagen
+  std::string type;     // kafka | file | nexmark | datagen
   int parallelism = 0;  // 0 = the job's
   // kafka
   std::string brokers, topic;
@@ -136,12 +136,12 @@ struct OperatorSpec {
   std::string name;
   Position pos;
   OperatorKind kind = OperatorKind::kFilter;
-  std::vector<std::string> from;  // input streams (join: left, right; union: all)
-  int parallelism = 0;            // 0 = the job's
-  NamedExpr filter;                   // kFilter (name empty)
-  std::vector<NamedExpr> map;         // kMap
-  std::vector<NamedExpr> key_by;      // keyed kinds
-  std::optional<WindowSpec> window;   // kWindowAggregate, window join
+  std::vector<std::string> from;          // input streams (join: left, right; union: all)
+  int parallelism = 0;                    // 0 = the job's
+  NamedExpr filter;                       // kFilter (name empty)
+  std::vector<NamedExpr> map;             // kMap
+  std::vector<NamedExpr> key_by;          // keyed kinds
+  std::optional<WindowSpec> window;       // kWindowAggregate, window join
   std::vector<AggregateSpec> aggregates;  // kWindowAggregate, kReduce
   int64_t dedupe_within_ms = 0;           // kDedupe
   // kJoin: from = {left, right}; on is bound against both (qualified by stream name).
@@ -160,10 +160,10 @@ struct SinkSpec {
   std::string from;
   std::string type;  // kafka | file | postgres | stdout | blackhole
   int parallelism = 0;
-  std::string brokers, topic;  // kafka
-  std::string path;            // file
-  std::string dsn, table;      // postgres
-  bool upsert = false;         // postgres: insert (false) or upsert on key
+  std::string brokers, topic;    // kafka
+  std::string path;              // file
+  std::string dsn, table;        // postgres
+  bool upsert = false;           // postgres: insert (false) or upsert on key
   std::vector<std::string> key;  // kafka: message key fields; postgres: upsert key
   FormatSpec format;
   Delivery delivery = Delivery::kAtLeastOnce;
@@ -180,7 +180,7 @@ struct JobSpec {
   std::vector<SourceSpec> sources;
   std::vector<OperatorSpec> operators;  // in a topological order after validation
   std::vector<SinkSpec> sinks;
-  bool event_time = false;  // some source declares event_time
+  bool event_time = false;                     // some source declares event_time
   std::map<std::string, Schema> late_streams;  // window `late` stream -> its schema
 
   // The schema of a named stream (source, operator or late stream), or null.
@@ -192,8 +192,8 @@ using EnvLookup = std::optional<std::string> (*)(const std::string& name);
 std::optional<std::string> ProcessEnv(const std::string& name);
 
 struct LoadResult {
-  std::unique_ptr<JobSpec> job;          // set when diagnostics is empty
-  std::vector<Diagnostic> diagnostics;   // sorted by position
+  std::unique_ptr<JobSpec> job;         // set when diagnostics is empty
+  std::vector<Diagnostic> diagnostics;  // sorted by position
 };
 
 // Parses and validates the YAML text of a job. `file` is used in messages only.

@@ -3,9 +3,9 @@
 // operators are bound in dependency order, which gives each stream its schema,
 // type-checks expressions and finds unknown streams and cycles.
 #include <algorithm>
+#include <cerrno>
 #include <charconv>
 #include <cstdlib>
-#include <cerrno>
 #include <cstring>
 #include <fstream>
 #include <functional>
@@ -23,11 +23,11 @@ namespace {
 using internal::MapReader;
 using internal::Reader;
 
-const std::vector<std::string> kTopKeys = {"name",    "description", "parallelism",
-                                           "max_parallelism", "checkpoint", "restart",
-                                           "sources", "operators",   "sinks"};
-const std::vector<std::string> kOperatorKindKeys = {"filter", "map",   "key_by", "join",
-                                                    "union",  "udf"};
+const std::vector<std::string> kTopKeys = {
+    "name",    "description", "parallelism", "max_parallelism", "checkpoint", "restart",
+    "sources", "operators",   "sinks"};
+const std::vector<std::string> kOperatorKindKeys = {"filter", "map",   "key_by",
+                                                    "join",   "union", "udf"};
 
 bool IsIdentifier(std::string_view s) {
   if (s.empty() || !(std::isalpha(static_cast<unsigned char>(s[0])) || s[0] == '_')) return false;
@@ -57,9 +57,12 @@ bool DefaultFits(const std::string& v, TypeId t) {
       std::strtod(v.c_str(), &end);
       return !v.empty() && end == v.c_str() + v.size();
     }
-    case TypeId::kBoolean: return v == "true" || v == "false";
-    case TypeId::kTimestamp: return ParseTimestamp(v).has_value();
-    default: return true;
+    case TypeId::kBoolean:
+      return v == "true" || v == "false";
+    case TypeId::kTimestamp:
+      return ParseTimestamp(v).has_value();
+    default:
+      return true;
   }
 }
 
@@ -137,12 +140,16 @@ class Validator {
       }
     if (auto n = top.Get("checkpoint"); n.IsDefined()) ReadCheckpoint(n);
     if (auto n = top.Get("restart"); n.IsDefined()) ReadRestart(n);
-    if (auto n = top.Get("sources"); n.IsDefined()) ReadSources(n);
-    else r_.Error(Position{1, 1}, "the job has no 'sources'");
+    if (auto n = top.Get("sources"); n.IsDefined())
+      ReadSources(n);
+    else
+      r_.Error(Position{1, 1}, "the job has no 'sources'");
     if (auto n = top.Get("operators"); n.IsDefined()) ReadOperators(n);
     BindOperators();
-    if (auto n = top.Get("sinks"); n.IsDefined()) ReadSinks(n);
-    else r_.Error(Position{1, 1}, "the job has no 'sinks': add one (stdout shows the results)");
+    if (auto n = top.Get("sinks"); n.IsDefined())
+      ReadSinks(n);
+    else
+      r_.Error(Position{1, 1}, "the job has no 'sinks': add one (stdout shows the results)");
     top.Finish();
     job_.event_time = std::any_of(job_.sources.begin(), job_.sources.end(),
                                   [](const SourceSpec& s) { return s.event_time.has_value(); });
@@ -166,8 +173,9 @@ class Validator {
     if (auto n = m.Get("storage"); n.IsDefined())
       if (auto s = r_.String(n, "checkpoint.storage")) {
         if (!s->starts_with("file://") || s->size() <= 7)
-          r_.Error(n, "checkpoint.storage must be a file:// URI, such as "
-                      "file:///var/lib/weir/checkpoints");
+          r_.Error(n,
+                   "checkpoint.storage must be a file:// URI, such as "
+                   "file:///var/lib/weir/checkpoints");
         job_.checkpoint.storage = *s;
       }
     if (auto n = m.Get("retain"); n.IsDefined())
@@ -232,8 +240,8 @@ class Validator {
       r_.Error(node, what + " must be a map with at least a 'type'");
       return;
     }
-    std::vector<std::string> keys = {"type", "parallelism", "format", "schema", "event_time",
-                                      "on_error", "dead_letter"};
+    std::vector<std::string> keys = {"type",       "parallelism", "format",     "schema",
+                                     "event_time", "on_error",    "dead_letter"};
     auto tn = node["type"];
     std::string type;
     if (!tn.IsDefined()) {
@@ -242,7 +250,8 @@ class Validator {
       type = *t;
     }
     src->type = type;
-    if (type == "kafka") keys.insert(keys.end(), {"brokers", "topic", "start", "end", "properties"});
+    if (type == "kafka")
+      keys.insert(keys.end(), {"brokers", "topic", "start", "end", "properties"});
     if (type == "file") keys.insert(keys.end(), {"path"});
     if (type == "nexmark") keys.insert(keys.end(), {"events", "rate", "seed", "only"});
     if (type == "datagen") keys.insert(keys.end(), {"events", "rate", "seed"});
@@ -283,7 +292,8 @@ class Validator {
     if (type == "kafka" || type == "file") {
       if (auto n = m.Get("format"); n.IsDefined()) ReadFormat(n, &src->format, false);
     } else if (m.Has("format")) {
-      r_.Error(m.KeyNode("format"), what + ": a " + type + " source generates rows and takes no format");
+      r_.Error(m.KeyNode("format"),
+               what + ": a " + type + " source generates rows and takes no format");
     }
     if (type == "nexmark") {
       if (m.Has("schema"))
@@ -292,16 +302,19 @@ class Validator {
       src->schema = NexmarkSchema(src->only);
     } else if (src->format.type == "raw" && type != "datagen") {
       if (m.Has("schema"))
-        r_.Error(m.KeyNode("schema"), what + ": format raw gives one field 'value' (bytes); "
-                                             "remove 'schema'");
+        r_.Error(m.KeyNode("schema"), what +
+                                          ": format raw gives one field 'value' (bytes); "
+                                          "remove 'schema'");
       src->schema = Schema({{"value", TypeId::kBytes}});
     } else if (auto n = m.Get("schema"); n.IsDefined()) {
       ReadSchema(n, src);
     } else if (needs_schema) {
       r_.Error(node, what + " needs a 'schema' listing its fields and their types");
     }
-    if (auto n = m.Get("event_time"); n.IsDefined()) ReadEventTime(n, src);
-    else if (type == "nexmark") src->event_time = EventTimeSpec{"date_time", 0, 0};
+    if (auto n = m.Get("event_time"); n.IsDefined())
+      ReadEventTime(n, src);
+    else if (type == "nexmark")
+      src->event_time = EventTimeSpec{"date_time", 0, 0};
     if (auto n = m.Get("on_error"); n.IsDefined()) {
       if (type == "nexmark" || type == "datagen")
         r_.Error(n, what + ": a generated source has no malformed records; remove 'on_error'");
@@ -319,8 +332,10 @@ class Validator {
       MapReader d(&r_, n, what + " dead_letter", {"type", "brokers", "topic", "path"});
       if (d.ok()) {
         auto t = d.Get("type");
-        if (!t.IsDefined()) r_.Error(n, "dead_letter needs a 'type': kafka or file");
-        else dl.type = r_.Enum(t, "dead_letter type", {"kafka", "file"}).value_or("");
+        if (!t.IsDefined())
+          r_.Error(n, "dead_letter needs a 'type': kafka or file");
+        else
+          dl.type = r_.Enum(t, "dead_letter type", {"kafka", "file"}).value_or("");
         auto need = [&](const std::string& key) -> std::string {
           auto v = d.Get(key);
           if (!v.IsDefined()) {
@@ -331,8 +346,10 @@ class Validator {
         };
         if (dl.type == "kafka") {
           dl.topic = need("topic");
-          if (auto b = d.Get("brokers"); b.IsDefined()) dl.brokers = r_.String(b, "brokers").value_or("");
-          else dl.brokers = src->brokers;
+          if (auto b = d.Get("brokers"); b.IsDefined())
+            dl.brokers = r_.String(b, "brokers").value_or("");
+          else
+            dl.brokers = src->brokers;
           if (dl.brokers.empty() && src->type != "kafka")
             r_.Error(n, "dead_letter (kafka) needs 'brokers'");
         } else if (dl.type == "file") {
@@ -342,8 +359,9 @@ class Validator {
       }
       src->dead_letter = dl;
     } else if (src->on_error == OnError::kDeadLetter) {
-      r_.Error(m.KeyNode("on_error"), what + ": on_error is dead_letter but there is no "
-                                             "'dead_letter' sink (e.g. {type: kafka, topic: x.dlq})");
+      r_.Error(m.KeyNode("on_error"), what +
+                                          ": on_error is dead_letter but there is no "
+                                          "'dead_letter' sink (e.g. {type: kafka, topic: x.dlq})");
     }
     m.Finish();
   }
@@ -378,13 +396,14 @@ class Validator {
     auto s = r_.String(type_node, "format");
     if (!s) return;
     if (std::find(kLater.begin(), kLater.end(), *s) != kLater.end()) {
-      r_.Error(type_node, "format '" + *s + "' is not supported by this version of weir yet; use "
-                          "json, csv or raw");
+      r_.Error(type_node, "format '" + *s +
+                              "' is not supported by this version of weir yet; use "
+                              "json, csv or raw");
       return;
     }
     if (std::find(kFormats.begin(), kFormats.end(), *s) == kFormats.end()) {
-      r_.Error(type_node,
-               "unknown format '" + *s + "': expected 'json', 'csv' or 'raw'" + DidYouMean(*s, kFormats));
+      r_.Error(type_node, "unknown format '" + *s + "': expected 'json', 'csv' or 'raw'" +
+                              DidYouMean(*s, kFormats));
       return;
     }
     (void)for_sink;
@@ -393,8 +412,9 @@ class Validator {
 
   void ReadSchema(const YAML::Node& n, SourceSpec* src) {
     if (!n.IsMap() || n.size() == 0) {
-      r_.Error(n, "schema must be a map of field names to types (string, bigint, double, "
-                  "boolean, timestamp, bytes)");
+      r_.Error(n,
+               "schema must be a map of field names to types (string, bigint, double, "
+               "boolean, timestamp, bytes)");
       return;
     }
     static const std::vector<std::string> kTypes = {"boolean", "bigint", "double",
@@ -406,8 +426,9 @@ class Validator {
       f.name = kv.first.Scalar();
       f.pos = Reader::Pos(kv.first);
       if (!IsIdentifier(f.name))
-        r_.Error(kv.first, "field name '" + f.name + "' must start with a letter or '_' and "
-                           "use only letters, digits and '_'");
+        r_.Error(kv.first, "field name '" + f.name +
+                               "' must start with a letter or '_' and "
+                               "use only letters, digits and '_'");
       YAML::Node type_node = kv.second;
       if (kv.second.IsMap()) {
         MapReader fm(&r_, kv.second, "field '" + f.name + "'", {"type", "aliases", "default"});
@@ -435,13 +456,15 @@ class Validator {
         r_.Error(kv.second["default"], "default '" + *f.default_value + "' of field '" + f.name +
                                            "' is not a " + std::string(TypeName(f.type)));
       if (auto it = alias_of.find(f.name); it != alias_of.end()) {
-        r_.Error(kv.first, "field '" + f.name + "' is already an alias of field '" + it->second + "'");
+        r_.Error(kv.first,
+                 "field '" + f.name + "' is already an alias of field '" + it->second + "'");
         continue;
       }
       if (!names.insert(f.name).second) continue;  // duplicate key reported by YAML checks
       for (const auto& a : f.aliases) {
         if (names.count(a) || alias_of.count(a))
-          r_.Error(kv.first, "alias '" + a + "' of field '" + f.name + "' is already a field or alias");
+          r_.Error(kv.first,
+                   "alias '" + a + "' of field '" + f.name + "' is already a field or alias");
         else
           alias_of[a] = f.name;
       }
@@ -461,8 +484,8 @@ class Validator {
         std::vector<std::string> names;
         for (const auto& fld : src->schema.fields()) names.push_back(fld.name);
         if (idx < 0 && src->schema.size() > 0) {
-          r_.Error(f, "event_time field '" + *s + "' is not in the schema of source '" +
-                          src->name + "'" + DidYouMean(*s, names));
+          r_.Error(f, "event_time field '" + *s + "' is not in the schema of source '" + src->name +
+                          "'" + DidYouMean(*s, names));
         } else if (idx >= 0) {
           TypeId t = src->schema.field(idx).type;
           if (t != TypeId::kTimestamp && t != TypeId::kBigint)
@@ -542,8 +565,8 @@ class Validator {
           YAML::Node at = item[keyed];
           for (const auto& kv : item)
             if (kv.first.Scalar() == keyed) at.reset(kv.first);
-          r_.Error(at, what + ": '" + keyed + "' needs 'key_by' in the same operator (" +
-                           keyed + " state is kept per key)");
+          r_.Error(at, what + ": '" + keyed + "' needs 'key_by' in the same operator (" + keyed +
+                           " state is kept per key)");
           d->structure_ok = false;
           return;
         }
@@ -557,8 +580,10 @@ class Validator {
           if (!m.empty()) hint = " ('" + k + "' looks like '" + m + "')";
         }
       }
-      r_.Error(item, what + " does nothing: give it one of 'filter', 'map', 'key_by', 'join', "
-                            "'union' or 'udf'" + hint);
+      r_.Error(item, what +
+                         " does nothing: give it one of 'filter', 'map', 'key_by', 'join', "
+                         "'union' or 'udf'" +
+                         hint);
       d->structure_ok = false;
       return;
     }
@@ -571,7 +596,8 @@ class Validator {
     const std::string kind = kinds[0];
     if (kind == "filter") keys.push_back("filter");
     if (kind == "map") keys.push_back("map");
-    if (kind == "key_by") keys.insert(keys.end(), {"key_by", "window", "aggregate", "dedupe", "reduce"});
+    if (kind == "key_by")
+      keys.insert(keys.end(), {"key_by", "window", "aggregate", "dedupe", "reduce"});
     if (kind == "join") keys.push_back("join");
     if (kind == "union") keys.push_back("union");
     if (kind == "udf") keys.push_back("udf");
@@ -598,8 +624,8 @@ class Validator {
         d->structure_ok = false;
       }
     } else if (m.Has("from")) {
-      r_.Error(m.KeyNode("from"), what + ": a " + kind + " names its inputs in '" + kind +
-                                      "'; remove 'from'");
+      r_.Error(m.KeyNode("from"),
+               what + ": a " + kind + " names its inputs in '" + kind + "'; remove 'from'");
     }
 
     if (kind == "filter") {
@@ -615,8 +641,9 @@ class Validator {
       bool w = m.Has("window"), a = m.Has("aggregate"), dd = m.Has("dedupe"), rd = m.Has("reduce");
       int n = (w || a ? 1 : 0) + (dd ? 1 : 0) + (rd ? 1 : 0);
       if (n == 0) {
-        r_.Error(item["key_by"], what + ": key_by needs, in the same operator, 'window' with "
-                                        "'aggregate', 'dedupe' or 'reduce'");
+        r_.Error(item["key_by"], what +
+                                     ": key_by needs, in the same operator, 'window' with "
+                                     "'aggregate', 'dedupe' or 'reduce'");
         d->structure_ok = false;
       } else if (n > 1) {
         r_.Error(item, what + " mixes " + std::string(w || a ? "window/aggregate, " : "") +
@@ -626,16 +653,18 @@ class Validator {
       } else if (w || a) {
         op.kind = OperatorKind::kWindowAggregate;
         if (!w) {
-          r_.Error(m.KeyNode("aggregate"), what + ": aggregate needs a 'window' (or use 'reduce' "
-                                                  "for a running aggregate per key)");
+          r_.Error(m.KeyNode("aggregate"), what +
+                                               ": aggregate needs a 'window' (or use 'reduce' "
+                                               "for a running aggregate per key)");
           d->structure_ok = false;
         } else {
           op.window = ReadWindow(m.Get("window"), false);
           if (!op.window) d->structure_ok = false;
         }
         if (!a) {
-          r_.Error(m.KeyNode("window"), what + ": a window needs an 'aggregate' saying what to "
-                                               "compute, e.g. {n: count()}");
+          r_.Error(m.KeyNode("window"), what +
+                                            ": a window needs an 'aggregate' saying what to "
+                                            "compute, e.g. {n: count()}");
           d->structure_ok = false;
         } else {
           ReadNamedExprs(m.Get("aggregate"), "aggregate", nullptr, &d->agg_nodes, &op.aggregates);
@@ -646,7 +675,8 @@ class Validator {
         if (auto w2 = dm.Get("within"); w2.IsDefined())
           op.dedupe_within_ms = r_.Duration(w2, "dedupe.within").value_or(0);
         else if (dm.ok())
-          r_.Error(m.Get("dedupe"), "dedupe needs 'within', the time a key is remembered (e.g. 10m)");
+          r_.Error(m.Get("dedupe"),
+                   "dedupe needs 'within', the time a key is remembered (e.g. 10m)");
         dm.Finish();
       } else {
         op.kind = OperatorKind::kReduce;
@@ -678,8 +708,9 @@ class Validator {
         }
         bool has_within = jm.Has("within"), has_window = jm.Has("window");
         if (has_within && has_window) {
-          r_.Error(jm.KeyNode("window"), "a join has either 'within' (interval join) or 'window' "
-                                         "(window join), not both");
+          r_.Error(jm.KeyNode("window"),
+                   "a join has either 'within' (interval join) or 'window' "
+                   "(window join), not both");
           d->structure_ok = false;
         } else if (has_within) {
           op.join_within_ms = r_.Duration(jm.Get("within"), "join.within").value_or(0);
@@ -723,15 +754,17 @@ class Validator {
   void ReadNamedExprs(const YAML::Node& n, const std::string& what, std::vector<NamedExpr>* out,
                       std::vector<YAML::Node>* nodes, std::vector<AggregateSpec>* aggs = nullptr) {
     if (!n.IsMap() || n.size() == 0) {
-      r_.Error(n, what + " must be a map of output field names to expressions, e.g. {total: "
-                  "\"sum(amount)\"}");
+      r_.Error(n, what +
+                      " must be a map of output field names to expressions, e.g. {total: "
+                      "\"sum(amount)\"}");
       return;
     }
     for (const auto& kv : n) {
       std::string name = kv.first.Scalar();
       if (!IsIdentifier(name)) {
-        r_.Error(kv.first, "output field name '" + name + "' must start with a letter or '_' and "
-                           "use only letters, digits and '_'");
+        r_.Error(kv.first, "output field name '" + name +
+                               "' must start with a letter or '_' and "
+                               "use only letters, digits and '_'");
         continue;
       }
       std::string text = r_.String(kv.second, what + " expression").value_or("");
@@ -759,8 +792,9 @@ class Validator {
       list.push_back(n);
     }
     if (!list.IsSequence() || list.size() == 0) {
-      r_.Error(n, "key_by must be a list of fields or named expressions, e.g. [user] or "
-                  "[{day: \"cast(ts as bigint) / 86400000\"}]");
+      r_.Error(n,
+               "key_by must be a list of fields or named expressions, e.g. [user] or "
+               "[{day: \"cast(ts as bigint) / 86400000\"}]");
       d->structure_ok = false;
       return;
     }
@@ -891,10 +925,11 @@ class Validator {
         const std::string& f = d.spec.from[i];
         auto it = streams_.find(f);
         if (it == streams_.end()) {
-          r_.Error(d.from_nodes[i], "unknown stream '" + f + "' in operator '" + d.spec.name +
-                                        "'" + DidYouMean(f, StreamNames()));
+          r_.Error(d.from_nodes[i], "unknown stream '" + f + "' in operator '" + d.spec.name + "'" +
+                                        DidYouMean(f, StreamNames()));
           d.state = Draft::kPoisoned;
-        } else if (it->second.kind != Stream::kSource && it->second.index == size_t(&d - drafts_.data())) {
+        } else if (it->second.kind != Stream::kSource &&
+                   it->second.index == size_t(&d - drafts_.data())) {
           r_.Error(d.from_nodes[i], "operator '" + d.spec.name + "' reads its own output");
           d.state = Draft::kPoisoned;
         }
@@ -1004,8 +1039,9 @@ class Validator {
       return;
     }
     if (t == TypeId::kNull) {
-      r_.Error(at, "the type of '" + name + "' is unknown (it is always null); write "
-                   "cast(null as TYPE)");
+      r_.Error(at, "the type of '" + name +
+                       "' is unknown (it is always null); write "
+                       "cast(null as TYPE)");
       return;
     }
     s->Add({name, t});
@@ -1021,8 +1057,8 @@ class Validator {
         if (k.expr->kind == expr::NodeKind::kColumn) {
           k.name = k.expr->name;
         } else {
-          r_.Error(d->key_nodes[i], "key_by expression '" + k.text + "' needs a name: write {key: \"" +
-                                        k.text + "\"}");
+          r_.Error(d->key_nodes[i], "key_by expression '" + k.text +
+                                        "' needs a name: write {key: \"" + k.text + "\"}");
           continue;
         }
       }
@@ -1067,8 +1103,7 @@ class Validator {
         for (const char* f : {"window_start", "window_end"})
           AddField(&op.schema, f, TypeId::kTimestamp, d->node["key_by"], op.name);
         BindAggregates(d, in, &op.schema);
-        if (!op.window->late.empty())
-          late_schemas_[op.window->late] = *inputs[0];
+        if (!op.window->late.empty()) late_schemas_[op.window->late] = *inputs[0];
         break;
       case OperatorKind::kReduce:
         BindKeys(d, in, &op.schema);
@@ -1203,7 +1238,8 @@ class Validator {
       type = r_.Enum(tn, "sink type", {"kafka", "file", "postgres", "stdout", "blackhole"})
                  .value_or("");
     s->type = type;
-    if (type == "kafka") keys.insert(keys.end(), {"brokers", "topic", "format", "key", "properties"});
+    if (type == "kafka")
+      keys.insert(keys.end(), {"brokers", "topic", "format", "key", "properties"});
     if (type == "file") keys.insert(keys.end(), {"path", "format"});
     if (type == "postgres") keys.insert(keys.end(), {"dsn", "table", "mode", "key"});
     if (type == "stdout") keys.insert(keys.end(), {"format"});
@@ -1215,8 +1251,8 @@ class Validator {
       s->from = *name;
       if (!streams_.count(*name)) {
         if (!operators_broken_)
-          r_.Error(f, "unknown stream '" + *name + "' in " + what +
-                          DidYouMean(*name, StreamNames()));
+          r_.Error(f,
+                   "unknown stream '" + *name + "' in " + what + DidYouMean(*name, StreamNames()));
       } else if (auto late = late_schemas_.find(*name); late != late_schemas_.end()) {
         schema = &late->second;
       } else {
@@ -1259,15 +1295,17 @@ class Validator {
       s->dsn = required("dsn");
       s->table = required("table");
       if (auto md = m.Get("mode"); md.IsDefined())
-        s->upsert = r_.Enum(md, "postgres mode", {"insert", "upsert"}).value_or("insert") == "upsert";
+        s->upsert =
+            r_.Enum(md, "postgres mode", {"insert", "upsert"}).value_or("insert") == "upsert";
       if (auto k = m.Get("key"); k.IsDefined()) {
         if (auto l = r_.StringList(k, "key")) {
           s->key = *l;
           check_fields(k, s->key);
         }
       } else if (s->upsert) {
-        r_.Error(m.KeyNode("mode"), what + ": mode upsert needs 'key', the fields of the "
-                                           "table's primary key");
+        r_.Error(m.KeyNode("mode"), what +
+                                        ": mode upsert needs 'key', the fields of the "
+                                        "table's primary key");
       }
     }
     if (auto f = m.Get("format"); f.IsDefined()) {
@@ -1277,17 +1315,19 @@ class Validator {
         r_.Error(f, "format raw writes one string or bytes field, but stream '" + s->from +
                         "' has " + schema->ToString() + "; add a map or use json");
     }
-    bool can_exactly_once = type == "kafka" || type == "file" || type == "postgres" ||
-                            type == "blackhole";
+    bool can_exactly_once =
+        type == "kafka" || type == "file" || type == "postgres" || type == "blackhole";
     if (auto dn = m.Get("delivery"); dn.IsDefined()) {
       if (auto v = r_.Enum(dn, "delivery", {"exactly_once", "at_least_once"})) {
         if (*v == "exactly_once") {
           if (!can_exactly_once) {
-            r_.Error(dn, what + " (" + type + ") cannot deliver exactly once; use delivery: "
-                              "at_least_once, or a kafka, file, postgres or blackhole sink");
+            r_.Error(dn, what + " (" + type +
+                             ") cannot deliver exactly once; use delivery: "
+                             "at_least_once, or a kafka, file, postgres or blackhole sink");
           } else if (job_.checkpoint.mode != CheckpointMode::kExactlyOnce) {
-            r_.Error(dn, what + ": delivery exactly_once needs checkpoint.mode exactly_once "
-                              "(the job's is " +
+            r_.Error(dn, what +
+                             ": delivery exactly_once needs checkpoint.mode exactly_once "
+                             "(the job's is " +
                              std::string(job_.checkpoint.mode == CheckpointMode::kNone
                                              ? "none"
                                              : "at_least_once") +
@@ -1345,11 +1385,10 @@ LoadResult ParseJob(std::string_view yaml_text, std::string file, EnvLookup env)
     reader.Error(p, "invalid job file: " + e.msg);
   }
   out.diagnostics = std::move(reader.diagnostics());
-  std::stable_sort(out.diagnostics.begin(), out.diagnostics.end(),
-                   [](const Diagnostic& a, const Diagnostic& b) {
-                     return a.pos.line != b.pos.line ? a.pos.line < b.pos.line
-                                                     : a.pos.column < b.pos.column;
-                   });
+  std::stable_sort(
+      out.diagnostics.begin(), out.diagnostics.end(), [](const Diagnostic& a, const Diagnostic& b) {
+        return a.pos.line != b.pos.line ? a.pos.line < b.pos.line : a.pos.column < b.pos.column;
+      });
   if (out.diagnostics.empty()) out.job = std::move(job);
   return out;
 }

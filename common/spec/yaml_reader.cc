@@ -48,8 +48,8 @@ std::optional<std::string> Reader::String(const YAML::Node& node, std::string_vi
     return std::nullopt;
   }
   if (!node.IsScalar()) {
-    Error(node, std::string(what) + " must be a single value, not a " +
-                    (node.IsMap() ? "map" : "list"));
+    Error(node,
+          std::string(what) + " must be a single value, not a " + (node.IsMap() ? "map" : "list"));
     return std::nullopt;
   }
   const std::string& raw = node.Scalar();
@@ -154,8 +154,10 @@ std::optional<std::vector<std::string>> Reader::StringList(const YAML::Node& nod
     bool ok = true;
     for (const auto& item : node) {
       auto s = String(item, what);
-      if (s) out.push_back(*s);
-      else ok = false;
+      if (s)
+        out.push_back(*s);
+      else
+        ok = false;
     }
     if (!ok) return std::nullopt;
     return out;
@@ -215,8 +217,7 @@ void MapReader::Finish() {
     std::string k = kv.first.IsScalar() ? kv.first.Scalar() : "";
     bool known = false;
     for (const auto& allowed : keys_) known |= allowed == k;
-    if (!known)
-      r_->Error(kv.first, "unknown key '" + k + "' in " + what_ + DidYouMean(k, keys_));
+    if (!known) r_->Error(kv.first, "unknown key '" + k + "' in " + what_ + DidYouMean(k, keys_));
   }
 }
 

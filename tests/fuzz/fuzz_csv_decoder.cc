@@ -40,15 +40,18 @@ bool SameValue(const Column& a, const Column& b, size_t r) {
   if (a.IsNull(r) != b.IsNull(r)) return false;
   if (a.IsNull(r)) return true;
   switch (a.type()) {
-    case TypeId::kNull: return true;
+    case TypeId::kNull:
+      return true;
     case TypeId::kBoolean:
     case TypeId::kBigint:
-    case TypeId::kTimestamp: return a.GetInt(r) == b.GetInt(r);
+    case TypeId::kTimestamp:
+      return a.GetInt(r) == b.GetInt(r);
     case TypeId::kDouble:
       return a.GetDouble(r) == b.GetDouble(r) &&
              std::signbit(a.GetDouble(r)) == std::signbit(b.GetDouble(r));
     case TypeId::kString:
-    case TypeId::kBytes: return a.GetString(r) == b.GetString(r);
+    case TypeId::kBytes:
+      return a.GetString(r) == b.GetString(r);
   }
   return false;
 }

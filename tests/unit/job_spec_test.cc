@@ -44,7 +44,9 @@ std::vector<std::string> Render(const std::vector<Diagnostic>& diags) {
   return out;
 }
 
-TEST(JobValidator, InvalidTableHasAtLeastFortyCases) { EXPECT_GE(Files("invalid").size(), 40u); }
+TEST(JobValidator, InvalidTableHasAtLeastFortyCases) {
+  EXPECT_GE(Files("invalid").size(), 40u);
+}
 
 TEST(JobValidator, EveryInvalidJobReportsExactlyItsExpectedDiagnostics) {
   for (const auto& path : Files("invalid")) {
@@ -64,7 +66,8 @@ TEST(JobValidator, ValidJobsHaveNoDiagnostics) {
   for (const auto& path : Files("valid")) {
     LoadResult r = ParseJob(ReadFile(path), path.filename().string(), TestEnv);
     EXPECT_TRUE(r.diagnostics.empty())
-        << path.filename() << ":\n" << FormatDiagnostics(path.filename().string(), r.diagnostics);
+        << path.filename() << ":\n"
+        << FormatDiagnostics(path.filename().string(), r.diagnostics);
     EXPECT_NE(r.job, nullptr);
   }
 }
@@ -73,8 +76,7 @@ TEST(JobValidator, ShippedExampleJobsAreValid) {
   for (const auto& e : fs::recursive_directory_iterator(fs::path(WEIR_CONFIG_DIR) / "jobs")) {
     if (e.path().extension() != ".yaml") continue;
     LoadResult r = ParseJob(ReadFile(e.path()), e.path().string(), TestEnv);
-    EXPECT_TRUE(r.diagnostics.empty())
-        << FormatDiagnostics(e.path().string(), r.diagnostics);
+    EXPECT_TRUE(r.diagnostics.empty()) << FormatDiagnostics(e.path().string(), r.diagnostics);
   }
 }
 
@@ -96,10 +98,10 @@ TEST(JobValidator, DocumentedJobExamplesAreValid) {
         in_yaml = false;
         if (block.rfind("name:", 0) != 0) continue;
         ++examples;
-        LoadResult r = ParseJob(block, std::string(doc) + " block at line " + std::to_string(start), TestEnv);
-        EXPECT_TRUE(r.diagnostics.empty())
-            << doc << " example at line " << start << ":\n"
-            << FormatDiagnostics("example", r.diagnostics);
+        LoadResult r =
+            ParseJob(block, std::string(doc) + " block at line " + std::to_string(start), TestEnv);
+        EXPECT_TRUE(r.diagnostics.empty()) << doc << " example at line " << start << ":\n"
+                                           << FormatDiagnostics("example", r.diagnostics);
       } else if (in_yaml) {
         block += line + "\n";
       }
@@ -117,7 +119,8 @@ TEST(JobValidator, SpecExampleHasTheExpectedGraph) {
   EXPECT_EQ(j.checkpoint.interval_ms, 5000);
   ASSERT_EQ(j.sources.size(), 1u);
   EXPECT_EQ(j.sources[0].brokers, "localhost:9092");
-  EXPECT_EQ(j.sources[0].fields[0].aliases, (std::vector<std::string>{"userId", "CustID", "CustomerID"}));
+  EXPECT_EQ(j.sources[0].fields[0].aliases,
+            (std::vector<std::string>{"userId", "CustID", "CustomerID"}));
   EXPECT_EQ(j.sources[0].event_time->max_out_of_orderness_ms, 5000);
   EXPECT_EQ(j.sources[0].on_error, OnError::kDeadLetter);
   ASSERT_EQ(j.operators.size(), 3u);

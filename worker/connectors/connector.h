@@ -47,7 +47,7 @@ struct SourceContext {
 struct ConnectorStats {
   std::atomic<int64_t> records{0};
   std::atomic<int64_t> bytes{0};
-  std::atomic<int64_t> skipped{0};       // malformed, on_error: skip
+  std::atomic<int64_t> skipped{0};        // malformed, on_error: skip
   std::atomic<int64_t> dead_lettered{0};  // malformed, on_error: dead_letter
 };
 

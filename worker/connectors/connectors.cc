@@ -15,8 +15,7 @@ void SleepAtMost(int64_t ms, int max_ms) {
   if (wait > 0) std::this_thread::sleep_for(std::chrono::milliseconds(wait));
 }
 
-Result<std::unique_ptr<Source>> MakeSource(const spec::SourceSpec& spec,
-                                           const spec::JobSpec& job) {
+Result<std::unique_ptr<Source>> MakeSource(const spec::SourceSpec& spec, const spec::JobSpec& job) {
   if (spec.type == "kafka") return std::unique_ptr<Source>(new KafkaSource(spec));
   if (spec.type == "file") return std::unique_ptr<Source>(new FileSource(spec));
   if (spec.type == "nexmark") return MakeNexmarkSource(spec);

@@ -102,7 +102,9 @@ class SourceIngest {
 
 // The time a source gives the rows of a processing-time job (or of a source
 // without an event_time field in an event-time job).
-inline int64_t NowOr0(const Clock* clock) { return clock ? clock->NowMillis() : 0; }
+inline int64_t NowOr0(const Clock* clock) {
+  return clock ? clock->NowMillis() : 0;
+}
 
 // Sleeps (real time) for min(ms, max_ms) when positive. Generators use it to
 // wait for their next row's due time without exceeding a Poll's timeout.

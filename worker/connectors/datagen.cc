@@ -11,8 +11,8 @@ namespace weir::connectors {
 namespace {
 
 constexpr std::array<std::string_view, 16> kWords = {
-    "alpha", "bravo", "charlie", "delta", "echo",  "foxtrot", "golf", "hotel",
-    "india", "juliet", "kilo",   "lima",  "mike",  "november", "oscar", "papa"};
+    "alpha", "bravo",  "charlie", "delta", "echo", "foxtrot",  "golf",  "hotel",
+    "india", "juliet", "kilo",    "lima",  "mike", "november", "oscar", "papa"};
 constexpr int64_t kBigintRange = 1000;
 constexpr int64_t kDoubleCents = 100'000;  // doubles in [0, 1000) with two decimals
 constexpr uint64_t kDatagenStream = 3;
@@ -61,8 +61,7 @@ class DatagenSource final : public Source {
     if (batch->columns.size() != spec_.schema.size()) {
       return Status::InvalidArgument("datagen source '" + spec_.name + "': batch has " +
                                      std::to_string(batch->columns.size()) +
-                                     " columns, the schema " +
-                                     std::to_string(spec_.schema.size()));
+                                     " columns, the schema " + std::to_string(spec_.schema.size()));
     }
     const int64_t now = NowOr0(ctx_.clock);
     int64_t due_limit = limit_;
@@ -81,13 +80,21 @@ class DatagenSource final : public Source {
           continue;
         }
         switch (col.type()) {
-          case TypeId::kNull: col.AppendNull(); break;
-          case TypeId::kBoolean: col.AppendBool(rng.Uniform(2) == 1); break;
-          case TypeId::kBigint: col.AppendInt(rng.Uniform(kBigintRange)); break;
+          case TypeId::kNull:
+            col.AppendNull();
+            break;
+          case TypeId::kBoolean:
+            col.AppendBool(rng.Uniform(2) == 1);
+            break;
+          case TypeId::kBigint:
+            col.AppendInt(rng.Uniform(kBigintRange));
+            break;
           case TypeId::kDouble:
             col.AppendDouble(static_cast<double>(rng.Uniform(kDoubleCents)) / 100.0);
             break;
-          case TypeId::kTimestamp: col.AppendInt(time); break;
+          case TypeId::kTimestamp:
+            col.AppendInt(time);
+            break;
           case TypeId::kString:
           case TypeId::kBytes:
             col.AppendString(kWords[static_cast<size_t>(rng.Uniform(kWords.size()))]);

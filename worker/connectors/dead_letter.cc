@@ -21,11 +21,16 @@ bool IsValidUtf8(std::string_view s) {
   while (i < s.size()) {
     auto c = static_cast<unsigned char>(s[i]);
     size_t len = 0;
-    if (c < 0x80) len = 1;
-    else if ((c & 0xE0) == 0xC0 && c >= 0xC2) len = 2;
-    else if ((c & 0xF0) == 0xE0) len = 3;
-    else if ((c & 0xF8) == 0xF0 && c <= 0xF4) len = 4;
-    else return false;
+    if (c < 0x80)
+      len = 1;
+    else if ((c & 0xE0) == 0xC0 && c >= 0xC2)
+      len = 2;
+    else if ((c & 0xF0) == 0xE0)
+      len = 3;
+    else if ((c & 0xF8) == 0xF0 && c <= 0xF4)
+      len = 4;
+    else
+      return false;
     if (i + len > s.size()) return false;
     for (size_t k = 1; k < len; ++k) {
       if ((static_cast<unsigned char>(s[i + k]) & 0xC0) != 0x80) return false;
@@ -173,10 +178,9 @@ Result<std::unique_ptr<DeadLetterWriter>> MakeDeadLetterWriter(const spec::Sourc
   if (dl.type == "file") return FileDeadLetters::Open(source.name, dl.path);
   if (dl.type == "kafka") {
     const std::string& brokers = dl.brokers.empty() ? source.brokers : dl.brokers;
-    WEIR_ASSIGN_OR_RETURN(
-        auto producer,
-        kafka::Producer::Make("dead-letter topic of source '" + source.name + "'", brokers,
-                              dl.topic, {}));
+    WEIR_ASSIGN_OR_RETURN(auto producer,
+                          kafka::Producer::Make("dead-letter topic of source '" + source.name + "'",
+                                                brokers, dl.topic, {}));
     return std::unique_ptr<DeadLetterWriter>(new KafkaDeadLetters(std::move(producer)));
   }
   return Status::InvalidArgument("source '" + source.name + "': unknown dead_letter type '" +

@@ -49,9 +49,9 @@ Status FileSink::Open(const SinkContext& ctx) {
     return Status::Unavailable(what + ": cannot create directory '" + spec_.path +
                                "': " + ec.message());
   }
-  file_path_ = (std::filesystem::path(spec_.path) /
-                PartFileName(ctx.subtask, Extension(spec_.format.type)))
-                   .string();
+  file_path_ =
+      (std::filesystem::path(spec_.path) / PartFileName(ctx.subtask, Extension(spec_.format.type)))
+          .string();
   fd_ = ::open(file_path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
   if (fd_ < 0) {
     return Status::Unavailable(what + ": cannot open '" + file_path_ +

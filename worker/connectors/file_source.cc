@@ -12,7 +12,9 @@
 namespace weir::connectors {
 namespace {
 
-bool IsTrue(const std::string& v) { return v == "true" || v == "yes" || v == "1"; }
+bool IsTrue(const std::string& v) {
+  return v == "true" || v == "yes" || v == "1";
+}
 
 std::string_view Trim(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);

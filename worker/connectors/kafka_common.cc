@@ -20,8 +20,8 @@ Status SetConf(std::string_view what, rd_kafka_conf_t* conf, const std::string& 
   char errstr[512];
   if (rd_kafka_conf_set(conf, name.c_str(), value.c_str(), errstr, sizeof(errstr)) !=
       RD_KAFKA_CONF_OK) {
-    return Status::InvalidArgument(std::string(what) + ": Kafka property '" + name + "': " +
-                                   errstr);
+    return Status::InvalidArgument(std::string(what) + ": Kafka property '" + name +
+                                   "': " + errstr);
   }
   return Status::OK();
 }
@@ -54,8 +54,8 @@ Result<Handle> NewHandle(std::string_view what, rd_kafka_type_t type, rd_kafka_c
   rd_kafka_t* rk = rd_kafka_new(type, conf, errstr, sizeof(errstr));
   if (rk == nullptr) {
     rd_kafka_conf_destroy(conf);  // rd_kafka_new takes it only on success
-    return Status::InvalidArgument(std::string(what) + ": cannot create the Kafka client: " +
-                                   errstr);
+    return Status::InvalidArgument(std::string(what) +
+                                   ": cannot create the Kafka client: " + errstr);
   }
   return Handle(rk);
 }
@@ -68,8 +68,8 @@ Result<int> PartitionCount(rd_kafka_t* rk, const std::string& topic, const std::
     return Status::Unavailable("cannot read the metadata of Kafka brokers '" + brokers +
                                "': " + rd_kafka_err2str(err));
   }
-  Result<int> result = Status::NotFound("Kafka topic '" + topic + "' does not exist on brokers '" +
-                                        brokers + "'");
+  Result<int> result =
+      Status::NotFound("Kafka topic '" + topic + "' does not exist on brokers '" + brokers + "'");
   for (int i = 0; i < md->topic_cnt; ++i) {
     const rd_kafka_metadata_topic_t& t = md->topics[i];
     if (topic != t.topic) continue;
@@ -140,15 +140,14 @@ Status Producer::Produce(const void* key, size_t key_len, std::string_view value
   for (;;) {
     rd_kafka_resp_err_t err = RD_KAFKA_RESP_ERR_NO_ERROR;
     if (headers == nullptr) {
-      int rc = rd_kafka_produce(rkt_.get(), RD_KAFKA_PARTITION_UA, RD_KAFKA_MSG_F_COPY,
-                                const_cast<char*>(value.data()), value.size(), key, key_len,
-                                nullptr);
+      int rc =
+          rd_kafka_produce(rkt_.get(), RD_KAFKA_PARTITION_UA, RD_KAFKA_MSG_F_COPY,
+                           const_cast<char*>(value.data()), value.size(), key, key_len, nullptr);
       if (rc != 0) err = rd_kafka_last_error();
     } else {
       rd_kafka_headers_t* hdrs = rd_kafka_headers_new(headers->size());
       for (const Header& h : *headers) {
-        rd_kafka_header_add(hdrs, h.name, -1, h.value.data(),
-                            static_cast<ssize_t>(h.value.size()));
+        rd_kafka_header_add(hdrs, h.name, -1, h.value.data(), static_cast<ssize_t>(h.value.size()));
       }
       rd_kafka_vu_t vus[6];
       vus[0].vtype = RD_KAFKA_VTYPE_RKT;

@@ -65,9 +65,9 @@ class Producer {
   };
 
   // `what` names the owner in messages. Fails when the topic does not exist.
-  static Result<std::unique_ptr<Producer>> Make(std::string what, const std::string& brokers,
-                                                const std::string& topic,
-                                                const std::map<std::string, std::string>& properties);
+  static Result<std::unique_ptr<Producer>> Make(
+      std::string what, const std::string& brokers, const std::string& topic,
+      const std::map<std::string, std::string>& properties);
   ~Producer();
 
   // Queues one message (key may be null: no key; partition by the key with

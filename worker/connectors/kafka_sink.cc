@@ -14,10 +14,17 @@ constexpr int kFlushTimeoutMs = 120'000;
 
 void AppendText(const Column& c, size_t row, std::string* out) {
   switch (c.type()) {
-    case TypeId::kNull: break;
-    case TypeId::kBoolean: *out += c.GetBool(row) ? "true" : "false"; break;
-    case TypeId::kBigint: *out += std::to_string(c.GetInt(row)); break;
-    case TypeId::kTimestamp: *out += FormatTimestamp(c.GetInt(row)); break;
+    case TypeId::kNull:
+      break;
+    case TypeId::kBoolean:
+      *out += c.GetBool(row) ? "true" : "false";
+      break;
+    case TypeId::kBigint:
+      *out += std::to_string(c.GetInt(row));
+      break;
+    case TypeId::kTimestamp:
+      *out += FormatTimestamp(c.GetInt(row));
+      break;
     case TypeId::kDouble: {
       char buf[32];
       auto r = std::to_chars(buf, buf + sizeof buf, c.GetDouble(row));
@@ -25,7 +32,9 @@ void AppendText(const Column& c, size_t row, std::string* out) {
       break;
     }
     case TypeId::kString:
-    case TypeId::kBytes: out->append(c.GetString(row)); break;
+    case TypeId::kBytes:
+      out->append(c.GetString(row));
+      break;
   }
 }
 
@@ -37,9 +46,13 @@ void AppendJsonValue(const Column& c, size_t row, std::string* out) {
     return;
   }
   switch (c.type()) {
-    case TypeId::kTimestamp: *out += JsonQuote(FormatTimestamp(c.GetInt(row))); break;
+    case TypeId::kTimestamp:
+      *out += JsonQuote(FormatTimestamp(c.GetInt(row)));
+      break;
     case TypeId::kString:
-    case TypeId::kBytes: *out += JsonQuote(c.GetString(row)); break;
+    case TypeId::kBytes:
+      *out += JsonQuote(c.GetString(row));
+      break;
     case TypeId::kDouble: {
       double d = c.GetDouble(row);
       if (d != d || d - d != 0) {  // NaN, infinities: not JSON numbers
@@ -49,7 +62,8 @@ void AppendJsonValue(const Column& c, size_t row, std::string* out) {
       AppendText(c, row, out);
       break;
     }
-    default: AppendText(c, row, out);
+    default:
+      AppendText(c, row, out);
   }
 }
 
@@ -111,8 +125,8 @@ Status KafkaSink::Write(const RecordBatch& batch) {
     value_.clear();
     encoder_->Encode(batch, row, &value_);
     EncodeMessageKey(batch, key_columns_, row, &key_, &null_key);
-    WEIR_RETURN_IF_ERROR(producer_->Produce(null_key ? nullptr : key_.data(),
-                                            null_key ? 0 : key_.size(), value_));
+    WEIR_RETURN_IF_ERROR(
+        producer_->Produce(null_key ? nullptr : key_.data(), null_key ? 0 : key_.size(), value_));
     bytes += static_cast<int64_t>(value_.size() + key_.size());
   }
   producer_->Poll();  // serve delivery reports

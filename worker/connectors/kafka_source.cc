@@ -13,8 +13,8 @@ namespace {
 constexpr int kWatermarkQueryTimeoutMs = 10'000;
 
 bool IsTopicError(rd_kafka_resp_err_t err) {
-  return err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART || err == RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC ||
-         err == RD_KAFKA_RESP_ERR__UNKNOWN_PARTITION ||
+  return err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART ||
+         err == RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC || err == RD_KAFKA_RESP_ERR__UNKNOWN_PARTITION ||
          err == RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED ||
          err == RD_KAFKA_RESP_ERR_TOPIC_EXCEPTION;
 }
@@ -23,7 +23,9 @@ bool IsTopicError(rd_kafka_resp_err_t err) {
 
 KafkaSource::KafkaSource(spec::SourceSpec spec) : spec_(std::move(spec)) {}
 
-KafkaSource::~KafkaSource() { Close(); }
+KafkaSource::~KafkaSource() {
+  Close();
+}
 
 void KafkaSource::SetStartOffsets(std::vector<std::pair<int32_t, int64_t>> offsets) {
   start_offsets_ = std::move(offsets);
@@ -207,8 +209,7 @@ Result<PollState> KafkaSource::Poll(RecordBatch* batch, int max_rows, int timeou
         payloads_, partition_of_,
         [this](size_t i) {
           const rd_kafka_message_t* m = messages_[i];
-          return RecordPosition{RecordPosition::Kind::kKafka, spec_.topic, m->partition,
-                                m->offset};
+          return RecordPosition{RecordPosition::Kind::kKafka, spec_.topic, m->partition, m->offset};
         },
         batch, &*watermarks_);
   }

@@ -73,10 +73,10 @@ class KafkaSource final : public Source {
   std::vector<std::pair<int32_t, int64_t>> start_offsets_;
   rd_kafka_s* rk_ = nullptr;
   int partition_count_ = 0;
-  std::vector<int32_t> partitions_;     // assigned Kafka partitions
-  std::vector<int64_t> next_offset_;    // per assigned partition
-  std::vector<int64_t> end_offset_;     // per assigned partition (end_at_latest)
-  std::vector<uint8_t> ended_;          // per assigned partition
+  std::vector<int32_t> partitions_;   // assigned Kafka partitions
+  std::vector<int64_t> next_offset_;  // per assigned partition
+  std::vector<int64_t> end_offset_;   // per assigned partition (end_at_latest)
+  std::vector<uint8_t> ended_;        // per assigned partition
   int ended_count_ = 0;
   std::unique_ptr<SourceIngest> ingest_;
   std::optional<PartitionWatermarks> watermarks_;

@@ -1,6 +1,7 @@
 // The Nexmark generator (nexmark_internal.h) and the nexmark source.
 #include <algorithm>
 #include <array>
+#include <charconv>
 #include <cmath>
 #include <limits>
 #include <optional>
@@ -33,8 +34,10 @@ constexpr std::array<std::string_view, 9> kLastNames = {
     "Shultz", "Abrams", "Spencer", "White", "Bartels", "Walton", "Smith", "Jones", "Noris"};
 constexpr std::array<std::string_view, 4> kHotChannels = {"Google", "Facebook", "Baidu", "Apple"};
 constexpr std::array<std::string_view, 4> kHotUrls = {
-    "https://www.nexmark.com/googl/item.htm?query=1", "https://www.nexmark.com/meta/item.htm?query=1",
-    "https://www.nexmark.com/bidu/item.htm?query=1", "https://www.nexmark.com/aapl/item.htm?query=1"};
+    "https://www.nexmark.com/googl/item.htm?query=1",
+    "https://www.nexmark.com/meta/item.htm?query=1",
+    "https://www.nexmark.com/bidu/item.htm?query=1",
+    "https://www.nexmark.com/aapl/item.htm?query=1"};
 
 using Random = SeededRandom;
 
@@ -110,6 +113,12 @@ int64_t NextBase0AuctionId(Random& rng, int64_t n, const GeneratorConfig& c) {
   return min_auction + rng.Uniform(max_auction - min_auction + 1 + kAuctionIdLead);
 }
 
+void AppendDecimal(uint64_t v, std::string* out) {
+  char buf[24];
+  auto r = std::to_chars(buf, buf + sizeof buf, v);
+  out->append(buf, r.ptr);
+}
+
 uint32_t ReverseBits(uint32_t v) {
   uint32_t r = 0;
   for (int i = 0; i < 32; ++i) {
@@ -165,17 +174,17 @@ void Generator::MakePerson(int64_t n, Person* out) const {
   for (int i = 0; i < 4; ++i) {
     if (i > 0) out->credit_card += ' ';
     auto digits = static_cast<int>(rng.Uniform(10'000));
-    char buf[5] = {static_cast<char>('0' + digits / 1000), static_cast<char>('0' + digits / 100 % 10),
-                   static_cast<char>('0' + digits / 10 % 10), static_cast<char>('0' + digits % 10),
-                   0};
+    char buf[5] = {
+        static_cast<char>('0' + digits / 1000), static_cast<char>('0' + digits / 100 % 10),
+        static_cast<char>('0' + digits / 10 % 10), static_cast<char>('0' + digits % 10), 0};
     out->credit_card += buf;
   }
   out->city = kCities[static_cast<size_t>(rng.Uniform(kCities.size()))];
   out->state = kStates[static_cast<size_t>(rng.Uniform(kStates.size()))];
   out->date_time = Timestamp(n);
-  int64_t size = 8 + static_cast<int64_t>(out->name.size() + email.size() +
-                                          out->credit_card.size() + out->city.size() +
-                                          out->state.size());
+  int64_t size =
+      8 + static_cast<int64_t>(out->name.size() + email.size() + out->credit_card.size() +
+                               out->city.size() + out->state.size());
   NextExtra(rng, size, config_.avg_person_bytes, &out->extra);
 }
 
@@ -195,7 +204,8 @@ void Generator::MakeAuction(int64_t n, Auction* out) const {
   out->date_time = Timestamp(n);
   // Auctions last on average as long as it takes to generate
   // num_in_flight_auctions more of them.
-  int64_t events_ahead = config_.num_in_flight_auctions * kProportionDenominator / kAuctionProportion;
+  int64_t events_ahead =
+      config_.num_in_flight_auctions * kProportionDenominator / kAuctionProportion;
   int64_t horizon = Timestamp(n + events_ahead) - out->date_time;
   out->expires = out->date_time + 1 + rng.Uniform(std::max<int64_t>(horizon * 2, 1));
   NextString(rng, 20, &out->item_name);
@@ -227,14 +237,15 @@ void Generator::MakeBid(int64_t n, Bid* out) const {
   if (rng.Uniform(kHotChannelsRatio) == kHotChannelsRatio - 1) {
     // A cold channel: its URL is a function of the channel number alone.
     Random crng(config_.seed, kChannelStream, channel);
-    out->channel = "channel-" + std::to_string(channel);
-    out->url = "https://www.nexmark.com/";
+    out->channel.assign("channel-");
+    AppendDecimal(static_cast<uint64_t>(channel), &out->channel);
+    out->url.assign("https://www.nexmark.com/");
     NextString(crng, 5, &out->extra);
     out->url += out->extra;
     out->url += "/item.htm?query=1";
     if (crng.Uniform(10) != 9) {
       out->url += "&channel_id=";
-      out->url += std::to_string(ReverseBits(static_cast<uint32_t>(channel)));
+      AppendDecimal(ReverseBits(static_cast<uint32_t>(channel)), &out->url);
     }
   } else {
     auto hot = static_cast<size_t>(rng.Uniform(kHotChannels.size()));
@@ -291,15 +302,14 @@ class NexmarkSource final : public Source {
     const std::string a = spec_.only.empty() ? "auction_" : "";
     const std::string b = spec_.only.empty() ? "bid_" : "";
     auto idx = [&](const std::string& name) { return schema_.IndexOf(name); };
-    person_ = {idx(p + "id"),          idx(p + "name"),  idx(p + "email_address"),
-               idx(p + "credit_card"), idx(p + "city"),  idx(p + "state"),
-               idx("date_time"),       idx(p + "extra")};
-    auction_ = {idx(a + "id"),      idx(a + "item_name"), idx(a + "description"),
-                idx(a + "initial_bid"), idx(a + "reserve"), idx("date_time"),
-                idx(a + "expires"), idx(a + "seller"),    idx(a + "category"),
+    person_ = {idx(p + "id"),   idx(p + "name"),  idx(p + "email_address"), idx(p + "credit_card"),
+               idx(p + "city"), idx(p + "state"), idx("date_time"),         idx(p + "extra")};
+    auction_ = {idx(a + "id"),          idx(a + "item_name"), idx(a + "description"),
+                idx(a + "initial_bid"), idx(a + "reserve"),   idx("date_time"),
+                idx(a + "expires"),     idx(a + "seller"),    idx(a + "category"),
                 idx(a + "extra")};
-    bid_ = {idx(b + "auction"), idx(b + "bidder"),   idx(b + "price"), idx(b + "channel"),
-            idx(b + "url"),     idx("date_time"),    idx(b + "extra")};
+    bid_ = {idx(b + "auction"), idx(b + "bidder"), idx(b + "price"), idx(b + "channel"),
+            idx(b + "url"),     idx("date_time"),  idx(b + "extra")};
     event_type_ = idx("event_type");
     opened_ = true;
     return Status::OK();
@@ -367,9 +377,12 @@ class NexmarkSource final : public Source {
   bool Wanted(EventKind kind) const {
     if (spec_.only.empty()) return true;
     switch (kind) {
-      case EventKind::kPerson: return spec_.only == "person";
-      case EventKind::kAuction: return spec_.only == "auction";
-      case EventKind::kBid: return spec_.only == "bid";
+      case EventKind::kPerson:
+        return spec_.only == "person";
+      case EventKind::kAuction:
+        return spec_.only == "auction";
+      case EventKind::kBid:
+        return spec_.only == "bid";
     }
     return false;
   }

@@ -56,8 +56,8 @@ void SourceIngest::SetEventTimes(size_t first_row, RecordBatch* batch) {
       continue;
     }
     // Validation allows timestamp and bigint (epoch milliseconds) only.
-    batch->event_time[r] = col.type() == TypeId::kDouble ? static_cast<int64_t>(col.GetDouble(r))
-                                                         : col.GetInt(r);
+    batch->event_time[r] =
+        col.type() == TypeId::kDouble ? static_cast<int64_t>(col.GetDouble(r)) : col.GetInt(r);
   }
   if (nulls == 0) return;
   // Rare: rebuild the batch without those rows.
@@ -106,10 +106,9 @@ Status SourceIngest::Ingest(const std::vector<std::string_view>& payloads,
   stats_->records += static_cast<int64_t>(end - first_row);
 
   if (errors_.empty()) return Status::OK();
-  std::stable_sort(errors_.begin(), errors_.end(),
-                   [](const format::DecodeError& a, const format::DecodeError& b) {
-                     return a.index < b.index;
-                   });
+  std::stable_sort(
+      errors_.begin(), errors_.end(),
+      [](const format::DecodeError& a, const format::DecodeError& b) { return a.index < b.index; });
   switch (on_error_) {
     case spec::OnError::kFail: {
       const format::DecodeError& e = errors_.front();

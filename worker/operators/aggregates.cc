@@ -19,9 +19,12 @@ void EncodeRow(const std::vector<Column>& columns, size_t row, std::string* out)
       continue;
     }
     w.PutU8(1);
-    if (IsIntStored(c.type())) w.PutSigned(c.GetInt(row));
-    else if (c.type() == TypeId::kDouble) w.PutDouble(c.GetDouble(row));
-    else w.PutBytes(c.GetString(row));
+    if (IsIntStored(c.type()))
+      w.PutSigned(c.GetInt(row));
+    else if (c.type() == TypeId::kDouble)
+      w.PutDouble(c.GetDouble(row));
+    else
+      w.PutBytes(c.GetString(row));
   }
 }
 
@@ -32,9 +35,12 @@ bool DecodeRowInto(ByteReader* r, size_t n, std::vector<Column>* out, size_t fir
       c.AppendNull();
       continue;
     }
-    if (IsIntStored(c.type()) || c.type() == TypeId::kNull) c.AppendInt(r->GetSigned());
-    else if (c.type() == TypeId::kDouble) c.AppendDouble(r->GetDouble());
-    else c.AppendString(r->GetBytes());
+    if (IsIntStored(c.type()) || c.type() == TypeId::kNull)
+      c.AppendInt(r->GetSigned());
+    else if (c.type() == TypeId::kDouble)
+      c.AppendDouble(r->GetDouble());
+    else
+      c.AppendString(r->GetBytes());
   }
   return r->ok();
 }
@@ -64,13 +70,17 @@ bool DecodeKeyInto(std::string_view key, size_t n, std::vector<Column>* out, siz
     if (t == TypeId::kDouble) {
       double d;
       std::memcpy(&d, key.data() + pos, 8);
-      if (c.type() == TypeId::kDouble) c.AppendDouble(d);
-      else c.AppendInt(static_cast<int64_t>(d));
+      if (c.type() == TypeId::kDouble)
+        c.AppendDouble(d);
+      else
+        c.AppendInt(static_cast<int64_t>(d));
     } else {
       int64_t v;
       std::memcpy(&v, key.data() + pos, 8);
-      if (c.type() == TypeId::kDouble) c.AppendDouble(static_cast<double>(v));
-      else c.AppendInt(v);
+      if (c.type() == TypeId::kDouble)
+        c.AppendDouble(static_cast<double>(v));
+      else
+        c.AppendInt(v);
     }
     pos += 8;
   }
@@ -95,8 +105,10 @@ void KeyGrouper::Group(const RecordBatch& batch, int max_parallelism, int64_t no
       d.Clear();
       d.Reserve(n);
       for (size_t r = 0; r < n; ++r) {
-        if (c->IsNull(r)) d.AppendNull();
-        else d.AppendDouble(static_cast<double>(c->GetInt(r)));
+        if (c->IsNull(r))
+          d.AppendNull();
+        else
+          d.AppendDouble(static_cast<double>(c->GetInt(r)));
       }
       c = &d;
     }
@@ -112,8 +124,8 @@ void KeyGrouper::Group(const RecordBatch& batch, int max_parallelism, int64_t no
     key_offsets_[r + 1] = static_cast<uint32_t>(key_bytes_.size());
   }
   for (size_t r = 0; r < n; ++r)
-    hashes_[r] = HashKey(std::string_view(key_bytes_).substr(key_offsets_[r],
-                                                             key_offsets_[r + 1] - key_offsets_[r]));
+    hashes_[r] = HashKey(std::string_view(key_bytes_)
+                             .substr(key_offsets_[r], key_offsets_[r + 1] - key_offsets_[r]));
   // Open addressing over the hashes: group index per slot.
   size_t cap = 16;
   while (cap < 2 * n) cap <<= 1;
@@ -123,7 +135,8 @@ void KeyGrouper::Group(const RecordBatch& batch, int max_parallelism, int64_t no
   group_kg_.clear();
   group_null_.clear();
   auto row_key = [&](uint32_t r) {
-    return std::string_view(key_bytes_).substr(key_offsets_[r], key_offsets_[r + 1] - key_offsets_[r]);
+    return std::string_view(key_bytes_)
+        .substr(key_offsets_[r], key_offsets_[r + 1] - key_offsets_[r]);
   };
   for (size_t r = 0; r < n; ++r) {
     size_t s = hashes_[r] & (cap - 1);
@@ -134,8 +147,7 @@ void KeyGrouper::Group(const RecordBatch& batch, int max_parallelism, int64_t no
         g = static_cast<int32_t>(group_first_.size());
         slots_[s] = g;
         group_first_.push_back(static_cast<uint32_t>(r));
-        group_kg_.push_back(
-            static_cast<int>(hashes_[r] % static_cast<uint64_t>(max_parallelism)));
+        group_kg_.push_back(static_cast<int>(hashes_[r] % static_cast<uint64_t>(max_parallelism)));
         uint8_t has_null = 0;
         for (const Column* c : cols_) has_null |= c->IsNull(r) ? 1 : 0;
         group_null_.push_back(has_null);
@@ -159,7 +171,8 @@ void KeyGrouper::Group(const RecordBatch& batch, int max_parallelism, int64_t no
   // Use slots_ as the per-group write cursor (it is no longer needed).
   slots_.resize(groups);
   for (size_t g = 0; g < groups; ++g) slots_[g] = static_cast<int32_t>(group_start_[g]);
-  for (size_t r = 0; r < n; ++r) order_[static_cast<size_t>(slots_[row_group_[r]]++)] = static_cast<uint32_t>(r);
+  for (size_t r = 0; r < n; ++r)
+    order_[static_cast<size_t>(slots_[row_group_[r]]++)] = static_cast<uint32_t>(r);
 }
 
 // ---- Aggregates ----
@@ -173,9 +186,9 @@ Aggregates::Aggregates(const std::vector<spec::AggregateSpec>& specs) {
       a.arg_type = s.aggregate.arg->type;
       a.eval = std::make_unique<expr::Evaluator>(s.aggregate.arg.get());
     }
-    a.storage = a.arg_type == TypeId::kDouble  ? Storage::kDouble
-                : IsStringStored(a.arg_type) ? Storage::kString
-                                               : Storage::kInt;
+    a.storage = a.arg_type == TypeId::kDouble ? Storage::kDouble
+                : IsStringStored(a.arg_type)  ? Storage::kString
+                                              : Storage::kInt;
     aggs_.push_back(std::move(a));
   }
 }
@@ -225,7 +238,8 @@ void Aggregates::UpdateOne(const Agg& a, Accumulator* acc, const uint32_t* rows,
   const uint8_t* nulls = c.nulls();
   if (a.arg_type == TypeId::kNull) return;  // every value is null
   switch (a.kind) {
-    case AggKind::kCountAll: break;
+    case AggKind::kCountAll:
+      break;
     case AggKind::kCount:
       for (size_t k = 0; k < n; ++k) acc->n += nulls[rows[k]] ? 0 : 1;
       break;
@@ -319,9 +333,12 @@ void Aggregates::UpdateOne(const Agg& a, Accumulator* acc, const uint32_t* rows,
       }
       if (pick == n) break;
       uint32_t r = rows[pick];
-      if (a.storage == Storage::kInt) acc->i = c.GetInt(r);
-      else if (a.storage == Storage::kDouble) acc->d = c.GetDouble(r);
-      else acc->s.assign(c.GetString(r));
+      if (a.storage == Storage::kInt)
+        acc->i = c.GetInt(r);
+      else if (a.storage == Storage::kDouble)
+        acc->d = c.GetDouble(r);
+      else
+        acc->s.assign(c.GetString(r));
       acc->n = 1;
       acc->seq = seq_base + static_cast<int64_t>(r);
       break;
@@ -360,7 +377,9 @@ void Aggregates::Merge(Accumulators* into, const Accumulators& from) const {
     const Accumulator& y = from[i];
     switch (a.kind) {
       case AggKind::kCountAll:
-      case AggKind::kCount: x.n += y.n; break;
+      case AggKind::kCount:
+        x.n += y.n;
+        break;
       case AggKind::kSum:
         x.i = static_cast<int64_t>(static_cast<uint64_t>(x.i) + static_cast<uint64_t>(y.i));
         x.d += y.d;
@@ -376,9 +395,12 @@ void Aggregates::Merge(Accumulators* into, const Accumulators& from) const {
         bool take = x.n == 0;
         if (!take) {
           bool is_min = a.kind == AggKind::kMin;
-          if (a.storage == Storage::kInt) take = is_min ? y.i < x.i : y.i > x.i;
-          else if (a.storage == Storage::kDouble) take = is_min ? y.d < x.d : y.d > x.d;
-          else take = is_min ? y.s < x.s : y.s > x.s;
+          if (a.storage == Storage::kInt)
+            take = is_min ? y.i < x.i : y.i > x.i;
+          else if (a.storage == Storage::kDouble)
+            take = is_min ? y.d < x.d : y.d > x.d;
+          else
+            take = is_min ? y.s < x.s : y.s > x.s;
         }
         if (take) {
           x.i = y.i;
@@ -412,17 +434,24 @@ void Aggregates::Encode(const Accumulators& accs, ByteWriter* w) const {
     const Agg& a = aggs_[i];
     const Accumulator& acc = accs[i];
     auto put_value = [&] {
-      if (a.storage == Storage::kInt) w->PutSigned(acc.i);
-      else if (a.storage == Storage::kDouble) w->PutDouble(acc.d);
-      else w->PutBytes(acc.s);
+      if (a.storage == Storage::kInt)
+        w->PutSigned(acc.i);
+      else if (a.storage == Storage::kDouble)
+        w->PutDouble(acc.d);
+      else
+        w->PutBytes(acc.s);
     };
     switch (a.kind) {
       case AggKind::kCountAll:
-      case AggKind::kCount: w->PutVarint(static_cast<uint64_t>(acc.n)); break;
+      case AggKind::kCount:
+        w->PutVarint(static_cast<uint64_t>(acc.n));
+        break;
       case AggKind::kSum:
         w->PutVarint(static_cast<uint64_t>(acc.n));
-        if (a.storage == Storage::kDouble) w->PutDouble(acc.d);
-        else w->PutSigned(acc.i);
+        if (a.storage == Storage::kDouble)
+          w->PutDouble(acc.d);
+        else
+          w->PutSigned(acc.i);
         break;
       case AggKind::kAvg:
         w->PutVarint(static_cast<uint64_t>(acc.n));
@@ -456,17 +485,24 @@ bool Aggregates::Decode(ByteReader* r, Accumulators* accs) const {
     const Agg& a = aggs_[i];
     Accumulator& acc = (*accs)[i];
     auto get_value = [&] {
-      if (a.storage == Storage::kInt) acc.i = r->GetSigned();
-      else if (a.storage == Storage::kDouble) acc.d = r->GetDouble();
-      else acc.s.assign(r->GetBytes());
+      if (a.storage == Storage::kInt)
+        acc.i = r->GetSigned();
+      else if (a.storage == Storage::kDouble)
+        acc.d = r->GetDouble();
+      else
+        acc.s.assign(r->GetBytes());
     };
     switch (a.kind) {
       case AggKind::kCountAll:
-      case AggKind::kCount: acc.n = static_cast<int64_t>(r->GetVarint()); break;
+      case AggKind::kCount:
+        acc.n = static_cast<int64_t>(r->GetVarint());
+        break;
       case AggKind::kSum:
         acc.n = static_cast<int64_t>(r->GetVarint());
-        if (a.storage == Storage::kDouble) acc.d = r->GetDouble();
-        else acc.i = r->GetSigned();
+        if (a.storage == Storage::kDouble)
+          acc.d = r->GetDouble();
+        else
+          acc.i = r->GetSigned();
         break;
       case AggKind::kAvg:
         acc.n = static_cast<int64_t>(r->GetVarint());
@@ -508,21 +544,31 @@ void Aggregates::AppendResults(const Accumulators& accs, std::vector<Column>* co
     Column& out = (*columns)[first + i];
     switch (a.kind) {
       case AggKind::kCountAll:
-      case AggKind::kCount: out.AppendInt(acc.n); break;
-      case AggKind::kCountDistinct: out.AppendInt(static_cast<int64_t>(acc.distinct_size)); break;
+      case AggKind::kCount:
+        out.AppendInt(acc.n);
+        break;
+      case AggKind::kCountDistinct:
+        out.AppendInt(static_cast<int64_t>(acc.distinct_size));
+        break;
       case AggKind::kAvg:
-        if (acc.n == 0) out.AppendNull();
-        else out.AppendDouble(acc.d / static_cast<double>(acc.n));
+        if (acc.n == 0)
+          out.AppendNull();
+        else
+          out.AppendDouble(acc.d / static_cast<double>(acc.n));
         break;
       case AggKind::kSum:
       case AggKind::kMin:
       case AggKind::kMax:
       case AggKind::kFirst:
       case AggKind::kLast:
-        if (acc.n == 0 || out.type() == TypeId::kNull) out.AppendNull();
-        else if (a.storage == Storage::kInt) out.AppendInt(acc.i);
-        else if (a.storage == Storage::kDouble) out.AppendDouble(acc.d);
-        else out.AppendString(acc.s);
+        if (acc.n == 0 || out.type() == TypeId::kNull)
+          out.AppendNull();
+        else if (a.storage == Storage::kInt)
+          out.AppendInt(acc.i);
+        else if (a.storage == Storage::kDouble)
+          out.AppendDouble(acc.d);
+        else
+          out.AppendString(acc.s);
         break;
     }
   }

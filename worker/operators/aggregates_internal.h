@@ -43,10 +43,10 @@ namespace weir::operators {
 // The running state of one aggregate for one (key, window). Which fields are
 // used depends on the aggregate's kind and argument type.
 struct Accumulator {
-  int64_t n = 0;  // rows (count()), non-null inputs (others); first/last: 0 or 1
-  int64_t i = 0;  // bigint sum; int-stored min/max/first/last
-  double d = 0;   // double sum, avg sum; double min/max/first/last
-  std::string s;  // string min/max/first/last
+  int64_t n = 0;    // rows (count()), non-null inputs (others); first/last: 0 or 1
+  int64_t i = 0;    // bigint sum; int-stored min/max/first/last
+  double d = 0;     // double sum, avg sum; double min/max/first/last
+  std::string s;    // string min/max/first/last
   int64_t seq = 0;  // first/last: arrival seq of the value (merging sessions)
   std::vector<std::string> distinct;  // count_distinct: sorted canonical values
   size_t distinct_size = 0;           // live entries of `distinct` (the rest are reusable)

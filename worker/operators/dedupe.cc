@@ -141,8 +141,7 @@ class DedupeOperator final : public KeyedOperator {
 Result<std::unique_ptr<runtime::Operator>> MakeDedupe(const spec::OperatorSpec& op,
                                                       const spec::JobSpec& job,
                                                       const std::vector<const Schema*>& inputs) {
-  if (op.key_by.empty())
-    return Status::InvalidArgument("dedupe '" + op.name + "' needs key_by");
+  if (op.key_by.empty()) return Status::InvalidArgument("dedupe '" + op.name + "' needs key_by");
   return std::unique_ptr<runtime::Operator>(new DedupeOperator(op));
 }
 

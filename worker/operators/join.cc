@@ -219,9 +219,8 @@ class IntervalJoinOperator final : public JoinBase {
       if (buf.num_rows() > 0) {
         probe_.resize(buf.num_rows());
         for (size_t i = 0; i < probe_.size(); ++i) probe_[i] = static_cast<uint32_t>(i);
-        std::sort(probe_.begin(), probe_.end(), [&](uint32_t a, uint32_t b) {
-          return buf.event_time[a] < buf.event_time[b];
-        });
+        std::sort(probe_.begin(), probe_.end(),
+                  [&](uint32_t a, uint32_t b) { return buf.event_time[a] < buf.event_time[b]; });
         for (uint32_t r : run_rows_) {
           const int64_t t = times_[r];
           const int64_t lo = SaturatingAdd(t, -within_), hi = SaturatingAdd(t, within_);
@@ -229,16 +228,20 @@ class IntervalJoinOperator final : public JoinBase {
                                      [&](uint32_t p, int64_t v) { return buf.event_time[p] < v; });
           for (; it != probe_.end() && buf.event_time[*it] <= hi; ++it) {
             const int64_t time = std::max(t, buf.event_time[*it]);
-            if (side == 0) EmitPair(batch, r, buf, *it, time, nullptr, out);
-            else EmitPair(buf, *it, batch, r, time, nullptr, out);
+            if (side == 0)
+              EmitPair(batch, r, buf, *it, time, nullptr, out);
+            else
+              EmitPair(buf, *it, batch, r, time, nullptr, out);
           }
         }
       }
       // Buffer the new rows.
       section_.assign(sides[side]);
       AppendEntries(batch, run_rows_.data(), run_rows_.size(), &section_);
-      if (side == 0) JoinSides(section_, sides[1], &other_section_);
-      else JoinSides(sides[0], section_, &other_section_);
+      if (side == 0)
+        JoinSides(section_, sides[1], &other_section_);
+      else
+        JoinSides(sides[0], section_, &other_section_);
       WEIR_RETURN_IF_ERROR(state_->Put(state_id_, kg, key, other_section_));
       AddTimer(key, kg, ExpiryTimer(min_t));
     }
@@ -270,8 +273,10 @@ class IntervalJoinOperator final : public JoinBase {
   void AddTimer(std::string_view key, int kg, int64_t time) {
     auto it = pending_.find(key);
     if (it != pending_.end() && it->second <= time) return;  // an earlier one will come
-    if (it == pending_.end()) pending_.emplace(std::string(key), time);
-    else it->second = time;
+    if (it == pending_.end())
+      pending_.emplace(std::string(key), time);
+    else
+      it->second = time;
     timers_[time].push_back({std::string(key), kg});
   }
 
@@ -427,8 +432,10 @@ class WindowJoinOperator final : public JoinBase {
       if (found && !SplitSides(value_, &sides[0], &sides[1])) return Corrupt();
       section_.assign(sides[side]);
       AppendEntries(batch, run_rows_.data(), run_rows_.size(), &section_);
-      if (side == 0) JoinSides(section_, sides[1], &other_section_);
-      else JoinSides(sides[0], section_, &other_section_);
+      if (side == 0)
+        JoinSides(section_, sides[1], &other_section_);
+      else
+        JoinSides(sides[0], section_, &other_section_);
       WEIR_RETURN_IF_ERROR(state_->Put(state_id_, kg, state_key_, other_section_));
       if (!found) {
         const int64_t end = SaturatingAdd(start, size);

@@ -84,14 +84,22 @@ Result<std::unique_ptr<Operator>> MakeOperator(const spec::OperatorSpec& op,
                                                const spec::JobSpec& job,
                                                const std::vector<const Schema*>& inputs) {
   switch (op.kind) {
-    case spec::OperatorKind::kFilter: return std::unique_ptr<Operator>(new FilterOperator(op));
-    case spec::OperatorKind::kMap: return std::unique_ptr<Operator>(new MapOperator(op));
-    case spec::OperatorKind::kUnion: return std::unique_ptr<Operator>(new UnionOperator());
-    case spec::OperatorKind::kWindowAggregate: return operators::MakeWindowAggregate(op, job, inputs);
-    case spec::OperatorKind::kDedupe: return operators::MakeDedupe(op, job, inputs);
-    case spec::OperatorKind::kReduce: return operators::MakeReduce(op, job, inputs);
-    case spec::OperatorKind::kJoin: return operators::MakeJoin(op, job, inputs);
-    case spec::OperatorKind::kUdf: break;
+    case spec::OperatorKind::kFilter:
+      return std::unique_ptr<Operator>(new FilterOperator(op));
+    case spec::OperatorKind::kMap:
+      return std::unique_ptr<Operator>(new MapOperator(op));
+    case spec::OperatorKind::kUnion:
+      return std::unique_ptr<Operator>(new UnionOperator());
+    case spec::OperatorKind::kWindowAggregate:
+      return operators::MakeWindowAggregate(op, job, inputs);
+    case spec::OperatorKind::kDedupe:
+      return operators::MakeDedupe(op, job, inputs);
+    case spec::OperatorKind::kReduce:
+      return operators::MakeReduce(op, job, inputs);
+    case spec::OperatorKind::kJoin:
+      return operators::MakeJoin(op, job, inputs);
+    case spec::OperatorKind::kUdf:
+      break;
   }
   return Status(StatusCode::kUnimplemented, "operator '" + op.name + "': kind not supported");
 }

@@ -207,15 +207,15 @@ class KeyGrouper {
   // `keys`: key_by, or one side's join keys. `as_types`, when given, is the
   // type each key is encoded as: a bigint key is converted to double where it
   // says double (a join of a bigint key with a double one).
-  explicit KeyGrouper(const std::vector<spec::NamedExpr>& keys,
-                      std::vector<TypeId> as_types = {});
+  explicit KeyGrouper(const std::vector<spec::NamedExpr>& keys, std::vector<TypeId> as_types = {});
 
   void Group(const RecordBatch& batch, int max_parallelism, int64_t now_ms);
 
   size_t num_groups() const { return group_first_.size(); }
   std::string_view key(size_t g) const {
     uint32_t r = group_first_[g];
-    return std::string_view(key_bytes_).substr(key_offsets_[r], key_offsets_[r + 1] - key_offsets_[r]);
+    return std::string_view(key_bytes_)
+        .substr(key_offsets_[r], key_offsets_[r + 1] - key_offsets_[r]);
   }
   int key_group(size_t g) const { return group_kg_[g]; }
   const uint32_t* rows(size_t g) const { return order_.data() + group_start_[g]; }
@@ -272,8 +272,10 @@ class OutputBuffer {
   void Flush(runtime::Output& out) {
     if (batch_.num_rows() == 0) return;
     out.Emit(port_, batch_);
-    if (batch_.columns.size() != schema_->size()) batch_ = RecordBatch(schema_);
-    else batch_.Clear();
+    if (batch_.columns.size() != schema_->size())
+      batch_ = RecordBatch(schema_);
+    else
+      batch_.Clear();
   }
 
  private:

@@ -95,9 +95,15 @@ class WindowAggregateOperator final : public KeyedOperator {
     Status st;
     switch (window_.kind) {
       case spec::WindowKind::kTumbling:
-      case spec::WindowKind::kSliding: st = ProcessTimeWindows(out); break;
-      case spec::WindowKind::kSession: st = ProcessSessions(batch, out); break;
-      case spec::WindowKind::kCount: st = ProcessCount(out); break;
+      case spec::WindowKind::kSliding:
+        st = ProcessTimeWindows(out);
+        break;
+      case spec::WindowKind::kSession:
+        st = ProcessSessions(batch, out);
+        break;
+      case spec::WindowKind::kCount:
+        st = ProcessCount(out);
+        break;
     }
     WEIR_RETURN_IF_ERROR(st);
     if (!late_rows_.empty()) {
@@ -204,13 +210,21 @@ class WindowAggregateOperator final : public KeyedOperator {
       } else {
         aggs_.Reset(&accs_);
       }
-      aggs_.Update(&accs_, run_rows_.data(), run_rows_.size(), 0);
+      if (end - 1 <= limit_) {
+        // Fired already, kept for allowed lateness: every late row updates the
+        // window and re-fires it, as in Flink (rows are in arrival order).
+        for (uint32_t r : run_rows_) {
+          aggs_.Update(&accs_, &r, 1, 0);
+          EmitWindow(key, start, end, accs_, out);
+        }
+      } else {
+        aggs_.Update(&accs_, run_rows_.data(), run_rows_.size(), 0);
+      }
       value_.clear();
       ByteWriter w(&value_);
       aggs_.Encode(accs_, &w);
       WEIR_RETURN_IF_ERROR(state_->Put(state_id_, kg, state_key_, value_));
       if (!found) AddTimers(key, kg, start, end);
-      if (end - 1 <= limit_) EmitWindow(key, start, end, accs_, out);  // (re-)fire now
       i = j;
     }
     return Status::OK();
@@ -448,7 +462,8 @@ class WindowAggregateOperator final : public KeyedOperator {
         EmitWindow(t.key, t.start, t.end, accs_, out);
       }
     }
-    if (t.flags & kCleanup) WEIR_RETURN_IF_ERROR(state_->Delete(state_id_, t.key_group, state_key_));
+    if (t.flags & kCleanup)
+      WEIR_RETURN_IF_ERROR(state_->Delete(state_id_, t.key_group, state_key_));
     return Status::OK();
   }
 

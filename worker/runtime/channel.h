@@ -25,8 +25,8 @@ struct Element {
   enum class Kind { kBatch, kWatermark, kEndOfInput };
   Kind kind = Kind::kBatch;
   int channel = 0;
-  RecordBatch batch;                   // kBatch
-  WatermarkStatus watermark;           // kWatermark
+  RecordBatch batch;          // kBatch
+  WatermarkStatus watermark;  // kWatermark
 };
 
 class InputQueue {

@@ -21,7 +21,8 @@ Status LocalExecutor::Start() {
   std::vector<std::vector<Task*>> by_vertex(plan_.vertices.size());
   for (const auto& v : plan_.vertices) {
     for (int s = 0; s < v.parallelism; ++s) {
-      auto t = std::make_unique<Task>(plan_, v, s, options_.clock, options_.batch_size, &cancelled_);
+      auto t =
+          std::make_unique<Task>(plan_, v, s, options_.clock, options_.batch_size, &cancelled_);
       Status st = t->Build();
       if (!st.ok()) return Status(st.code(), t->name() + ": " + st.message());
       by_vertex[static_cast<size_t>(v.id)].push_back(t.get());
@@ -61,7 +62,8 @@ Status LocalExecutor::Start() {
       for (int c = 0; c < to.parallelism; ++c) {
         int ch = channel_of[{e.id, c}][static_cast<size_t>(p)];
         if (ch < 0) continue;
-        targets.push_back({by_vertex[static_cast<size_t>(to.id)][static_cast<size_t>(c)]->input(), ch});
+        targets.push_back(
+            {by_vertex[static_cast<size_t>(to.id)][static_cast<size_t>(c)]->input(), ch});
       }
       by_vertex[static_cast<size_t>(from.id)][static_cast<size_t>(p)]->AddEdgeWriter(
           e.from_step, e.from_port,

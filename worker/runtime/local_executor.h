@@ -20,14 +20,14 @@ namespace weir::runtime {
 
 struct LocalOptions {
   int batch_size = 1024;
-  size_t queue_capacity = 16;  // batches per consumer subtask
+  size_t queue_capacity = 16;    // batches per consumer subtask
   const Clock* clock = nullptr;  // default: the system clock
 };
 
 struct Progress {
-  int64_t records_in = 0;   // rows read by all sources
-  int64_t records_out = 0;  // rows written by all sinks
-  int64_t skipped = 0;      // malformed records skipped or dead-lettered
+  int64_t records_in = 0;             // rows read by all sources
+  int64_t records_out = 0;            // rows written by all sinks
+  int64_t skipped = 0;                // malformed records skipped or dead-lettered
   int64_t watermark = kMinWatermark;  // the lowest watermark at the sinks
   bool finished = false;
 };

@@ -53,7 +53,7 @@ struct OperatorContext {
   const Clock* clock = nullptr;
   bool event_time = true;  // false: a processing-time job
   state::KeyedStateBackend* state = nullptr;
-  int batch_size = 1024;   // preferred rows per emitted batch
+  int batch_size = 1024;  // preferred rows per emitted batch
 };
 
 class Operator {

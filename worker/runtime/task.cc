@@ -18,7 +18,8 @@ EdgeWriter::EdgeWriter(const plan::Edge& edge, int subtask, std::vector<Target> 
       max_parallelism_(max_parallelism),
       batch_size_(batch_size) {
   if (partitioning_ == plan::Partitioning::kHash) {
-    for (const auto& k : *edge.keys) key_evals_.push_back(std::make_unique<expr::Evaluator>(k.expr.get()));
+    for (const auto& k : *edge.keys)
+      key_evals_.push_back(std::make_unique<expr::Evaluator>(k.expr.get()));
     for (size_t t = 0; t < targets_.size(); ++t) builders_.emplace_back(schema_);
     rows_for_.resize(targets_.size());
   }
@@ -44,7 +45,8 @@ bool EdgeWriter::Write(RecordBatch& batch) {
       next_ = (next_ + 1) % targets_.size();
       return Send(t, std::move(batch));
     }
-    case plan::Partitioning::kHash: break;
+    case plan::Partitioning::kHash:
+      break;
   }
   const int parallelism = static_cast<int>(targets_.size());
   if (parallelism == 1) return Send(0, std::move(batch));
@@ -57,8 +59,8 @@ bool EdgeWriter::Write(RecordBatch& batch) {
     key_.clear();
     EncodeKey(cols_, i, &key_);
     int kg = KeyGroupOf(key_, max_parallelism_);
-    rows_for_[static_cast<size_t>(SubtaskForKeyGroup(kg, parallelism, max_parallelism_))]
-        .push_back(static_cast<uint32_t>(i));
+    rows_for_[static_cast<size_t>(SubtaskForKeyGroup(kg, parallelism, max_parallelism_))].push_back(
+        static_cast<uint32_t>(i));
   }
   for (size_t t = 0; t < targets_.size(); ++t) {
     if (rows_for_[t].empty()) continue;
@@ -197,8 +199,8 @@ Status Task::Build() {
         break;
       }
       case plan::StepKind::kSink: {
-        WEIR_ASSIGN_OR_RETURN(auto sink, connectors::MakeSink(*s.sink, job,
-                                                              *job.StreamSchema(s.sink->from)));
+        WEIR_ASSIGN_OR_RETURN(auto sink,
+                              connectors::MakeSink(*s.sink, job, *job.StreamSchema(s.sink->from)));
         auto op = std::make_unique<SinkOperator>(std::move(sink));
         sink_ = op->sink();
         ops_.push_back(std::move(op));
@@ -218,7 +220,9 @@ void Task::AddEdgeWriter(int step, int port, std::unique_ptr<EdgeWriter> writer)
   outputs_[static_cast<size_t>(step)]->writers_[port].push_back(std::move(writer));
 }
 
-int64_t Task::late_dropped() const { return 0; }
+int64_t Task::late_dropped() const {
+  return 0;
+}
 
 Status Task::Run() {
   const spec::JobSpec& job = *plan_.job;
@@ -307,7 +311,8 @@ Status Task::RunSource() {
     RecordBatch batch(schema);
     auto polled = source_->Poll(&batch, batch_size_, 50);
     if (!polled.ok())
-      return Status(polled.status().code(), "source '" + head.name + "': " + polled.status().message());
+      return Status(polled.status().code(),
+                    "source '" + head.name + "': " + polled.status().message());
     if (batch.num_rows() > 0) {
       stats_.rows_in.fetch_add(static_cast<int64_t>(batch.num_rows()), std::memory_order_relaxed);
       outputs_[0]->Emit(0, batch);

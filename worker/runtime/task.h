@@ -69,8 +69,8 @@ struct TaskStats {
 
 class Task {
  public:
-  Task(const plan::PhysicalPlan& plan, const plan::Vertex& vertex, int subtask,
-       const Clock* clock, int batch_size, std::atomic<bool>* cancelled);
+  Task(const plan::PhysicalPlan& plan, const plan::Vertex& vertex, int subtask, const Clock* clock,
+       int batch_size, std::atomic<bool>* cancelled);
   ~Task();
 
   // Built by the executor before Run().

@@ -21,8 +21,10 @@ class MemoryStateBackend final : public KeyedStateBackend {
   Status Put(StateId id, int kg, std::string_view key, std::string_view value) override {
     MakeKey(id, kg, key);
     auto it = data_.find(scratch_);
-    if (it != data_.end()) it->second.assign(value);
-    else data_.emplace(scratch_, std::string(value));
+    if (it != data_.end())
+      it->second.assign(value);
+    else
+      data_.emplace(scratch_, std::string(value));
     return Status::OK();
   }
 

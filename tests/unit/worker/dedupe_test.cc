@@ -54,9 +54,8 @@ class Collector final : public runtime::Output {
 class OperatorHarness : public ::testing::Test {
  protected:
   void Init(const std::string& yaml, const std::string& name, int batch_size = 1024) {
-    spec::LoadResult r = spec::ParseJob(yaml, "t.yaml", [](const std::string&) {
-      return std::optional<std::string>();
-    });
+    spec::LoadResult r = spec::ParseJob(
+        yaml, "t.yaml", [](const std::string&) { return std::optional<std::string>(); });
     ASSERT_NE(r.job, nullptr) << spec::FormatDiagnostics("t.yaml", r.diagnostics);
     job_ = std::move(r.job);
     for (const auto& o : job_->operators)
@@ -85,11 +84,16 @@ class OperatorHarness : public ::testing::Test {
       for (size_t c = 0; c < b.columns.size() && c < row.values.size(); ++c) {
         Column& col = b.columns[c];
         const Value& v = row.values[c];
-        if (std::holds_alternative<std::monostate>(v)) col.AppendNull();
-        else if (auto* i = std::get_if<int64_t>(&v)) col.AppendInt(*i);
-        else if (auto* d = std::get_if<double>(&v)) col.AppendDouble(*d);
-        else if (auto* s = std::get_if<std::string>(&v)) col.AppendString(*s);
-        else col.AppendBool(std::get<bool>(v));
+        if (std::holds_alternative<std::monostate>(v))
+          col.AppendNull();
+        else if (auto* i = std::get_if<int64_t>(&v))
+          col.AppendInt(*i);
+        else if (auto* d = std::get_if<double>(&v))
+          col.AppendDouble(*d);
+        else if (auto* s = std::get_if<std::string>(&v))
+          col.AppendString(*s);
+        else
+          col.AppendBool(std::get<bool>(v));
       }
       b.event_time.push_back(row.time);
     }
@@ -130,12 +134,13 @@ class OperatorHarness : public ::testing::Test {
 };
 
 std::string Job(const std::string& operators, bool processing_time = false) {
-  return std::string("name: t\n"
-                     "sources:\n"
-                     "  s:\n"
-                     "    type: datagen\n"
-                     "    schema: {k: string, v: bigint, d: double, s: string, ts: timestamp, "
-                     "b: boolean}\n") +
+  return std::string(
+             "name: t\n"
+             "sources:\n"
+             "  s:\n"
+             "    type: datagen\n"
+             "    schema: {k: string, v: bigint, d: double, s: string, ts: timestamp, "
+             "b: boolean}\n") +
          (processing_time ? "" : "    event_time: {field: ts}\n") + "operators:\n" + operators +
          "sinks:\n"
          "  o: {from: w, type: blackhole}\n";
@@ -184,8 +189,8 @@ TEST_F(DedupeTest, KeysExpireWhenTheWatermarkPassesTheirHorizon) {
   Feed({R("a", 4, 21)});  // still within a's horizon
   Watermark(21);
   EXPECT_EQ(StateEntries("seen"), 0u);
-  EXPECT_EQ(Take(), (Rows{"a|1|null|null|0|null@0", "a|3|null|null|11|null@11",
-                          "b|2|null|null|3|null@3"}));
+  EXPECT_EQ(Take(),
+            (Rows{"a|1|null|null|0|null@0", "a|3|null|null|11|null@11", "b|2|null|null|3|null@3"}));
   // Forgotten keys are emitted again (a late row included: dedupe has no late
   // stream).
   Feed({R("a", 5, 30), R("b", 6, 12)});

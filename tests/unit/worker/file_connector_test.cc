@@ -23,7 +23,8 @@ namespace {
 namespace fs = std::filesystem;
 
 Schema OrdersSchema() {
-  return Schema({{"user", TypeId::kString}, {"amount", TypeId::kDouble}, {"ts", TypeId::kTimestamp}});
+  return Schema(
+      {{"user", TypeId::kString}, {"amount", TypeId::kDouble}, {"ts", TypeId::kTimestamp}});
 }
 
 class FileConnectorTest : public ::testing::Test {
@@ -85,11 +86,16 @@ class FileConnectorTest : public ::testing::Test {
 };
 
 TEST_F(FileConnectorTest, ReadsADirectoryInNameOrder) {
-  WriteFile("b.jsonl", R"({"user":"b1","amount":1,"ts":10})" "\n"
-                       R"({"user":"b2","amount":2,"ts":20})" "\n");
-  WriteFile("a.jsonl", R"({"user":"a1","amount":1,"ts":30})" "\r\n\n"
-                       R"({"user":"a2","amount":2,"ts":"2024-05-01T12:00:00Z"})");  // no final newline
-  WriteFile(".hidden.jsonl", R"({"user":"hidden","amount":1,"ts":1})" "\n");
+  WriteFile("b.jsonl", R"({"user":"b1","amount":1,"ts":10})"
+                       "\n"
+                       R"({"user":"b2","amount":2,"ts":20})"
+                       "\n");
+  WriteFile("a.jsonl",
+            R"({"user":"a1","amount":1,"ts":30})"
+            "\r\n\n"
+            R"({"user":"a2","amount":2,"ts":"2024-05-01T12:00:00Z"})");  // no final newline
+  WriteFile(".hidden.jsonl", R"({"user":"hidden","amount":1,"ts":1})"
+                             "\n");
   fs::create_directories(dir_ / "in" / "subdir");
   FileSource source(Spec());
   ASSERT_TRUE(source.Open(Context()).ok());
@@ -103,7 +109,8 @@ TEST_F(FileConnectorTest, ReadsADirectoryInNameOrder) {
 }
 
 TEST_F(FileConnectorTest, ReadsASingleFile) {
-  WriteFile("one.jsonl", R"({"user":"x","amount":1,"ts":1})" "\n");
+  WriteFile("one.jsonl", R"({"user":"x","amount":1,"ts":1})"
+                         "\n");
   spec::SourceSpec spec = Spec();
   spec.path = (dir_ / "in" / "one.jsonl").string();
   FileSource source(spec);
@@ -119,7 +126,9 @@ TEST_F(FileConnectorTest, SplitsFilesAcrossSubtasks) {
     std::string text;
     for (int i = 0; i < 7; ++i) {
       std::string user = "f" + std::to_string(f) + "_" + std::to_string(i);
-      text += R"({"user":")" + user + R"(","amount":1,"ts":1})" "\n";
+      text += R"({"user":")" + user +
+              R"(","amount":1,"ts":1})"
+              "\n";
       expected.insert(user);
     }
     WriteFile("part-" + std::to_string(f) + ".jsonl", text);
@@ -129,7 +138,8 @@ TEST_F(FileConnectorTest, SplitsFilesAcrossSubtasks) {
     FileSource source(Spec());
     ASSERT_TRUE(source.Open(Context(subtask, 2)).ok());
     EXPECT_EQ(source.files().size(), subtask == 0 ? 3u : 2u);
-    EXPECT_EQ(fs::path(source.files()[0]).filename(), subtask == 0 ? "part-0.jsonl" : "part-1.jsonl");
+    EXPECT_EQ(fs::path(source.files()[0]).filename(),
+              subtask == 0 ? "part-0.jsonl" : "part-1.jsonl");
     auto users = ReadAll(&source, 4);
     ASSERT_TRUE(users.ok());
     got.insert(users->begin(), users->end());
@@ -138,8 +148,10 @@ TEST_F(FileConnectorTest, SplitsFilesAcrossSubtasks) {
 }
 
 TEST_F(FileConnectorTest, MalformedLineFailsWithFileAndLine) {
-  WriteFile("orders.jsonl", R"({"user":"a","amount":1,"ts":1})" "\n\n"
-                            R"({"user":"b","amount":"abc","ts":1})" "\n");
+  WriteFile("orders.jsonl", R"({"user":"a","amount":1,"ts":1})"
+                            "\n\n"
+                            R"({"user":"b","amount":"abc","ts":1})"
+                            "\n");
   FileSource source(Spec());
   ASSERT_TRUE(source.Open(Context()).ok());
   auto users = ReadAll(&source, 10);
@@ -151,10 +163,13 @@ TEST_F(FileConnectorTest, MalformedLineFailsWithFileAndLine) {
 }
 
 TEST_F(FileConnectorTest, MalformedLinesSkippedOrDeadLettered) {
-  WriteFile("orders.jsonl", R"({"user":"a","amount":1,"ts":1})" "\n"
+  WriteFile("orders.jsonl", R"({"user":"a","amount":1,"ts":1})"
+                            "\n"
                             "garbage\n"
-                            R"({"user":"b","amount":2,"ts":null})" "\n"
-                            R"({"user":"c","amount":3,"ts":3})" "\n");
+                            R"({"user":"b","amount":2,"ts":null})"
+                            "\n"
+                            R"({"user":"c","amount":3,"ts":3})"
+                            "\n");
   spec::SourceSpec spec = Spec();
   spec.on_error = spec::OnError::kSkip;
   {
@@ -166,7 +181,8 @@ TEST_F(FileConnectorTest, MalformedLinesSkippedOrDeadLettered) {
     EXPECT_EQ(source.stats().skipped, 2);
   }
   spec.on_error = spec::OnError::kDeadLetter;
-  spec.dead_letter = spec::DeadLetterSpec{"file", "", "", (dir_ / "dlq" / "bad.jsonl").string(), {}};
+  spec.dead_letter =
+      spec::DeadLetterSpec{"file", "", "", (dir_ / "dlq" / "bad.jsonl").string(), {}};
   {
     FileSource source(spec);
     ASSERT_TRUE(source.Open(Context()).ok());
@@ -205,9 +221,12 @@ TEST_F(FileConnectorTest, CsvHeaderLineIsSkipped) {
 }
 
 TEST_F(FileConnectorTest, EachFileIsAWatermarkPartition) {
-  WriteFile("a.jsonl", R"({"user":"a","amount":1,"ts":1000})" "\n"
-                       R"({"user":"b","amount":1,"ts":3000})" "\n");
-  WriteFile("b.jsonl", R"({"user":"c","amount":1,"ts":2000})" "\n");
+  WriteFile("a.jsonl", R"({"user":"a","amount":1,"ts":1000})"
+                       "\n"
+                       R"({"user":"b","amount":1,"ts":3000})"
+                       "\n");
+  WriteFile("b.jsonl", R"({"user":"c","amount":1,"ts":2000})"
+                       "\n");
   FileSource source(Spec());
   ASSERT_TRUE(source.Open(Context()).ok());
   EXPECT_EQ(source.Watermark().watermark, kMinWatermark);
@@ -268,8 +287,7 @@ TEST_F(FileConnectorTest, SinkWritesOneFilePerSubtaskThatReadsBack) {
   for (int subtask = 0; subtask < 2; ++subtask) {
     FileSink sink(FileSinkSpec(out), OrdersSchema());
     ASSERT_TRUE(sink.Open(SinkContext{"test", subtask, 2}).ok());
-    EXPECT_EQ(fs::path(sink.file_path()).filename(),
-              "part-" + std::to_string(subtask) + ".jsonl");
+    EXPECT_EQ(fs::path(sink.file_path()).filename(), "part-" + std::to_string(subtask) + ".jsonl");
     ASSERT_TRUE(sink.Write(OrdersBatch(subtask * 10, subtask * 10 + 10)).ok());
     ASSERT_TRUE(sink.Flush().ok());
     // Flushed: the rows are in the file even before Close.

@@ -1,10 +1,13 @@
-// Interval and window joins, driven directly with chosen event times, watermarks and a manual clock.
+// Interval and window joins, driven directly with chosen event times, watermarks and a manual
+// clock.
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <cstdint>
+#include <cstdlib>
 #include <map>
 #include <memory>
+#include <random>
 #include <string>
 #include <variant>
 #include <vector>
@@ -54,9 +57,8 @@ class Collector final : public runtime::Output {
 class OperatorHarness : public ::testing::Test {
  protected:
   void Init(const std::string& yaml, const std::string& name, int batch_size = 1024) {
-    spec::LoadResult r = spec::ParseJob(yaml, "t.yaml", [](const std::string&) {
-      return std::optional<std::string>();
-    });
+    spec::LoadResult r = spec::ParseJob(
+        yaml, "t.yaml", [](const std::string&) { return std::optional<std::string>(); });
     ASSERT_NE(r.job, nullptr) << spec::FormatDiagnostics("t.yaml", r.diagnostics);
     job_ = std::move(r.job);
     for (const auto& o : job_->operators)
@@ -85,11 +87,16 @@ class OperatorHarness : public ::testing::Test {
       for (size_t c = 0; c < b.columns.size() && c < row.values.size(); ++c) {
         Column& col = b.columns[c];
         const Value& v = row.values[c];
-        if (std::holds_alternative<std::monostate>(v)) col.AppendNull();
-        else if (auto* i = std::get_if<int64_t>(&v)) col.AppendInt(*i);
-        else if (auto* d = std::get_if<double>(&v)) col.AppendDouble(*d);
-        else if (auto* s = std::get_if<std::string>(&v)) col.AppendString(*s);
-        else col.AppendBool(std::get<bool>(v));
+        if (std::holds_alternative<std::monostate>(v))
+          col.AppendNull();
+        else if (auto* i = std::get_if<int64_t>(&v))
+          col.AppendInt(*i);
+        else if (auto* d = std::get_if<double>(&v))
+          col.AppendDouble(*d);
+        else if (auto* s = std::get_if<std::string>(&v))
+          col.AppendString(*s);
+        else
+          col.AppendBool(std::get<bool>(v));
       }
       b.event_time.push_back(row.time);
     }
@@ -155,8 +162,12 @@ std::string Job(const std::string& join, bool processing_time = false) {
 
 const char* kInterval = "{left: l, right: r, on: \"l.id = r.lid\", within: 10ms}";
 
-Row L(Value id, const std::string& name, int64_t t) { return {t, {id, name, t}}; }
-Row Rt(Value lid, double amount, int64_t t) { return {t, {lid, amount, t}}; }
+Row L(Value id, const std::string& name, int64_t t) {
+  return {t, {id, name, t}};
+}
+Row Rt(Value lid, double amount, int64_t t) {
+  return {t, {lid, amount, t}};
+}
 
 using Rows = std::vector<std::string>;
 
@@ -181,8 +192,7 @@ TEST_F(IntervalJoinTest, MatchesWithinTheIntervalBoundariesIncluded) {
   // A new left row probes every buffered right row of its key.
   // y: 110 and 111 are within 10ms, 90 and 89 are not; z: 100 is exactly 10ms away.
   Left({L(int64_t{1}, "y", 105), L(int64_t{2}, "z", 110), L(int64_t{3}, "w", 100)});
-  EXPECT_EQ(Take(), (Rows{"1|y|105|1|1|110@110", "1|y|105|1|2|111@111",
-                          "2|z|110|2|5|100@110"}));
+  EXPECT_EQ(Take(), (Rows{"1|y|105|1|1|110@110", "1|y|105|1|2|111@111", "2|z|110|2|5|100@110"}));
   EXPECT_EQ(Stats().join_matches, 5);
 }
 
@@ -248,6 +258,56 @@ TEST_F(IntervalJoinTest, ProcessingTimeUsesTheClock) {
   EXPECT_EQ(StateEntries("buffers"), 0u);
 }
 
+TEST_F(IntervalJoinTest, MatchesABruteForceReferenceWhileExpiring) {
+  Init(Job("{left: l, right: r, on: \"l.id = r.lid\", within: 15ms}"), "j");
+  std::mt19937 rng(5);
+  struct Ev {
+    int64_t key, t, v;
+  };
+  std::vector<Ev> sides[2];
+  for (int s = 0; s < 2; ++s) {
+    for (int i = 0; i < 200; ++i)
+      sides[s].push_back({static_cast<int64_t>(rng() % 3), static_cast<int64_t>(rng() % 500),
+                          static_cast<int64_t>(i)});
+    std::sort(sides[s].begin(), sides[s].end(), [](const Ev& a, const Ev& b) { return a.t < b.t; });
+  }
+  // Feed each side in time order, in random batches, the watermark just
+  // below the earliest row not yet fed: no row is late, expiry runs.
+  size_t next[2] = {0, 0};
+  while (next[0] < sides[0].size() || next[1] < sides[1].size()) {
+    int s = static_cast<int>(rng() % 2);
+    if (next[s] == sides[s].size()) s = 1 - s;
+    size_t n = std::min<size_t>(1 + rng() % 10, sides[s].size() - next[s]);
+    std::vector<Row> batch;
+    for (size_t i = next[s]; i < next[s] + n; ++i) {
+      const Ev& e = sides[s][i];
+      if (s == 0)
+        batch.push_back(L(e.key, "l" + std::to_string(e.v), e.t));
+      else
+        batch.push_back(Rt(e.key, static_cast<double>(e.v), e.t));
+    }
+    Feed(s, batch);
+    next[s] += n;
+    int64_t wm = kMaxWatermark;
+    for (int x = 0; x < 2; ++x)
+      if (next[x] < sides[x].size()) wm = std::min(wm, sides[x][next[x]].t - 1);
+    if (wm != kMaxWatermark) Watermark(wm);
+  }
+  EXPECT_EQ(Stats().late_dropped, 0);
+  Rows expected;
+  for (const Ev& l : sides[0])
+    for (const Ev& r : sides[1])
+      if (l.key == r.key && std::abs(l.t - r.t) <= 15)
+        expected.push_back(std::to_string(l.key) + "|l" + std::to_string(l.v) + "|" +
+                           std::to_string(l.t) + "|" + std::to_string(r.key) + "|" +
+                           std::to_string(r.v) + "|" + std::to_string(r.t) + "@" +
+                           std::to_string(std::max(l.t, r.t)));
+  std::sort(expected.begin(), expected.end());
+  EXPECT_EQ(Take(), expected);
+  Watermark(kMaxWatermark);
+  EXPECT_EQ(StateEntries("buffers"), 0u);
+}
+
 // ---- window joins ----
 
 class WindowJoinTest : public OperatorHarness {
@@ -266,8 +326,8 @@ TEST_F(WindowJoinTest, TumblingEmitsEveryPairOfAWindowWhenItFires) {
   Watermark(8);
   EXPECT_EQ(Take(), Rows{});
   Watermark(9);
-  EXPECT_EQ(Take(), (Rows{"1|a|1|1|0.5|0|0|10@9", "1|a|1|1|1.5|9|0|10@9",
-                          "1|b|5|1|0.5|0|0|10@9", "1|b|5|1|1.5|9|0|10@9"}));
+  EXPECT_EQ(Take(), (Rows{"1|a|1|1|0.5|0|0|10@9", "1|a|1|1|1.5|9|0|10@9", "1|b|5|1|0.5|0|0|10@9",
+                          "1|b|5|1|1.5|9|0|10@9"}));
   Left({L(int64_t{1}, "late", 5)});
   EXPECT_EQ(Stats().late_dropped, 1);
   Watermark(19);
@@ -287,7 +347,7 @@ TEST_F(WindowJoinTest, SlidingPairsOnlyShareOverlappingWindows) {
 
 TEST_F(WindowJoinTest, SessionsMergeAcrossBothSides) {
   Init(Job("{left: l, right: r, on: \"l.id = r.lid\", window: {session: {gap: 10ms}}}"), "j");
-  Left({L(int64_t{1}, "a", 0), L(int64_t{2}, "k2", 0)});  // 1: [0,10)
+  Left({L(int64_t{1}, "a", 0), L(int64_t{2}, "k2", 0)});      // 1: [0,10)
   Right({Rt(int64_t{1}, 1.0, 15), Rt(int64_t{2}, 2.0, 30)});  // 1: [15,25); 2: apart
   Watermark(9);  // key 2's [0,10) has only a left row: nothing
   EXPECT_EQ(Take(), Rows{});
@@ -304,9 +364,9 @@ TEST_F(WindowJoinTest, SessionsMergeAcrossBothSides) {
 
 TEST_F(WindowJoinTest, SessionBridgingRowMergesLeftAndRightSessions) {
   Init(Job("{left: l, right: r, on: \"l.id = r.lid\", window: {session: {gap: 10ms}}}"), "j");
-  Left({L(int64_t{1}, "a", 0)});      // [0,10)
-  Right({Rt(int64_t{1}, 1.0, 15)});   // [15,25)
-  Right({Rt(int64_t{1}, 2.0, 8)});    // [8,18) bridges both: [0,25)
+  Left({L(int64_t{1}, "a", 0)});     // [0,10)
+  Right({Rt(int64_t{1}, 1.0, 15)});  // [15,25)
+  Right({Rt(int64_t{1}, 2.0, 8)});   // [8,18) bridges both: [0,25)
   Watermark(24);
   EXPECT_EQ(Take(), (Rows{"1|a|0|1|1|15|0|25@24", "1|a|0|1|2|8|0|25@24"}));
 }

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <librdkafka/rdkafka.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -12,6 +13,7 @@
 #include <memory>
 #include <set>
 #include <string>
+#include <thread>
 #include <tuple>
 #include <vector>
 
@@ -60,10 +62,10 @@ class TestProducer {
   void Send(const std::string& topic, int32_t partition, const std::string& value,
             const std::string& key = "") {
     rd_kafka_topic_t* rkt = rd_kafka_topic_new(rk_, topic.c_str(), nullptr);
-    ASSERT_EQ(rd_kafka_produce(rkt, partition, RD_KAFKA_MSG_F_COPY,
-                               const_cast<char*>(value.data()), value.size(),
-                               key.empty() ? nullptr : key.data(), key.size(), nullptr),
-              0);
+    ASSERT_EQ(
+        rd_kafka_produce(rkt, partition, RD_KAFKA_MSG_F_COPY, const_cast<char*>(value.data()),
+                         value.size(), key.empty() ? nullptr : key.data(), key.size(), nullptr),
+        0);
     rd_kafka_topic_destroy(rkt);
   }
   void Flush() { ASSERT_EQ(rd_kafka_flush(rk_, 10'000), RD_KAFKA_RESP_ERR_NO_ERROR); }
@@ -112,8 +114,8 @@ std::vector<Consumed> ConsumeAll(const std::string& brokers, const std::string& 
         const char* name;
         const void* value;
         size_t size;
-        for (size_t i = 0; rd_kafka_header_get_all(hdrs, i, &name, &value, &size) ==
-                           RD_KAFKA_RESP_ERR_NO_ERROR;
+        for (size_t i = 0;
+             rd_kafka_header_get_all(hdrs, i, &name, &value, &size) == RD_KAFKA_RESP_ERR_NO_ERROR;
              ++i) {
           c.headers[name] = std::string(static_cast<const char*>(value), size);
         }
@@ -129,7 +131,8 @@ std::vector<Consumed> ConsumeAll(const std::string& brokers, const std::string& 
 }
 
 Schema OrdersSchema() {
-  return Schema({{"user", TypeId::kString}, {"amount", TypeId::kDouble}, {"ts", TypeId::kTimestamp}});
+  return Schema(
+      {{"user", TypeId::kString}, {"amount", TypeId::kDouble}, {"ts", TypeId::kTimestamp}});
 }
 
 std::string Order(const std::string& user, double amount, int64_t ts) {
@@ -142,11 +145,29 @@ std::string Order(const std::string& user, double amount, int64_t ts) {
 class KafkaConnectorTest : public ::testing::Test {
  protected:
   // One cluster for the suite (stopping one takes a second); each test has
-  // its own topics.
+  // topics of its own, all created up front: the mock cluster sometimes takes
+  // a second to create a topic when it is idle, but creates concurrent
+  // requests at once.
+  static constexpr int kTopicSets = 32;
+
+  static std::string Suffix(int set) { return "-" + std::to_string(set); }
+
   static void SetUpTestSuite() {
     auto broker = DevBroker::Start(devbroker::DevBrokerOptions{});
     ASSERT_TRUE(broker.ok()) << broker.status().ToString();
     shared_broker_ = std::move(broker).value().release();
+    next_set_ = 0;
+    std::vector<std::thread> threads;
+    std::atomic<int> failures{0};
+    for (int set = 0; set < kTopicSets; ++set) {
+      for (auto [name, partitions] : {std::pair{"orders", 3}, {"orders.dlq", 1}, {"out", 3}}) {
+        threads.emplace_back([set, name = std::string(name), partitions, &failures] {
+          if (!shared_broker_->CreateTopic({name + Suffix(set), partitions}).ok()) ++failures;
+        });
+      }
+    }
+    for (std::thread& t : threads) t.join();
+    ASSERT_EQ(failures.load(), 0);
   }
   static void TearDownTestSuite() {
     delete shared_broker_;
@@ -156,14 +177,11 @@ class KafkaConnectorTest : public ::testing::Test {
   void SetUp() override {
     ASSERT_NE(shared_broker_, nullptr);
     brokers_ = shared_broker_->bootstrap_servers();
-    static int test_number = 0;
-    std::string suffix = "-" + std::to_string(++test_number);
+    ASSERT_LT(next_set_, kTopicSets) << "raise kTopicSets";
+    std::string suffix = Suffix(next_set_++);
     orders_ = "orders" + suffix;
-    dlq_ = dlq_ + suffix;
+    dlq_ = "orders.dlq" + suffix;
     out_ = "out" + suffix;
-    ASSERT_TRUE(shared_broker_->CreateTopic({orders_, 3}).ok());
-    ASSERT_TRUE(shared_broker_->CreateTopic({dlq_, 1}).ok());
-    ASSERT_TRUE(shared_broker_->CreateTopic({out_, 3}).ok());
   }
 
   spec::SourceSpec SourceSpec() const {
@@ -210,6 +228,7 @@ class KafkaConnectorTest : public ::testing::Test {
   }
 
   static DevBroker* shared_broker_;
+  static int next_set_;
   std::string brokers_, orders_, dlq_, out_;
   ManualClock clock_{1'000'000};
 };
@@ -352,8 +371,8 @@ TEST_F(KafkaConnectorTest, DeadLetterToKafkaKeepsBytesErrorAndPosition) {
 }
 
 TEST_F(KafkaConnectorTest, DeadLetterToFileWritesJsonLines) {
-  auto dir = std::filesystem::temp_directory_path() /
-             ("weir_kafka_dlq_" + std::to_string(::getpid()));
+  auto dir =
+      std::filesystem::temp_directory_path() / ("weir_kafka_dlq_" + std::to_string(::getpid()));
   std::filesystem::remove_all(dir);
   TestProducer producer(brokers_);
   producer.Send(orders_, 1, "oops \"quoted\"");
@@ -467,7 +486,7 @@ TEST_F(KafkaConnectorTest, WatermarkIsTheMinimumOverActivePartitions) {
     ASSERT_TRUE(source.Poll(&batch, 100, 100).ok());
   }
   EXPECT_EQ(source.Watermark().watermark, 10'000 - 101);  // partition 0 not idle yet
-  clock_.Advance(1'500);  // partition 0: 5.5 s without records
+  clock_.Advance(1'500);                                  // partition 0: 5.5 s without records
   wm = source.Watermark();
   EXPECT_EQ(wm.watermark, 40'000 - 101);
   EXPECT_FALSE(wm.idle);
@@ -518,6 +537,7 @@ TEST_F(KafkaConnectorTest, MoreSubtasksThanPartitions) {
 }
 
 DevBroker* KafkaConnectorTest::shared_broker_ = nullptr;
+int KafkaConnectorTest::next_set_ = 0;
 
 // ---- sink ----
 
@@ -533,7 +553,7 @@ RecordBatch OrdersBatch(const std::vector<std::tuple<std::string, double, int64_
 }
 
 spec::SinkSpec KafkaSinkSpec(const std::string& brokers, const std::string& topic,
-                            std::vector<std::string> key) {
+                             std::vector<std::string> key) {
   spec::SinkSpec s;
   s.name = "out";
   s.type = "kafka";
@@ -560,7 +580,8 @@ TEST_F(KafkaConnectorTest, SinkWritesKeyedMessagesToTheKeysPartition) {
   Status open = sink.Open(SinkContext{"test", 0, 1});
   ASSERT_TRUE(open.ok()) << open.ToString();
   std::vector<std::tuple<std::string, double, int64_t>> rows;
-  for (int i = 0; i < 60; ++i) rows.emplace_back("user" + std::to_string(i % 12), i * 0.5, 1000 + i);
+  for (int i = 0; i < 60; ++i)
+    rows.emplace_back("user" + std::to_string(i % 12), i * 0.5, 1000 + i);
   RecordBatch batch = OrdersBatch(rows);
   ASSERT_TRUE(sink.Write(batch).ok());
   Status flushed = sink.Flush();

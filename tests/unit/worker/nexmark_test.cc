@@ -39,8 +39,7 @@ SourceContext Context(const Clock* clock, int subtask = 0, int parallelism = 1) 
 }
 
 // Everything a bounded source generates, in one batch.
-RecordBatch RunToEnd(const spec::SourceSpec& spec, const SourceContext& ctx,
-                     int max_rows = 1000) {
+RecordBatch RunToEnd(const spec::SourceSpec& spec, const SourceContext& ctx, int max_rows = 1000) {
   auto source = MakeSource(spec, spec::JobSpec{});
   EXPECT_TRUE(source.ok());
   RecordBatch batch(std::make_shared<Schema>(spec.schema));
@@ -136,7 +135,8 @@ TEST_F(NexmarkTest, OnlyKeepsTheNumberingSoKindsJoin) {
 
   // Ids are dense from 1000.
   std::set<int64_t> auction_ids, person_ids;
-  for (size_t r = 0; r < auctions.num_rows(); ++r) auction_ids.insert(Col(auctions, "id").GetInt(r));
+  for (size_t r = 0; r < auctions.num_rows(); ++r)
+    auction_ids.insert(Col(auctions, "id").GetInt(r));
   for (size_t r = 0; r < persons.num_rows(); ++r) person_ids.insert(Col(persons, "id").GetInt(r));
   EXPECT_EQ(*auction_ids.begin(), 1000);
   EXPECT_EQ(*auction_ids.rbegin(), 3999);

@@ -8,6 +8,7 @@
 #include <limits>
 #include <map>
 #include <memory>
+#include <random>
 #include <string>
 #include <variant>
 #include <vector>
@@ -56,9 +57,8 @@ class Collector final : public runtime::Output {
 class OperatorHarness : public ::testing::Test {
  protected:
   void Init(const std::string& yaml, const std::string& name, int batch_size = 1024) {
-    spec::LoadResult r = spec::ParseJob(yaml, "t.yaml", [](const std::string&) {
-      return std::optional<std::string>();
-    });
+    spec::LoadResult r = spec::ParseJob(
+        yaml, "t.yaml", [](const std::string&) { return std::optional<std::string>(); });
     ASSERT_NE(r.job, nullptr) << spec::FormatDiagnostics("t.yaml", r.diagnostics);
     job_ = std::move(r.job);
     for (const auto& o : job_->operators)
@@ -87,11 +87,16 @@ class OperatorHarness : public ::testing::Test {
       for (size_t c = 0; c < b.columns.size() && c < row.values.size(); ++c) {
         Column& col = b.columns[c];
         const Value& v = row.values[c];
-        if (std::holds_alternative<std::monostate>(v)) col.AppendNull();
-        else if (auto* i = std::get_if<int64_t>(&v)) col.AppendInt(*i);
-        else if (auto* d = std::get_if<double>(&v)) col.AppendDouble(*d);
-        else if (auto* s = std::get_if<std::string>(&v)) col.AppendString(*s);
-        else col.AppendBool(std::get<bool>(v));
+        if (std::holds_alternative<std::monostate>(v))
+          col.AppendNull();
+        else if (auto* i = std::get_if<int64_t>(&v))
+          col.AppendInt(*i);
+        else if (auto* d = std::get_if<double>(&v))
+          col.AppendDouble(*d);
+        else if (auto* s = std::get_if<std::string>(&v))
+          col.AppendString(*s);
+        else
+          col.AppendBool(std::get<bool>(v));
       }
       b.event_time.push_back(row.time);
     }
@@ -136,12 +141,13 @@ class OperatorHarness : public ::testing::Test {
 // the given operators.
 std::string Job(const std::string& operators, bool processing_time = false,
                 const std::string& extra_sinks = "") {
-  return std::string("name: t\n"
-                     "sources:\n"
-                     "  s:\n"
-                     "    type: datagen\n"
-                     "    schema: {k: string, v: bigint, d: double, s: string, ts: timestamp, "
-                     "b: boolean}\n") +
+  return std::string(
+             "name: t\n"
+             "sources:\n"
+             "  s:\n"
+             "    type: datagen\n"
+             "    schema: {k: string, v: bigint, d: double, s: string, ts: timestamp, "
+             "b: boolean}\n") +
          (processing_time ? "" : "    event_time: {field: ts}\n") + "operators:\n" + operators +
          "sinks:\n"
          "  o: {from: w, type: blackhole}\n" +
@@ -226,8 +232,8 @@ TEST_F(WindowTest, SessionsMergeWhenARowBridgesThemAcrossBatches) {
   Init(Job("  - name: w\n    from: s\n    key_by: [k]\n    window: {session: {gap: 10ms}}\n"
            "    aggregate: {n: count(), total: sum(v)}\n"),
        "w");
-  Feed({R("a", 1, 0), R("a", 2, 5)});  // a: [0, 15)
-  Feed({R("a", 4, 22)});               // a: [22, 32)
+  Feed({R("a", 1, 0), R("a", 2, 5)});   // a: [0, 15)
+  Feed({R("a", 4, 22)});                // a: [22, 32)
   Feed({R("b", 1, 0), R("b", 2, 10)});  // b: rows exactly gap apart: [0,10), [10,20)
   Watermark(13);
   EXPECT_EQ(Take(), (Rows{"b|0|10|1|1@9"}));
@@ -371,12 +377,13 @@ TEST_F(WindowTest, EveryAggregateWithNulls) {
         {4, {std::string("a"), int64_t{7}, kNull, std::string("a"), int64_t{4}, false}},
         {5, {std::string("a"), kNull, kNull, m, int64_t{5}, kNull}}});
   Watermark(99);
-  EXPECT_EQ(Take(), (Rows{
-                        // n nv sv sd minv maxv mins maxs avgv avgd fv lv fs ls cd mint maxb minb maxd
-                        "a|0|100|5|3|9|4|-3|7|a|z|3|2|5|7|m|m|3|1|true|false|2.5@99",
-                        "b|0|100|1|0|null|null|null|null|null|null|null|null|null|null|null|null|0|"
-                        "3|null|null|null@99",
-                    }));
+  EXPECT_EQ(Take(),
+            (Rows{
+                // n nv sv sd minv maxv mins maxs avgv avgd fv lv fs ls cd mint maxb minb maxd
+                "a|0|100|5|3|9|4|-3|7|a|z|3|2|5|7|m|m|3|1|true|false|2.5@99",
+                "b|0|100|1|0|null|null|null|null|null|null|null|null|null|null|null|null|0|"
+                "3|null|null|null@99",
+            }));
 }
 
 TEST_F(WindowTest, BigintSumWrapsOnOverflowAndMinMaxTakeExtremes) {
@@ -479,6 +486,114 @@ TEST_F(WindowTest, FactoryExposesCountersThroughKeyedOperator) {
   Feed({R("a", 1, 1)});
   EXPECT_EQ(keyed->late_dropped(), 1);
   EXPECT_EQ(keyed->stats().windows_fired, 1);
+}
+
+// Random rows fed in a random order and random batch sizes, then Finish,
+// against a brute-force computation.
+struct RandomRow {
+  std::string k;
+  int64_t v;
+  int64_t t;
+};
+
+std::vector<RandomRow> RandomRows(uint32_t seed, int n) {
+  std::mt19937 rng(seed);
+  std::vector<RandomRow> rows;
+  for (int i = 0; i < n; ++i)
+    rows.push_back({std::string(1, static_cast<char>('a' + rng() % 3)),
+                    static_cast<int64_t>(rng() % 100), static_cast<int64_t>(rng() % 1000)});
+  return rows;
+}
+
+template <typename FeedFn>
+void FeedInRandomBatches(const std::vector<RandomRow>& rows, uint32_t seed, FeedFn feed) {
+  std::mt19937 rng(seed);
+  for (size_t i = 0; i < rows.size();) {
+    size_t n = std::min<size_t>(1 + rng() % 20, rows.size() - i);
+    std::vector<Row> batch;
+    for (size_t j = i; j < i + n; ++j) batch.push_back(R(rows[j].k, rows[j].v, rows[j].t));
+    feed(batch);
+    i += n;
+  }
+}
+
+TEST_F(WindowTest, SessionsMatchABruteForceReferenceInAnyArrivalOrder) {
+  Init(Job("  - name: w\n    from: s\n    key_by: [k]\n    window: {session: {gap: 20ms}}\n"
+           "    aggregate: {n: count(), total: sum(v), f: first(v), l: last(v)}\n"),
+       "w");
+  const std::vector<RandomRow> rows = RandomRows(7, 400);
+  FeedInRandomBatches(rows, 8, [&](const std::vector<Row>& b) { Feed(b); });
+  Finish();
+  // Reference: per key, rows sorted by time; a session ends where the next
+  // row is gap or more later. first/last by arrival (index in `rows`).
+  Rows expected;
+  for (std::string key : {"a", "b", "c"}) {
+    std::vector<size_t> idx;
+    for (size_t i = 0; i < rows.size(); ++i)
+      if (rows[i].k == key) idx.push_back(i);
+    std::stable_sort(idx.begin(), idx.end(),
+                     [&](size_t x, size_t y) { return rows[x].t < rows[y].t; });
+    for (size_t i = 0; i < idx.size();) {
+      size_t j = i + 1;
+      while (j < idx.size() && rows[idx[j]].t - rows[idx[j - 1]].t < 20) ++j;
+      int64_t total = 0;
+      size_t first = idx[i], last = idx[i];
+      for (size_t m = i; m < j; ++m) {
+        total += rows[idx[m]].v;
+        first = std::min(first, idx[m]);
+        last = std::max(last, idx[m]);
+      }
+      int64_t start = rows[idx[i]].t, end = rows[idx[j - 1]].t + 20;
+      expected.push_back(key + "|" + std::to_string(start) + "|" + std::to_string(end) + "|" +
+                         std::to_string(j - i) + "|" + std::to_string(total) + "|" +
+                         std::to_string(rows[first].v) + "|" + std::to_string(rows[last].v) + "@" +
+                         std::to_string(end - 1));
+      i = j;
+    }
+  }
+  std::sort(expected.begin(), expected.end());
+  EXPECT_EQ(Take(), expected);
+  EXPECT_EQ(StateEntries("sessions"), 0u);
+}
+
+TEST_F(WindowTest, SlidingMatchesABruteForceReference) {
+  Init(Job("  - name: w\n    from: s\n    key_by: [k]\n"
+           "    window: {sliding: {size: 30ms, slide: 10ms}}\n"
+           "    aggregate: {n: count(), total: sum(v), lo: min(v)}\n"),
+       "w");
+  const std::vector<RandomRow> rows = RandomRows(11, 300);
+  FeedInRandomBatches(rows, 12, [&](const std::vector<Row>& b) { Feed(b); });
+  Finish();
+  struct Acc {
+    int64_t n = 0, total = 0, lo = 1000;
+  };
+  std::map<std::pair<std::string, int64_t>, Acc> windows;
+  for (const RandomRow& r : rows) {
+    for (int64_t s = 0; s <= r.t; s += 10) {
+      if (r.t >= s + 30) continue;
+      Acc& a = windows[{r.k, s}];
+      ++a.n;
+      a.total += r.v;
+      a.lo = std::min(a.lo, r.v);
+    }
+    if (r.t < 20) {  // windows starting before 0
+      for (int64_t s = -20; s < 0; s += 10) {
+        if (r.t >= s + 30) continue;
+        Acc& a = windows[{r.k, s}];
+        ++a.n;
+        a.total += r.v;
+        a.lo = std::min(a.lo, r.v);
+      }
+    }
+  }
+  Rows expected;
+  for (const auto& [w, a] : windows)
+    expected.push_back(w.first + "|" + std::to_string(w.second) + "|" +
+                       std::to_string(w.second + 30) + "|" + std::to_string(a.n) + "|" +
+                       std::to_string(a.total) + "|" + std::to_string(a.lo) + "@" +
+                       std::to_string(w.second + 29));
+  std::sort(expected.begin(), expected.end());
+  EXPECT_EQ(Take(), expected);
 }
 
 // ---- reduce ----
