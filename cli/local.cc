@@ -220,9 +220,11 @@ int RunLocal(const GlobalOptions& g, const LocalCommand& cmd) {
     std::fprintf(stderr, "weir: job %s failed: %s\n", job.name.c_str(), st.message().c_str());
     return kExitJobFailed;
   }
-  std::fprintf(stderr, "weir: job %s finished in %.1fs: %s records in, %s out, %s malformed\n",
+  std::string late;
+  if (p.late_dropped > 0) late = ", " + Human(p.late_dropped) + " late dropped";
+  std::fprintf(stderr, "weir: job %s finished in %.1fs: %s records in, %s out, %s malformed%s\n",
                job.name.c_str(), secs, Human(p.records_in).c_str(), Human(p.records_out).c_str(),
-               Human(p.skipped).c_str());
+               Human(p.skipped).c_str(), late.c_str());
   return kExitOk;
 }
 

@@ -98,4 +98,65 @@ class PartitionWatermarks {
   int64_t emitted_ = kMinWatermark;
 };
 
+// ChannelWatermarks combines the watermarks arriving on a task's input
+// channels: the task's watermark is the minimum over channels that are
+// neither idle nor ended. When every open channel is idle the task reports
+// itself idle (keeping its last watermark). Update returns true when the
+// combined status changed and must be forwarded downstream.
+class ChannelWatermarks {
+ public:
+  explicit ChannelWatermarks(size_t channels) : channels_(channels) {}
+
+  bool Update(size_t channel, const WatermarkStatus& wm) {
+    Channel& ch = channels_[channel];
+    ch.watermark = std::max(ch.watermark, wm.watermark);
+    ch.idle = wm.idle;
+    return Recompute();
+  }
+  // The channel delivered its last element; returns as Update.
+  bool End(size_t channel) {
+    Channel& ch = channels_[channel];
+    if (!ch.ended) {
+      ch.ended = true;
+      ++ended_;
+    }
+    return Recompute();
+  }
+  bool all_ended() const { return ended_ == channels_.size(); }
+  WatermarkStatus current() const { return current_; }
+
+ private:
+  struct Channel {
+    int64_t watermark = kMinWatermark;
+    bool idle = false;
+    bool ended = false;
+  };
+  bool Recompute() {
+    int64_t min_active = kMaxWatermark;
+    bool any_active = false;
+    for (const Channel& ch : channels_) {
+      if (ch.ended || ch.idle) continue;
+      any_active = true;
+      min_active = std::min(min_active, ch.watermark);
+    }
+    if (any_active && min_active > current_.watermark) {
+      current_ = {min_active, false};
+      return true;
+    }
+    if (!any_active && !current_.idle) {
+      current_.idle = true;
+      return true;
+    }
+    if (any_active && current_.idle) {
+      current_.idle = false;  // downstream must count this task again
+      return true;
+    }
+    return false;
+  }
+
+  std::vector<Channel> channels_;
+  size_t ended_ = 0;
+  WatermarkStatus current_;
+};
+
 }  // namespace weir

@@ -67,7 +67,7 @@ struct KeyedOperatorStats {
 class KeyedOperator : public runtime::Operator {
  public:
   const KeyedOperatorStats& stats() const { return stats_; }
-  int64_t late_dropped() const { return stats_.late_dropped; }
+  int64_t late_dropped() const override { return stats_.late_dropped; }
 
  protected:
   KeyedOperatorStats stats_;

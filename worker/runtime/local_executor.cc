@@ -117,6 +117,7 @@ Progress LocalExecutor::GetProgress() const {
       p.skipped += src->stats().skipped.load(std::memory_order_relaxed) +
                    src->stats().dead_lettered.load(std::memory_order_relaxed);
     }
+    p.late_dropped += t->stats().late_dropped.load(std::memory_order_relaxed);
     if (const auto* sink = t->sink()) {
       p.records_out += sink->stats().records.load(std::memory_order_relaxed);
       wm = std::min(wm, t->stats().watermark.load(std::memory_order_relaxed));

@@ -28,6 +28,7 @@ struct Progress {
   int64_t records_in = 0;             // rows read by all sources
   int64_t records_out = 0;            // rows written by all sinks
   int64_t skipped = 0;                // malformed records skipped or dead-lettered
+  int64_t late_dropped = 0;           // rows too late for their window or join, dropped
   int64_t watermark = kMinWatermark;  // the lowest watermark at the sinks
   bool finished = false;
 };

@@ -65,6 +65,9 @@ class Operator {
   virtual Status ProcessWatermark(int64_t watermark, Output& out) { return Status::OK(); }
   virtual Status ProcessTime(int64_t now_ms, Output& out) { return Status::OK(); }
   virtual Status Finish(Output& out) { return Status::OK(); }
+  // Late rows dropped so far (windows without a late stream, joins). Read by
+  // the task thread after each element, never per row.
+  virtual int64_t late_dropped() const { return 0; }
 };
 
 // Builds the operator for a validated spec. `inputs` are the schemas of

@@ -220,8 +220,11 @@ void Task::AddEdgeWriter(int step, int port, std::unique_ptr<EdgeWriter> writer)
   outputs_[static_cast<size_t>(step)]->writers_[port].push_back(std::move(writer));
 }
 
-int64_t Task::late_dropped() const {
-  return 0;
+void Task::PublishCounters() {
+  int64_t late = 0;
+  for (const auto& op : ops_)
+    if (op) late += op->late_dropped();
+  stats_.late_dropped.store(late, std::memory_order_relaxed);
 }
 
 Status Task::Run() {
@@ -280,6 +283,7 @@ Status Task::Tick() {
     WEIR_RETURN_IF_ERROR(ops_[i]->ProcessTime(now, *outputs_[i]));
     WEIR_RETURN_IF_ERROR(failure_);
   }
+  PublishCounters();
   return Status::OK();
 }
 
@@ -291,6 +295,7 @@ Status Task::FinishChain() {
     if (!st.ok()) return Status(st.code(), vertex_.chain[i].name + ": " + st.message());
     WEIR_RETURN_IF_ERROR(failure_);
   }
+  PublishCounters();
   for (auto& out : outputs_)
     for (auto& port : out->writers_)
       for (auto& w : port)
@@ -331,15 +336,7 @@ Status Task::RunSource() {
 }
 
 Status Task::RunConsumer() {
-  struct ChannelState {
-    int64_t watermark = kMinWatermark;
-    bool idle = false;
-    bool ended = false;
-  };
-  std::vector<ChannelState> channels(channel_inputs_.size());
-  int64_t current = kMinWatermark;
-  bool current_idle = false;
-  size_t ended = 0;
+  ChannelWatermarks watermarks(channel_inputs_.size());
   while (!cancelled_->load(std::memory_order_relaxed)) {
     auto elem = input_->Pop(std::chrono::milliseconds(50));
     if (!elem) {
@@ -348,6 +345,7 @@ Status Task::RunConsumer() {
       continue;
     }
     const size_t c = static_cast<size_t>(elem->channel);
+    bool changed = false;
     switch (elem->kind) {
       case Element::Kind::kBatch: {
         stats_.rows_in.fetch_add(static_cast<int64_t>(elem->batch.num_rows()),
@@ -358,36 +356,14 @@ Status Task::RunConsumer() {
         break;
       }
       case Element::Kind::kWatermark:
-        channels[c].watermark = std::max(channels[c].watermark, elem->watermark.watermark);
-        channels[c].idle = elem->watermark.idle;
+        changed = watermarks.Update(c, elem->watermark);
         break;
       case Element::Kind::kEndOfInput:
-        if (!channels[c].ended) {
-          channels[c].ended = true;
-          ++ended;
-        }
+        changed = watermarks.End(c);
         break;
     }
-    if (ended == channels.size()) return FinishChain();
-    if (elem->kind != Element::Kind::kBatch) {
-      int64_t min_active = kMaxWatermark;
-      bool any_active = false;
-      for (const auto& ch : channels) {
-        if (ch.ended || ch.idle) continue;
-        any_active = true;
-        min_active = std::min(min_active, ch.watermark);
-      }
-      if (any_active && min_active > current) {
-        current = min_active;
-        current_idle = false;
-        WEIR_RETURN_IF_ERROR(AdvanceWatermark({current, false}));
-      } else if (!any_active && !current_idle) {
-        current_idle = true;
-        WEIR_RETURN_IF_ERROR(AdvanceWatermark({current, true}));
-      } else if (any_active && current_idle) {
-        current_idle = false;
-      }
-    }
+    if (watermarks.all_ended()) return FinishChain();
+    if (changed) WEIR_RETURN_IF_ERROR(AdvanceWatermark(watermarks.current()));
     WEIR_RETURN_IF_ERROR(Tick());
   }
   return Status::Cancelled("cancelled");

@@ -65,6 +65,7 @@ class EdgeWriter {
 struct TaskStats {
   std::atomic<int64_t> rows_in{0};
   std::atomic<int64_t> watermark{kMinWatermark};
+  std::atomic<int64_t> late_dropped{0};  // over the chain's operators
 };
 
 class Task {
@@ -85,7 +86,6 @@ class Task {
   const TaskStats& stats() const { return stats_; }
   const connectors::Source* source() const { return source_.get(); }
   const connectors::Sink* sink() const { return sink_; }
-  int64_t late_dropped() const;
 
  private:
   class StepOutput;
@@ -94,6 +94,7 @@ class Task {
   Status AdvanceWatermark(const WatermarkStatus& wm);
   Status Tick();
   Status FinishChain();
+  void PublishCounters();
   Status Failed() const { return failure_; }
 
   const plan::PhysicalPlan& plan_;

@@ -868,9 +868,13 @@ def lateness_case(c, allowed_ms, late_stream):
     if late_stream:
         c.expect("too_late", out_rows(late, ["user", "amount", "ts"]), c.read_sink("late"),
                  field_order=["user", "amount", "ts"])
-    m = re.search(r"([\d,]+) late", c.stderr)
-    if m and int(m.group(1).replace(",", "")) != n_late:
-        c.problems.append("weir reports %s late records, expected %d" % (m.group(1), n_late))
+    m = re.search(r"([\d,]+) late dropped", c.stderr)
+    if late_stream:
+        c.check(m is None, "late rows went to the late stream, yet weir reports them dropped")
+    elif not m:
+        c.problems.append("weir's summary does not count the %d late rows dropped" % n_late)
+    elif int(m.group(1).replace(",", "")) != n_late:
+        c.problems.append("weir reports %s late rows dropped, expected %d" % (m.group(1), n_late))
     return exp, late
 
 
