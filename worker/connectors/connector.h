@@ -17,15 +17,35 @@
 //    naming topic/partition/offset (or file:line) and the reason; skip ->
 //    counted in stats; dead_letter -> original bytes + reason + position
 //    written to the dead-letter target, and counted.
+//  - Checkpoints: SnapshotPosition() (task thread, between two Polls, at a
+//    barrier) returns where the source stands: after the last row Poll
+//    returned, as opaque bytes. RestorePositions(), called before Open(),
+//    gives the positions that every subtask of the same source stored in the
+//    checkpoint being restored (index = old subtask); the source resumes from
+//    the part that concerns it (Kafka: its partitions' offsets, wherever they
+//    were stored), so a restore may change the parallelism where the source
+//    can (Kafka); others reject a change with kFailedPrecondition.
 // Sink: one instance per sink subtask. Write() takes whole batches; Flush()
 // makes written rows durable/visible (at-least-once at a checkpoint or the
 // end); Close() after the last Flush().
+//  - Checkpoints (shared/design/architecture.md, exactly-once): PreCommit(N)
+//    at barrier N makes every row written so far part of checkpoint N: an
+//    at-least-once sink flushes; an exactly-once sink prepares (a pending
+//    file, a prepared transaction) without publishing, and returns the state
+//    recovery will need, stored in checkpoint N. Commit(N) once N is complete
+//    (its metadata durable) publishes what PreCommit(N) prepared; it is
+//    called in checkpoint order and must be idempotent. On recovery from
+//    checkpoint N, SinkContext::restore carries N and the state PreCommit(N)
+//    returned: Open() first finishes what N promised (commit) and discards
+//    what later, uncompleted checkpoints prepared (abort), then starts anew.
 #pragma once
 
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "common/batch.h"
 #include "common/spec/job_spec.h"
@@ -59,6 +79,13 @@ class Source {
   virtual Status Open(const SourceContext& ctx) = 0;
   virtual Result<PollState> Poll(RecordBatch* batch, int max_rows, int timeout_ms) = 0;
   virtual WatermarkStatus Watermark() = 0;
+  // TODO(positions): pure virtual once every source implements them.
+  virtual Result<std::string> SnapshotPosition() {
+    return Status::Unimplemented("this source cannot be checkpointed yet");
+  }
+  virtual Status RestorePositions(const std::vector<std::string>& positions) {
+    return Status::Unimplemented("this source cannot be restored yet");
+  }
   virtual void Close() {}
   const ConnectorStats& stats() const { return stats_; }
 
@@ -66,10 +93,16 @@ class Source {
   ConnectorStats stats_;
 };
 
+struct SinkRestore {
+  int64_t checkpoint_id = 0;
+  std::string state;  // what PreCommit(checkpoint_id) returned
+};
+
 struct SinkContext {
   std::string job;
   int subtask = 0;
   int parallelism = 1;
+  std::optional<SinkRestore> restore;  // set when recovering from a checkpoint
 };
 
 class Sink {
@@ -78,6 +111,11 @@ class Sink {
   virtual Status Open(const SinkContext& ctx) = 0;
   virtual Status Write(const RecordBatch& batch) = 0;
   virtual Status Flush() = 0;
+  virtual Result<std::string> PreCommit(int64_t checkpoint_id) {
+    WEIR_RETURN_IF_ERROR(Flush());
+    return std::string();
+  }
+  virtual Status Commit(int64_t checkpoint_id) { return Status::OK(); }
   virtual Status Close() { return Flush(); }
   const ConnectorStats& stats() const { return stats_; }
 

@@ -1,0 +1,98 @@
+// CheckpointStorage: where completed checkpoints live (a `file://` URI: a
+// local disk for one machine, a shared volume in Kubernetes). The interface
+// is narrow (put files, write metadata atomically, list, read back) so an
+// object store can implement it later.
+//
+// Layout under ROOT (the URI's path) for job J:
+//   ROOT/J/shared/DBID-NNNNNN.sst   SST files, shared between checkpoints
+//   ROOT/J/chk-N/                   checkpoint N (taken periodically)
+//     db/                           the non-SST files of the RocksDB checkpoint
+//                                   (MANIFEST, CURRENT, OPTIONS...)
+//     _metadata                     written last: complete <=> this exists
+//   ROOT/J/savepoint-N/             a savepoint: self-contained (its SSTs are
+//                                   copied into it, not shared), never deleted
+//                                   automatically
+// DBID is the RocksDB identity of the database that wrote the file (SST file
+// numbers are unique within one database, not across databases).
+//
+// Incremental: UploadDb copies an SST only when shared/ does not already hold
+// it; otherwise the checkpoint references the stored copy. Files are written
+// to a temporary name, fsynced and renamed, so a crash leaves no torn file
+// under a final name. Complete() writes _metadata the same way (temp, fsync,
+// rename, fsync of the directory); only then is the checkpoint complete.
+// Retention: after Complete, periodic checkpoints beyond the newest `retain`
+// are deleted, and shared SSTs that no remaining checkpoint references are
+// garbage-collected.
+//
+// _metadata holds the runtime's bytes (sources' positions, sinks' states,
+// the DB manifest) framed with a magic number, a version and a CRC32C, so a
+// damaged file is detected and reported, not restored.
+//
+// Thread-safety: one instance may be used from one thread at a time; the
+// runtime uploads from a background thread.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/status.h"
+
+namespace weir::state {
+
+struct CheckpointInfo {
+  int64_t id = 0;
+  bool savepoint = false;
+  std::string path;          // the chk-N or savepoint-N directory
+  int64_t completed_ms = 0;  // wall-clock time of completion (from the metadata)
+  uint64_t bytes = 0;        // metadata plus files referenced
+};
+
+class CheckpointStorage {
+ public:
+  // uri: "file:///abs/path" (or a plain absolute path); job: the job's name.
+  static Result<std::unique_ptr<CheckpointStorage>> Open(std::string_view uri, std::string_view job,
+                                                         int retain);
+  ~CheckpointStorage();
+
+  // Copies the RocksDB checkpoint directory `local_dir` (CreateLocalCheckpoint)
+  // into checkpoint `id`. Returns the DB manifest to put into the metadata:
+  // which stored file becomes which file of the database on restore.
+  Result<std::string> UploadDb(int64_t id, bool savepoint, const std::string& local_dir);
+
+  // Makes checkpoint `id` complete with `metadata` (the runtime's bytes),
+  // durably; then applies retention. `completed_ms` is recorded.
+  Status Complete(int64_t id, bool savepoint, std::string_view metadata, int64_t completed_ms);
+
+  // Drops what an uncompleted checkpoint `id` wrote (a failed or timed-out one).
+  Status Abort(int64_t id, bool savepoint);
+
+  // Completed checkpoints and savepoints of the job, oldest first.
+  Result<std::vector<CheckpointInfo>> List() const;
+  // The newest completed one (checkpoint or savepoint), if any.
+  Result<std::optional<CheckpointInfo>> Latest() const;
+
+  // Reads and verifies `path`/_metadata (path: a chk-N or savepoint-N
+  // directory, possibly of another storage root).
+  static Result<std::string> ReadMetadata(const std::string& path);
+  // The id of the checkpoint at `path` (from its metadata).
+  static Result<int64_t> ReadId(const std::string& path);
+
+  // Recreates the database of checkpoint `path` in `into_dir` (must not
+  // exist) from the DB manifest UploadDb returned: hard links when storage
+  // and `into_dir` are on one file system, copies otherwise.
+  static Status DownloadDb(const std::string& path, std::string_view db_manifest,
+                           const std::string& into_dir);
+
+  const std::string& job_dir() const;
+
+ private:
+  struct Impl;
+  explicit CheckpointStorage(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace weir::state

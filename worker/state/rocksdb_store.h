@@ -1,0 +1,72 @@
+// RocksDbStore: the process's keyed state on disk (shared/design/architecture.md).
+//
+// One RocksDB instance per process. Every task thread gets its own
+// KeyedStateBackend view (NewBackend); views share the instance and are each
+// used by one thread (RocksDB itself is thread-safe). Keys are
+//   [state id: 4 bytes BE][key group: 2 bytes BE][operator's key bytes]
+// so one state's key-group range is one contiguous key range: it can be
+// scanned, dropped or moved alone. State ids are allocated by Register and
+// the name -> id mapping is stored in the database itself (under a reserved
+// id), so a restored database gives the same names the same ids.
+//
+// Snapshots: CreateLocalCheckpoint flushes the memtables and hard-links the
+// live files into a new directory (rocksdb::Checkpoint): the caller must make
+// sure no task writes while it runs (the runtime calls it when every task of
+// the process has reached the barrier). The directory is then a complete
+// database that Open can use, and that CheckpointStorage uploads.
+//
+// RocksDB is the truth: there is no write-back cache that a crash could lose
+// between a checkpoint and the next (the WAL is disabled: state written after
+// the last checkpoint is recomputed from the sources on recovery anyway).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/keys.h"
+#include "common/status.h"
+#include "worker/state/state_backend.h"
+
+namespace rocksdb {
+class DB;
+}
+
+namespace weir::state {
+
+struct RocksDbOptions {
+  std::string dir;                            // created when missing
+  uint64_t block_cache_bytes = 256ull << 20;  // shared LRU cache for reads
+  uint64_t write_buffer_bytes = 64ull << 20;  // memtable size before a flush
+};
+
+class RocksDbStore {
+ public:
+  // Opens (or creates) the database in options.dir. A directory produced by
+  // CreateLocalCheckpoint or CheckpointStorage::DownloadDb opens as is.
+  static Result<std::unique_ptr<RocksDbStore>> Open(const RocksDbOptions& options);
+  ~RocksDbStore();
+
+  // A view for one task thread. The store must outlive its views.
+  std::unique_ptr<KeyedStateBackend> NewBackend();
+
+  // Flushes and hard-links the database into `dir`, which must not exist.
+  Status CreateLocalCheckpoint(const std::string& dir);
+
+  // Deletes every entry (of every state) whose key group is not in one of
+  // `keep`: after restoring a checkpoint taken with other key-group ranges.
+  Status DropKeyGroupsOutside(const std::vector<KeyGroupRange>& keep);
+
+  // Live SST bytes plus memtables, for metrics and progress.
+  uint64_t ApproximateSizeBytes() const;
+
+  const std::string& dir() const;
+
+ private:
+  struct Impl;
+  explicit RocksDbStore(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace weir::state
