@@ -29,6 +29,8 @@ struct LocalCommand {
   std::string job_file;
   int parallelism = 0;               // -p: overrides the job's default parallelism
   std::vector<std::string> produce;  // TOPIC=FILE, written to the embedded broker first
+  std::string from_checkpoint;       // latest | PATH
+  std::string state_dir;             // default: $XDG_STATE_HOME/weir or ~/.local/state/weir
 };
 
 int RunValidate(const GlobalOptions& g, const std::string& job_file);

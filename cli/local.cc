@@ -19,7 +19,7 @@
 #include "common/time.h"
 #include "coordinator/planner.h"
 #include "worker/devbroker/dev_broker.h"
-#include "worker/runtime/local_executor.h"
+#include "worker/runtime/job_runner.h"
 
 namespace weir::cli {
 namespace {
@@ -74,6 +74,12 @@ std::string Human(int64_t n) {
     out.push_back(digits[i]);
   }
   return out;
+}
+
+std::string DefaultStateDir() {
+  if (const char* x = std::getenv("XDG_STATE_HOME"); x && *x) return std::string(x) + "/weir";
+  if (const char* h = std::getenv("HOME"); h && *h) return std::string(h) + "/.local/state/weir";
+  return "/tmp/weir-" + std::to_string(::getuid());
 }
 
 }  // namespace
@@ -151,66 +157,79 @@ int RunLocal(const GlobalOptions& g, const LocalCommand& cmd) {
   const plan::PhysicalPlan& plan = planned.value();
   if (g.verbose) std::fprintf(stderr, "%s", plan.Explain().c_str());
 
-  // Signals: handled by a watcher thread, so tasks never see them.
+  // Signals: handled by a watcher thread, so tasks never see them. SIGINT
+  // stops at once; SIGTERM takes a checkpoint first; SIGUSR1 a savepoint.
   sigset_t sigs;
   sigemptyset(&sigs);
   sigaddset(&sigs, SIGINT);
   sigaddset(&sigs, SIGTERM);
+  sigaddset(&sigs, SIGUSR1);
   pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
 
-  runtime::LocalExecutor exec(plan, runtime::LocalOptions{});
-  Status st = exec.Start();
-  if (!st.ok()) {
-    std::fprintf(stderr, "weir: %s\n", st.message().c_str());
-    return kExitError;
-  }
+  const bool tty = isatty(STDERR_FILENO) && !g.quiet;
+  std::mutex mu;  // serializes stderr lines between the progress line and logs
+  runtime::RunnerOptions ro;
+  ro.state_dir = cmd.state_dir.empty() ? DefaultStateDir() : cmd.state_dir;
+  ro.from_checkpoint = cmd.from_checkpoint;
+  ro.verbose = g.verbose;
+  ro.log = [&](const std::string& m) {
+    std::lock_guard lock(mu);
+    std::fprintf(stderr, "%sweir: %s\n", tty ? "\r\033[K" : "", m.c_str());
+  };
+  runtime::JobRunner runner(plan, ro);
   std::atomic<bool> done{false}, interrupted{false};
   std::thread watcher([&] {
     while (!done.load()) {
       timespec ts{0, 100'000'000};
       int sig = sigtimedwait(&sigs, nullptr, &ts);
-      if (sig == SIGINT || sig == SIGTERM) {
+      if (sig == SIGINT) {
         interrupted = true;
-        exec.Cancel();
-        return;
+        runner.Cancel();
+      } else if (sig == SIGTERM) {
+        interrupted = true;
+        runner.StopWithCheckpoint();
+      } else if (sig == SIGUSR1) {
+        runner.RequestSavepoint();
       }
     }
   });
-  const bool tty = isatty(STDERR_FILENO) && !g.quiet;
-  std::mutex mu;
   std::condition_variable cv;
   std::thread progress([&] {
     auto last = std::chrono::steady_clock::now();
-    runtime::Progress prev = exec.GetProgress();
+    runtime::Progress prev = runner.GetProgress();
     std::unique_lock lock(mu);
     while (!done.load()) {
       cv.wait_for(lock, std::chrono::seconds(1));
       if (done.load() || !tty) continue;
       auto now = std::chrono::steady_clock::now();
       double secs = std::chrono::duration<double>(now - last).count();
-      runtime::Progress p = exec.GetProgress();
+      runtime::Progress p = runner.GetProgress();
+      if (p.records_in < prev.records_in) prev = runtime::Progress{};  // a restart
       std::string wm = p.watermark == kMinWatermark   ? "-"
                        : p.watermark == kMaxWatermark ? "end"
                                                       : FormatTimestamp(p.watermark);
+      std::string chk;
+      if (runner.last_checkpoint() > 0)
+        chk = "  checkpoint " + std::to_string(runner.last_checkpoint());
       std::fprintf(stderr,
-                   "\r\033[K  in %s rec/s (%s total)  out %s rec/s (%s total)  watermark %s",
+                   "\r\033[K  in %s rec/s (%s total)  out %s rec/s (%s total)  watermark %s%s",
                    Human(static_cast<int64_t>((p.records_in - prev.records_in) / secs)).c_str(),
                    Human(p.records_in).c_str(),
                    Human(static_cast<int64_t>((p.records_out - prev.records_out) / secs)).c_str(),
-                   Human(p.records_out).c_str(), wm.c_str());
+                   Human(p.records_out).c_str(), wm.c_str(), chk.c_str());
       prev = p;
       last = now;
     }
     if (tty) std::fprintf(stderr, "\r\033[K");
   });
   auto start = std::chrono::steady_clock::now();
-  st = exec.Wait();
+  Status st = runner.Run();
   done = true;
   cv.notify_all();
   progress.join();
   watcher.join();
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  runtime::Progress p = exec.GetProgress();
+  runtime::Progress p = runner.GetProgress();
   if (interrupted) {
     std::fprintf(stderr, "weir: interrupted after %.1fs: %s records in, %s out\n", secs,
                  Human(p.records_in).c_str(), Human(p.records_out).c_str());
@@ -218,10 +237,13 @@ int RunLocal(const GlobalOptions& g, const LocalCommand& cmd) {
   }
   if (!st.ok()) {
     std::fprintf(stderr, "weir: job %s failed: %s\n", job.name.c_str(), st.message().c_str());
+    if (st.code() == StatusCode::kInvalidArgument) return kExitUsage;
+    if (st.code() == StatusCode::kNotFound) return kExitNotFound;
     return kExitJobFailed;
   }
   std::string late;
   if (p.late_dropped > 0) late = ", " + Human(p.late_dropped) + " late dropped";
+  if (runner.restarts() > 0) late += ", " + std::to_string(runner.restarts()) + " restarts";
   std::fprintf(stderr, "weir: job %s finished in %.1fs: %s records in, %s out, %s malformed%s\n",
                job.name.c_str(), secs, Human(p.records_in).c_str(), Human(p.records_out).c_str(),
                Human(p.skipped).c_str(), late.c_str());

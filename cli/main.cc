@@ -33,6 +33,12 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1, 32768));
   local->add_option("--produce", local_cmd.produce,
                     "TOPIC=FILE: write FILE's lines to TOPIC on the embedded broker first");
+  local->add_option("--from-checkpoint", local_cmd.from_checkpoint,
+                    "resume from 'latest' (the job's newest checkpoint, if any) or a chk-N or "
+                    "savepoint-N directory");
+  local->add_option("--state-dir", local_cmd.state_dir,
+                    "where keyed state and (by default) checkpoints live "
+                    "(default $XDG_STATE_HOME/weir, else ~/.local/state/weir)");
 
   try {
     app.parse(argc, argv);

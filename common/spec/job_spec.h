@@ -91,7 +91,9 @@ struct SourceSpec {
   std::string path;
   // nexmark and datagen
   std::optional<int64_t> events;  // total events (nexmark) or rows (datagen); none = unbounded
-  std::optional<int64_t> rate;    // per second; none = as fast as possible
+  // Records per second (kafka, file: a throttle over the source's subtasks,
+  // for demos and latency tests); none = as fast as possible.
+  std::optional<int64_t> rate;
   int64_t seed = 0;
   std::string only;  // nexmark: bid | auction | person | "" (all kinds)
   FormatSpec format;

@@ -251,8 +251,8 @@ class Validator {
     }
     src->type = type;
     if (type == "kafka")
-      keys.insert(keys.end(), {"brokers", "topic", "start", "end", "properties"});
-    if (type == "file") keys.insert(keys.end(), {"path"});
+      keys.insert(keys.end(), {"brokers", "topic", "start", "end", "properties", "rate"});
+    if (type == "file") keys.insert(keys.end(), {"path", "rate"});
     if (type == "nexmark") keys.insert(keys.end(), {"events", "rate", "seed", "only"});
     if (type == "datagen") keys.insert(keys.end(), {"events", "rate", "seed"});
     MapReader m(&r_, node, what, keys);
@@ -281,12 +281,12 @@ class Validator {
     } else {
       if (auto n = m.Get("events"); n.IsDefined())
         src->events = r_.Int(n, "events", 0, int64_t{1} << 62);
-      if (auto n = m.Get("rate"); n.IsDefined()) src->rate = r_.Int(n, "rate", 1, int64_t{1} << 40);
       if (auto n = m.Get("seed"); n.IsDefined())
         src->seed = r_.Int(n, "seed", INT64_MIN, INT64_MAX).value_or(0);
       if (auto n = m.Get("only"); n.IsDefined())
         src->only = r_.Enum(n, "nexmark kind", {"bid", "auction", "person"}).value_or("bid");
     }
+    if (auto n = m.Get("rate"); n.IsDefined()) src->rate = r_.Int(n, "rate", 1, int64_t{1} << 40);
     // Format and schema.
     bool needs_schema = type == "kafka" || type == "file" || type == "datagen";
     if (type == "kafka" || type == "file") {

@@ -7,6 +7,8 @@
 #include <cstring>
 #include <filesystem>
 
+#include "common/bytes.h"
+
 namespace weir::connectors {
 namespace {
 
@@ -43,21 +45,145 @@ Status FileSink::Open(const SinkContext& ctx) {
     return Status(encoder.status().code(), what + ": " + encoder.status().message());
   }
   encoder_ = std::move(encoder).value();
+  subtask_ = ctx.subtask;
+  ext_ = Extension(spec_.format.type);
   std::error_code ec;
   std::filesystem::create_directories(spec_.path, ec);
   if (ec) {
     return Status::Unavailable(what + ": cannot create directory '" + spec_.path +
                                "': " + ec.message());
   }
+  if (!exactly_once()) {
+    file_path_ = (std::filesystem::path(spec_.path) / PartFileName(ctx.subtask, ext_)).string();
+    return OpenFile(/*truncate=*/false);
+  }
+  WEIR_RETURN_IF_ERROR(Recover(ctx));
   file_path_ =
-      (std::filesystem::path(spec_.path) / PartFileName(ctx.subtask, Extension(spec_.format.type)))
+      (std::filesystem::path(spec_.path) / ("." + PartFileName(ctx.subtask, ext_) + ".inprogress"))
           .string();
-  fd_ = ::open(file_path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  return OpenFile(/*truncate=*/true);
+}
+
+Status FileSink::OpenFile(bool truncate) {
+  int flags = O_WRONLY | O_CREAT | O_CLOEXEC | (truncate ? O_TRUNC : O_APPEND);
+  fd_ = ::open(file_path_.c_str(), flags, 0644);
   if (fd_ < 0) {
-    return Status::Unavailable(what + ": cannot open '" + file_path_ +
+    return Status::Unavailable("file sink '" + spec_.name + "': cannot open '" + file_path_ +
                                "': " + std::strerror(errno));
   }
   return Status::OK();
+}
+
+std::string FileSink::PendingPath(int64_t epoch) const {
+  return (std::filesystem::path(spec_.path) /
+          ("." + PartFileName(subtask_, ext_, epoch) + ".pending"))
+      .string();
+}
+
+std::string FileSink::FinalPath(int64_t epoch) const {
+  return (std::filesystem::path(spec_.path) / PartFileName(subtask_, ext_, epoch)).string();
+}
+
+Status FileSink::SyncDir() {
+  int dfd = ::open(spec_.path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dfd < 0)
+    return Status::Unavailable("file sink '" + spec_.name + "': cannot open directory '" +
+                               spec_.path + "': " + std::strerror(errno));
+  int rc = ::fsync(dfd);
+  int err = errno;
+  ::close(dfd);
+  if (rc != 0)
+    return Status::Unavailable("file sink '" + spec_.name + "': syncing directory '" + spec_.path +
+                               "': " + std::strerror(err));
+  return Status::OK();
+}
+
+Status FileSink::Publish(int64_t epoch) {
+  const std::string from = PendingPath(epoch), to = FinalPath(epoch);
+  if (::rename(from.c_str(), to.c_str()) == 0) return Status::OK();
+  if (errno == ENOENT && ::access(to.c_str(), F_OK) == 0) return Status::OK();  // done before
+  return Status::DataLoss("file sink '" + spec_.name + "': cannot publish epoch " +
+                          std::to_string(epoch) + ": renaming '" + from + "' to '" + to +
+                          "': " + std::strerror(errno));
+}
+
+Status FileSink::Recover(const SinkContext& ctx) {
+  std::vector<int64_t> promised;
+  int64_t restored = 0;
+  if (ctx.restore) {
+    restored = ctx.restore->checkpoint_id;
+    ByteReader r(ctx.restore->state);
+    uint8_t version = r.GetU8();
+    uint64_t n = r.GetVarint();
+    for (uint64_t i = 0; r.ok() && i < n; ++i) promised.push_back(r.GetSigned());
+    if (!r.ok() || version != 1)
+      return Status::DataLoss("file sink '" + spec_.name +
+                              "': the checkpoint's sink state is malformed");
+  }
+  for (int64_t e : promised) WEIR_RETURN_IF_ERROR(Publish(e));
+  // Whatever else this subtask left behind belongs to no completed checkpoint.
+  const std::string inprogress = "." + PartFileName(subtask_, ext_) + ".inprogress";
+  const std::string pending_prefix = ".part-" + std::to_string(subtask_) + "-";
+  const std::string pending_suffix = "." + ext_ + ".pending";
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(spec_.path, ec)) {
+    const std::string name = entry.path().filename().string();
+    bool stale = name == inprogress;
+    if (!stale && name.size() > pending_prefix.size() + pending_suffix.size() &&
+        name.compare(0, pending_prefix.size(), pending_prefix) == 0 &&
+        name.compare(name.size() - pending_suffix.size(), pending_suffix.size(), pending_suffix) ==
+            0) {
+      const std::string num = name.substr(
+          pending_prefix.size(), name.size() - pending_prefix.size() - pending_suffix.size());
+      char* end = nullptr;
+      long long epoch = std::strtoll(num.c_str(), &end, 10);
+      stale = end && *end == '\0' && epoch > restored;
+      if (!stale && end && *end == '\0' && !ctx.restore) stale = true;
+    }
+    if (stale) std::filesystem::remove(entry.path(), ec);
+  }
+  return SyncDir();
+}
+
+Result<std::string> FileSink::PreCommit(int64_t checkpoint_id) {
+  if (!exactly_once()) {
+    WEIR_RETURN_IF_ERROR(Flush());
+    return std::string();
+  }
+  WEIR_RETURN_IF_ERROR(WriteBuffer());
+  if (dirty_) {
+    if (::fdatasync(fd_) != 0)
+      return Status::Unavailable("file sink '" + spec_.name + "': syncing '" + file_path_ +
+                                 "': " + std::strerror(errno));
+    ::close(fd_);
+    fd_ = -1;
+    const std::string pending = PendingPath(checkpoint_id);
+    if (::rename(file_path_.c_str(), pending.c_str()) != 0)
+      return Status::Unavailable("file sink '" + spec_.name + "': renaming '" + file_path_ +
+                                 "' to '" + pending + "': " + std::strerror(errno));
+    WEIR_RETURN_IF_ERROR(SyncDir());
+    pending_.push_back(checkpoint_id);
+    dirty_ = false;
+    WEIR_RETURN_IF_ERROR(OpenFile(/*truncate=*/true));
+  }
+  std::string state;
+  ByteWriter w(&state);
+  w.PutU8(1);
+  w.PutVarint(pending_.size());
+  for (int64_t e : pending_) w.PutSigned(e);
+  return state;
+}
+
+Status FileSink::Commit(int64_t checkpoint_id) {
+  if (!exactly_once()) return Status::OK();
+  size_t done = 0;
+  while (done < pending_.size() && pending_[done] <= checkpoint_id) {
+    WEIR_RETURN_IF_ERROR(Publish(pending_[done]));
+    ++done;
+  }
+  if (done == 0) return Status::OK();
+  pending_.erase(pending_.begin(), pending_.begin() + static_cast<std::ptrdiff_t>(done));
+  return SyncDir();
 }
 
 Status FileSink::Write(const RecordBatch& batch) {
@@ -68,6 +194,7 @@ Status FileSink::Write(const RecordBatch& batch) {
     buffer_ += '\n';
   }
   stats_.records += static_cast<int64_t>(batch.num_rows());
+  if (batch.num_rows() > 0) dirty_ = true;
   stats_.bytes += static_cast<int64_t>(buffer_.size() - before);
   if (buffer_.size() >= kBufferLimit) return WriteBuffer();
   return Status::OK();
@@ -101,6 +228,14 @@ Status FileSink::Flush() {
 }
 
 Status FileSink::Close() {
+  if (exactly_once()) {
+    // Rows after the last pre-commit belong to no checkpoint: dropped, as a
+    // restart would produce them again.
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = -1;
+    if (!dirty_) ::unlink(file_path_.c_str());
+    return Status::OK();
+  }
   Status st = Flush();
   if (fd_ >= 0) ::close(fd_);
   fd_ = -1;

@@ -1,17 +1,27 @@
 // FileSink: writes newline-delimited encoded rows into a directory.
 //
 // Contract (on top of connector.h's Sink):
-// - `path` is a directory (created with its parents at Open()); sink subtask
-//   i appends to PartFileName(i, ext), "part-<i>.<ext>", where ext is "jsonl"
-//   for json, "csv" for csv and the format's name otherwise. Appending, not
-//   truncating: an at-least-once restart must not lose rows written before.
-// - Write() encodes each row on its own line into a buffer that goes to the
-//   file when it grows past 1 MiB; Flush() writes the buffer and fdatasync()s
-//   the file: after it, every row written so far is durable.
-// - Not yet exactly-once. The checkpoint issue will write to an in-progress
-//   file ".part-<i>-<N>.<ext>.inprogress" (hidden: file sources skip names
-//   starting with '.'), close it as pending at barrier N and rename it to
-//   "part-<i>-<N>.<ext>" when N completes; PartFileName takes the sequence.
+// - `path` is a directory (created with its parents at Open()). Rows are
+//   encoded one per line into a buffer that goes to the file when it grows
+//   past 1 MiB.
+// - at_least_once: sink subtask i appends to "part-<i>.<ext>" (ext: jsonl for
+//   json, csv for csv, else the format's name). Appending, not truncating: a
+//   restart must not lose rows written before. Flush()/PreCommit() write the
+//   buffer and fdatasync() the file.
+// - exactly_once (two-phase commit over renames): the rows of one checkpoint
+//   epoch go to a hidden in-progress file ".part-<i>.<ext>.inprogress" (file
+//   sources skip names starting with '.'). PreCommit(N) syncs and closes it
+//   and renames it to ".part-<i>-<N>.<ext>.pending"; Commit(N) renames every
+//   pending file of epochs <= N to "part-<i>-<N>.<ext>", which is when rows
+//   become visible. An epoch without rows makes no file. PreCommit(N)'s state
+//   lists the epochs pending at that moment (a checkpoint may complete after
+//   the next one was pre-committed). Recovery from checkpoint N renames the
+//   pending files of the epochs listed in N's state (a final file already
+//   there means a previous attempt did it: renames are idempotent), and
+//   deletes this subtask's in-progress file and pending files of later
+//   epochs, which no completed checkpoint covers. A fresh start (no
+//   restore) deletes this subtask's leftover in-progress and pending files.
+//   Directory entries are fsynced after renames.
 // Thread-safety: one task thread calls everything.
 #pragma once
 
@@ -20,6 +30,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "common/format/format.h"
 #include "worker/connectors/connector.h"
@@ -40,20 +51,34 @@ class FileSink final : public Sink {
   Status Open(const SinkContext& ctx) override;
   Status Write(const RecordBatch& batch) override;
   Status Flush() override;
+  Result<std::string> PreCommit(int64_t checkpoint_id) override;
+  Status Commit(int64_t checkpoint_id) override;
   Status Close() override;
 
-  // The file this subtask writes. Valid after Open().
+  // The file this subtask writes now (at_least_once: its part file;
+  // exactly_once: the current in-progress file). Valid after Open().
   const std::string& file_path() const { return file_path_; }
 
  private:
+  bool exactly_once() const { return spec_.delivery == spec::Delivery::kExactlyOnce; }
   Status WriteBuffer();
+  Status OpenFile(bool truncate);
+  std::string PendingPath(int64_t epoch) const;
+  std::string FinalPath(int64_t epoch) const;
+  Status Publish(int64_t epoch);  // pending -> final, idempotent
+  Status Recover(const SinkContext& ctx);
+  Status SyncDir();
 
   spec::SinkSpec spec_;
   Schema schema_;
   std::unique_ptr<format::Encoder> encoder_;
+  std::string ext_;
+  int subtask_ = 0;
   std::string file_path_;
   int fd_ = -1;
+  bool dirty_ = false;  // exactly_once: rows in the in-progress file
   std::string buffer_;
+  std::vector<int64_t> pending_;  // exactly_once: pre-committed, not committed
 };
 
 }  // namespace weir::connectors

@@ -22,11 +22,12 @@
 namespace weir::runtime {
 
 struct Element {
-  enum class Kind { kBatch, kWatermark, kEndOfInput };
+  enum class Kind { kBatch, kWatermark, kBarrier, kEndOfInput };
   Kind kind = Kind::kBatch;
   int channel = 0;
   RecordBatch batch;          // kBatch
   WatermarkStatus watermark;  // kWatermark
+  int64_t checkpoint_id = 0;  // kBarrier
 };
 
 class InputQueue {

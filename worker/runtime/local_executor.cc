@@ -23,6 +23,11 @@ Status LocalExecutor::Start() {
     for (int s = 0; s < v.parallelism; ++s) {
       auto t =
           std::make_unique<Task>(plan_, v, s, options_.clock, options_.batch_size, &cancelled_);
+      if (options_.checkpointer) {
+        t->SetCheckpointing(options_.checkpointer, static_cast<int>(tasks_.size()),
+                            options_.store ? options_.store->NewBackend() : nullptr,
+                            options_.restore);
+      }
       Status st = t->Build();
       if (!st.ok()) return Status(st.code(), t->name() + ": " + st.message());
       by_vertex[static_cast<size_t>(v.id)].push_back(t.get());
@@ -95,6 +100,17 @@ void LocalExecutor::Cancel() {
   cancelled_.store(true);
   for (auto& t : tasks_)
     if (t->input()) t->input()->Close();
+  if (options_.checkpointer) options_.checkpointer->Shutdown();
+}
+
+void LocalExecutor::Release() {
+  for (auto& t : tasks_) t->Release();
+}
+
+int CountTasks(const plan::PhysicalPlan& plan) {
+  int n = 0;
+  for (const auto& v : plan.vertices) n += v.parallelism;
+  return n;
 }
 
 Status LocalExecutor::Wait() {

@@ -22,7 +22,15 @@ struct LocalOptions {
   int batch_size = 1024;
   size_t queue_capacity = 16;    // batches per consumer subtask
   const Clock* clock = nullptr;  // default: the system clock
+  // Checkpointing (all null: none). Tasks are numbered in plan order
+  // (vertex by vertex, subtask by subtask), as the checkpointer counts them.
+  Checkpointer* checkpointer = nullptr;
+  state::RocksDbStore* store = nullptr;         // keyed state; null: in memory
+  const CheckpointMetadata* restore = nullptr;  // the checkpoint to resume from
 };
+
+// The number of tasks (subtasks of all vertices) of a plan.
+int CountTasks(const plan::PhysicalPlan& plan);
 
 struct Progress {
   int64_t records_in = 0;             // rows read by all sources
@@ -41,6 +49,8 @@ class LocalExecutor {
   Status Start();
   Status Wait();
   void Cancel();
+  // With checkpointing: lets finished tasks exit (after the final checkpoint).
+  void Release();
   Progress GetProgress() const;
 
  private:

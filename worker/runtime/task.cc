@@ -1,9 +1,12 @@
 #include "worker/runtime/task.h"
 
 #include <algorithm>
+#include <chrono>
+#include <thread>
 
 #include "common/expr/expr.h"
 #include "common/keys.h"
+#include "worker/runtime/crash_point.h"
 
 namespace weir::runtime {
 
@@ -96,6 +99,18 @@ bool EdgeWriter::SendWatermark(const WatermarkStatus& wm) {
   return true;
 }
 
+bool EdgeWriter::SendBarrier(int64_t checkpoint_id) {
+  if (!Flush()) return false;
+  for (const auto& t : targets_) {
+    Element e;
+    e.kind = Element::Kind::kBarrier;
+    e.channel = t.channel;
+    e.checkpoint_id = checkpoint_id;
+    if (!t.queue->Push(std::move(e))) return false;
+  }
+  return true;
+}
+
 bool EdgeWriter::SendEnd() {
   if (!Flush()) return false;
   for (const auto& t : targets_) {
@@ -111,16 +126,19 @@ bool EdgeWriter::SendEnd() {
 
 namespace {
 
-// A sink at the end of a chain, driven like an operator.
+// A sink at the end of a chain, driven like an operator. With checkpoints
+// the task closes it after the final checkpoint instead.
 class SinkOperator final : public Operator {
  public:
-  explicit SinkOperator(std::unique_ptr<connectors::Sink> sink) : sink_(std::move(sink)) {}
+  SinkOperator(std::unique_ptr<connectors::Sink> sink, bool close_at_finish)
+      : sink_(std::move(sink)), close_at_finish_(close_at_finish) {}
   Status ProcessBatch(int, RecordBatch& batch, Output&) override { return sink_->Write(batch); }
-  Status Finish(Output&) override { return sink_->Close(); }
+  Status Finish(Output&) override { return close_at_finish_ ? sink_->Close() : Status::OK(); }
   connectors::Sink* sink() { return sink_.get(); }
 
  private:
   std::unique_ptr<connectors::Sink> sink_;
+  bool close_at_finish_;
 };
 
 }  // namespace
@@ -178,10 +196,19 @@ std::string Task::name() const {
   return vertex_.name + "[" + std::to_string(subtask_) + "]";
 }
 
+void Task::SetCheckpointing(Checkpointer* checkpointer, int index,
+                            std::unique_ptr<state::KeyedStateBackend> backend,
+                            const CheckpointMetadata* restore) {
+  checkpointer_ = checkpointer;
+  index_ = index;
+  state_ = std::move(backend);
+  restore_ = restore;
+}
+
 Status Task::Build() {
   const spec::JobSpec& job = *plan_.job;
   event_time_ = job.event_time;
-  state_ = state::MakeMemoryStateBackend();
+  if (!state_) state_ = state::MakeMemoryStateBackend();
   for (size_t i = 0; i < vertex_.chain.size(); ++i) {
     const plan::Step& s = vertex_.chain[i];
     outputs_.push_back(std::make_unique<StepOutput>(this, i));
@@ -201,7 +228,7 @@ Status Task::Build() {
       case plan::StepKind::kSink: {
         WEIR_ASSIGN_OR_RETURN(auto sink,
                               connectors::MakeSink(*s.sink, job, *job.StreamSchema(s.sink->from)));
-        auto op = std::make_unique<SinkOperator>(std::move(sink));
+        auto op = std::make_unique<SinkOperator>(std::move(sink), checkpointer_ == nullptr);
         sink_ = op->sink();
         ops_.push_back(std::move(op));
         break;
@@ -244,16 +271,92 @@ Status Task::Run() {
     ctx.batch_size = batch_size_;
     const plan::Step& s = vertex_.chain[i];
     if (s.kind == plan::StepKind::kSink) {
-      connectors::SinkContext sc{job.name, subtask_, vertex_.parallelism};
-      WEIR_RETURN_IF_ERROR(sink_->Open(sc));
+      connectors::SinkContext sc{job.name, subtask_, vertex_.parallelism, std::nullopt};
+      if (restore_) {
+        const TaskSnapshot* snap = restore_->Find(vertex_.name, subtask_);
+        if (snap && snap->sink_state)
+          sc.restore = connectors::SinkRestore{restore_->id, *snap->sink_state};
+      }
+      Status st = sink_->Open(sc);
+      if (!st.ok()) return Status(st.code(), "sink '" + s.name + "': " + st.message());
     }
     Status st = ops_[i]->Open(ctx);
     if (!st.ok()) return Status(st.code(), s.name + ": " + st.message());
   }
   last_tick_ = clock_->NowMillis();
+  if (checkpointer_) checkpointer_->TaskReady(index_);
   Status st = source_ ? RunSource() : RunConsumer();
   if (!st.ok()) return st;
-  return failure_;
+  WEIR_RETURN_IF_ERROR(failure_);
+  if (checkpointer_) return RunFinished();
+  return Status::OK();
+}
+
+Status Task::Snapshot(int64_t id, bool finished) {
+  TaskSnapshot snap;
+  snap.vertex = vertex_.name;
+  snap.subtask = subtask_;
+  if (source_) {
+    auto pos = source_->SnapshotPosition();
+    if (!pos.ok())
+      return Status(pos.status().code(),
+                    "source '" + vertex_.chain[0].name + "': " + pos.status().message());
+    snap.source_position = std::move(pos).value();
+  }
+  if (sink_) {
+    auto state = sink_->PreCommit(id);
+    if (!state.ok())
+      return Status(state.status().code(),
+                    "sink '" + vertex_.chain.back().name + "': " + state.status().message());
+    snap.sink_state = std::move(state).value();
+    precommitted_.push_back(id);
+    CrashPoint("after-precommit");
+  }
+  if (!finished) {
+    // Forward first: downstream tasks must get barrier `id` even while this
+    // one waits for the process's state snapshot.
+    for (auto& out : outputs_)
+      for (auto& port : out->writers_)
+        for (auto& w : port)
+          if (!w->SendBarrier(id)) return Status::Cancelled("cancelled");
+  }
+  last_barrier_ = id;
+  if (!checkpointer_->Ack(index_, id, std::move(snap), finished))
+    return Status::Cancelled("cancelled");
+  return Status::OK();
+}
+
+Status Task::CommitCompleted() {
+  if (precommitted_.empty()) return Status::OK();
+  const int64_t completed = checkpointer_->completed_id();
+  while (!precommitted_.empty() && precommitted_.front() <= completed) {
+    Status st = sink_->Commit(precommitted_.front());
+    if (!st.ok())
+      return Status(st.code(), "sink '" + vertex_.chain.back().name + "': commit of checkpoint " +
+                                   std::to_string(precommitted_.front()) + ": " + st.message());
+    precommitted_.pop_front();
+    CrashPoint("after-commit");
+  }
+  return Status::OK();
+}
+
+Status Task::RunFinished() {
+  checkpointer_->TaskFinished(index_);
+  while (!cancelled_->load(std::memory_order_relaxed)) {
+    WEIR_RETURN_IF_ERROR(CommitCompleted());
+    const int64_t triggered = checkpointer_->triggered_id();
+    if (triggered > last_barrier_) {
+      WEIR_RETURN_IF_ERROR(Snapshot(triggered, /*finished=*/true));
+      continue;
+    }
+    if (released_.load() && precommitted_.empty()) {
+      if (sink_) return sink_->Close();
+      return Status::OK();
+    }
+    checkpointer_->WaitForChange(triggered, checkpointer_->completed_id(),
+                                 std::chrono::milliseconds(50));
+  }
+  return Status::Cancelled("cancelled");
 }
 
 Status Task::AdvanceWatermark(const WatermarkStatus& wm) {
@@ -307,14 +410,43 @@ Status Task::RunSource() {
   const plan::Step& head = vertex_.chain[0];
   connectors::SourceContext sc{plan_.job->name, subtask_, vertex_.parallelism, clock_,
                                plan_.job->event_time};
+  if (restore_) {
+    Status st = source_->RestorePositions(restore_->SourcePositions(vertex_.name));
+    if (!st.ok()) return Status(st.code(), "source '" + head.name + "': " + st.message());
+  }
   Status st = source_->Open(sc);
   if (!st.ok()) return Status(st.code(), "source '" + head.name + "': " + st.message());
   auto schema = std::make_shared<Schema>(head.source->schema);
   int64_t last_wm = kMinWatermark;
   bool last_idle = false;
+  // A throttle for kafka and file sources with `rate` (the generators pace
+  // themselves): this subtask's share of the rate, by the task clock.
+  const bool throttled =
+      head.source->rate && (head.source->type == "kafka" || head.source->type == "file");
+  const double per_ms =
+      throttled ? static_cast<double>(*head.source->rate) / vertex_.parallelism / 1000.0 : 0;
+  const int64_t throttle_start = clock_->NowMillis();
+  int64_t emitted = 0;
   while (!cancelled_->load(std::memory_order_relaxed)) {
+    int max_rows = batch_size_;
+    if (throttled) {
+      const double allowed = per_ms * static_cast<double>(clock_->NowMillis() - throttle_start + 1);
+      max_rows =
+          static_cast<int>(std::min<double>(batch_size_, allowed - static_cast<double>(emitted)));
+      if (max_rows <= 0) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(2));
+        if (checkpointer_) {
+          const int64_t triggered = checkpointer_->triggered_id();
+          if (triggered > last_barrier_) WEIR_RETURN_IF_ERROR(Snapshot(triggered, false));
+          WEIR_RETURN_IF_ERROR(CommitCompleted());
+        }
+        WEIR_RETURN_IF_ERROR(Tick());
+        continue;
+      }
+    }
     RecordBatch batch(schema);
-    auto polled = source_->Poll(&batch, batch_size_, 50);
+    auto polled = source_->Poll(&batch, max_rows, 50);
+    emitted += static_cast<int64_t>(batch.num_rows());
     if (!polled.ok())
       return Status(polled.status().code(),
                     "source '" + head.name + "': " + polled.status().message());
@@ -324,6 +456,11 @@ Status Task::RunSource() {
       WEIR_RETURN_IF_ERROR(failure_);
     }
     if (*polled == connectors::PollState::kEndOfInput) return FinishChain();
+    if (checkpointer_) {
+      const int64_t triggered = checkpointer_->triggered_id();
+      if (triggered > last_barrier_) WEIR_RETURN_IF_ERROR(Snapshot(triggered, false));
+      WEIR_RETURN_IF_ERROR(CommitCompleted());
+    }
     WatermarkStatus wm = source_->Watermark();
     if (wm.watermark > last_wm || wm.idle != last_idle) {
       last_wm = wm.watermark;
@@ -336,15 +473,37 @@ Status Task::RunSource() {
 }
 
 Status Task::RunConsumer() {
-  ChannelWatermarks watermarks(channel_inputs_.size());
+  const size_t n = channel_inputs_.size();
+  ChannelWatermarks watermarks(n);
+  // Alignment of a barrier: channels that delivered it are blocked and their
+  // later elements held, in arrival order, until every open channel has.
+  std::vector<bool> blocked(n, false), ended(n, false);
+  std::deque<Element> held;
+  int64_t aligning = 0;
+  auto aligned = [&] {
+    for (size_t c = 0; c < n; ++c)
+      if (!blocked[c] && !ended[c]) return false;
+    return true;
+  };
   while (!cancelled_->load(std::memory_order_relaxed)) {
-    auto elem = input_->Pop(std::chrono::milliseconds(50));
+    std::optional<Element> elem;
+    if (aligning == 0 && !held.empty()) {
+      elem = std::move(held.front());
+      held.pop_front();
+    } else {
+      elem = input_->Pop(std::chrono::milliseconds(50));
+    }
     if (!elem) {
       if (input_->closed()) break;
+      if (checkpointer_) WEIR_RETURN_IF_ERROR(CommitCompleted());
       WEIR_RETURN_IF_ERROR(Tick());
       continue;
     }
     const size_t c = static_cast<size_t>(elem->channel);
+    if (blocked[c]) {
+      held.push_back(std::move(*elem));
+      continue;
+    }
     bool changed = false;
     switch (elem->kind) {
       case Element::Kind::kBatch: {
@@ -358,12 +517,25 @@ Status Task::RunConsumer() {
       case Element::Kind::kWatermark:
         changed = watermarks.Update(c, elem->watermark);
         break;
+      case Element::Kind::kBarrier:
+        if (elem->checkpoint_id <= last_barrier_) break;  // stale
+        aligning = elem->checkpoint_id;
+        blocked[c] = true;
+        break;
       case Element::Kind::kEndOfInput:
+        ended[c] = true;
         changed = watermarks.End(c);
         break;
     }
-    if (watermarks.all_ended()) return FinishChain();
+    if (aligning != 0 && aligned()) {
+      const int64_t id = aligning;
+      aligning = 0;
+      std::fill(blocked.begin(), blocked.end(), false);
+      WEIR_RETURN_IF_ERROR(Snapshot(id, false));
+    }
+    if (watermarks.all_ended() && held.empty()) return FinishChain();
     if (changed) WEIR_RETURN_IF_ERROR(AdvanceWatermark(watermarks.current()));
+    if (checkpointer_) WEIR_RETURN_IF_ERROR(CommitCompleted());
     WEIR_RETURN_IF_ERROR(Tick());
   }
   return Status::Cancelled("cancelled");

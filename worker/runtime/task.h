@@ -15,9 +15,19 @@
 // head to tail: event-time operators see kMaxWatermark, then Finish(), then
 // every outgoing edge gets end-of-input. Run() returns the task's status; a
 // failed task makes the executor cancel the job.
+//
+// Checkpoints (checkpointer.h has the protocol): a source task emits barrier
+// N between two polls once N is triggered; a consumer aligns (holds the
+// elements of channels that delivered barrier N until all open channels
+// have), then snapshots, forwards the barrier and acks. A task whose chain
+// ends in a sink commits it when a checkpoint it pre-committed completes.
+// With checkpointing, a task that has finished stays in a finished loop:
+// it acks later checkpoints (the final one included) and commits, until the
+// executor releases it.
 #pragma once
 
 #include <atomic>
+#include <deque>
 #include <memory>
 #include <string>
 #include <vector>
@@ -26,6 +36,7 @@
 #include "common/status.h"
 #include "worker/connectors/connector.h"
 #include "worker/runtime/channel.h"
+#include "worker/runtime/checkpointer.h"
 #include "worker/runtime/operator.h"
 
 namespace weir::runtime {
@@ -42,6 +53,7 @@ class EdgeWriter {
 
   bool Write(RecordBatch& batch);  // false when the job is being cancelled
   bool SendWatermark(const WatermarkStatus& wm);
+  bool SendBarrier(int64_t checkpoint_id);
   bool SendEnd();
 
  private:
@@ -74,6 +86,15 @@ class Task {
        int batch_size, std::atomic<bool>* cancelled);
   ~Task();
 
+  // Checkpointing, set before Build(): the task's index for the
+  // checkpointer, the keyed state backend (else one in memory) and the
+  // checkpoint being restored (or null).
+  void SetCheckpointing(Checkpointer* checkpointer, int index,
+                        std::unique_ptr<state::KeyedStateBackend> backend,
+                        const CheckpointMetadata* restore);
+  // Lets a finished task exit once the final checkpoint has completed.
+  void Release() { released_.store(true); }
+
   // Built by the executor before Run().
   Status Build();
   void SetInput(std::unique_ptr<InputQueue> queue, std::vector<int> channel_inputs);
@@ -94,6 +115,9 @@ class Task {
   Status AdvanceWatermark(const WatermarkStatus& wm);
   Status Tick();
   Status FinishChain();
+  Status RunFinished();
+  Status Snapshot(int64_t id, bool finished);
+  Status CommitCompleted();
   void PublishCounters();
   Status Failed() const { return failure_; }
 
@@ -114,6 +138,12 @@ class Task {
   TaskStats stats_;
   int64_t last_tick_ = 0;
   bool event_time_ = true;
+  Checkpointer* checkpointer_ = nullptr;
+  int index_ = 0;
+  const CheckpointMetadata* restore_ = nullptr;
+  int64_t last_barrier_ = 0;
+  std::deque<int64_t> precommitted_;  // sink: checkpoints pre-committed, not yet committed
+  std::atomic<bool> released_{false};
 };
 
 }  // namespace weir::runtime

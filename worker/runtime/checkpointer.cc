@@ -1,0 +1,327 @@
+#include "worker/runtime/checkpointer.h"
+
+#include <filesystem>
+
+#include "common/bytes.h"
+#include "worker/runtime/crash_point.h"
+
+namespace weir::runtime {
+
+namespace fs = std::filesystem;
+
+// ---------------------------------------------------------------- metadata
+
+namespace {
+constexpr uint8_t kMetadataVersion = 1;
+}
+
+std::string CheckpointMetadata::Encode() const {
+  std::string out;
+  ByteWriter w(&out);
+  w.PutU8(kMetadataVersion);
+  w.PutSigned(id);
+  w.PutU8(savepoint ? 1 : 0);
+  w.PutBytes(job);
+  w.PutVarint(static_cast<uint64_t>(max_parallelism));
+  w.PutSigned(completed_ms);
+  w.PutVarint(tasks.size());
+  for (const auto& t : tasks) {
+    w.PutBytes(t.vertex);
+    w.PutVarint(static_cast<uint64_t>(t.subtask));
+    w.PutU8(t.source_position ? 1 : 0);
+    if (t.source_position) w.PutBytes(*t.source_position);
+    w.PutU8(t.sink_state ? 1 : 0);
+    if (t.sink_state) w.PutBytes(*t.sink_state);
+  }
+  w.PutBytes(db_manifest);
+  return out;
+}
+
+Result<CheckpointMetadata> CheckpointMetadata::Decode(std::string_view bytes) {
+  ByteReader r(bytes);
+  CheckpointMetadata m;
+  uint8_t version = r.GetU8();
+  if (r.ok() && version != kMetadataVersion)
+    return Status::DataLoss("checkpoint metadata version " + std::to_string(version) +
+                            " is not one this weir reads (" + std::to_string(kMetadataVersion) +
+                            ")");
+  m.id = r.GetSigned();
+  m.savepoint = r.GetU8() != 0;
+  m.job = std::string(r.GetBytes());
+  m.max_parallelism = static_cast<int>(r.GetVarint());
+  m.completed_ms = r.GetSigned();
+  uint64_t n = r.GetVarint();
+  for (uint64_t i = 0; r.ok() && i < n; ++i) {
+    TaskSnapshot t;
+    t.vertex = std::string(r.GetBytes());
+    t.subtask = static_cast<int>(r.GetVarint());
+    if (r.GetU8()) t.source_position = std::string(r.GetBytes());
+    if (r.GetU8()) t.sink_state = std::string(r.GetBytes());
+    m.tasks.push_back(std::move(t));
+  }
+  m.db_manifest = std::string(r.GetBytes());
+  if (!r.ok() || !r.done()) return Status::DataLoss("checkpoint metadata is malformed");
+  return m;
+}
+
+std::vector<std::string> CheckpointMetadata::SourcePositions(const std::string& vertex) const {
+  std::vector<std::string> out;
+  for (const auto& t : tasks) {
+    if (t.vertex != vertex || !t.source_position) continue;
+    if (out.size() <= static_cast<size_t>(t.subtask))
+      out.resize(static_cast<size_t>(t.subtask) + 1);
+    out[static_cast<size_t>(t.subtask)] = *t.source_position;
+  }
+  return out;
+}
+
+const TaskSnapshot* CheckpointMetadata::Find(const std::string& vertex, int subtask) const {
+  for (const auto& t : tasks)
+    if (t.vertex == vertex && t.subtask == subtask) return &t;
+  return nullptr;
+}
+
+// ---------------------------------------------------------------- Checkpointer
+
+struct Checkpointer::Pending {
+  int64_t id = 0;
+  bool savepoint = false;
+  int64_t started_ms = 0;
+  std::vector<std::optional<TaskSnapshot>> acks;
+  int acked = 0;
+  int running_acked = 0;  // acks of tasks that were running (they wait)
+  bool state_taken = false;
+  std::string local_dir;  // the database's local checkpoint
+};
+
+Checkpointer::Checkpointer(std::string job, int max_parallelism, int num_tasks,
+                           state::RocksDbStore* store,
+                           std::unique_ptr<state::CheckpointStorage> storage,
+                           std::string scratch_dir, int64_t first_id, const Clock* clock)
+    : job_(std::move(job)),
+      max_parallelism_(max_parallelism),
+      num_tasks_(num_tasks),
+      store_(store),
+      storage_(std::move(storage)),
+      scratch_dir_(std::move(scratch_dir)),
+      clock_(clock),
+      next_id_(first_id),
+      finished_(static_cast<size_t>(num_tasks), false),
+      running_(num_tasks) {
+  uploader_ = std::thread([this] { UploadLoop(); });
+}
+
+Checkpointer::~Checkpointer() {
+  Shutdown();
+  if (uploader_.joinable()) uploader_.join();
+}
+
+void Checkpointer::SetListener(std::function<void(const CheckpointEvent&)> listener) {
+  std::lock_guard lock(mu_);
+  listener_ = std::move(listener);
+}
+
+void Checkpointer::TaskReady(int task) {
+  std::lock_guard lock(mu_);
+  ++ready_;
+}
+
+std::optional<int64_t> Checkpointer::Trigger(bool savepoint) {
+  std::lock_guard lock(mu_);
+  if (shutdown_ || pending_ || ready_ < num_tasks_) return std::nullopt;
+  // Uploads of earlier checkpoints may still run; their state was taken.
+  pending_ = std::make_unique<Pending>();
+  pending_->id = next_id_++;
+  pending_->savepoint = savepoint;
+  pending_->started_ms = clock_->NowMillis();
+  pending_->acks.resize(static_cast<size_t>(num_tasks_));
+  triggered_ = pending_->id;
+  cv_.notify_all();
+  return pending_->id;
+}
+
+int64_t Checkpointer::triggered_id() const {
+  std::lock_guard lock(mu_);
+  return triggered_;
+}
+
+int64_t Checkpointer::completed_id() const {
+  std::lock_guard lock(mu_);
+  return completed_;
+}
+
+bool Checkpointer::pending() const {
+  std::lock_guard lock(mu_);
+  return pending_ != nullptr || !upload_queue_.empty();
+}
+
+bool Checkpointer::all_finished() const {
+  std::lock_guard lock(mu_);
+  return running_ == 0;
+}
+
+bool Checkpointer::Ack(int task, int64_t id, TaskSnapshot snapshot, bool finished) {
+  std::unique_lock lock(mu_);
+  if (shutdown_) return false;
+  if (!pending_ || pending_->id != id) return true;  // abandoned
+  auto& slot = pending_->acks[static_cast<size_t>(task)];
+  if (slot) return true;  // acked already
+  slot = std::move(snapshot);
+  ++pending_->acked;
+  if (!finished) ++pending_->running_acked;
+  MaybeSnapshotState();
+  MaybeFinish();
+  if (finished) return true;
+  // A running task waits until the state snapshot of `id` has been taken.
+  cv_.wait(lock,
+           [&] { return shutdown_ || !pending_ || pending_->id != id || pending_->state_taken; });
+  return !shutdown_;
+}
+
+void Checkpointer::TaskFinished(int task) {
+  std::lock_guard lock(mu_);
+  if (finished_[static_cast<size_t>(task)]) return;
+  finished_[static_cast<size_t>(task)] = true;
+  --running_;
+  MaybeSnapshotState();
+  MaybeFinish();
+  cv_.notify_all();
+}
+
+void Checkpointer::MaybeSnapshotState() {
+  if (!pending_ || pending_->state_taken) return;
+  // Every task that is still running must have acked: the ones that acked
+  // are waiting, and the finished ones write nothing.
+  int running_acked = 0;
+  for (size_t t = 0; t < pending_->acks.size(); ++t)
+    if (pending_->acks[t] && !finished_[t]) ++running_acked;
+  if (running_acked < running_) return;
+  if (store_) {
+    pending_->local_dir =
+        (fs::path(scratch_dir_) / ("local-chk-" + std::to_string(pending_->id))).string();
+    std::error_code ec;
+    fs::remove_all(pending_->local_dir, ec);
+    Status st = store_->CreateLocalCheckpoint(pending_->local_dir);
+    if (!st.ok()) {
+      pending_->state_taken = true;  // release the waiters
+      cv_.notify_all();
+      Fail(pending_->id, "snapshot of the keyed state failed: " + st.message());
+      return;
+    }
+  }
+  pending_->state_taken = true;
+  cv_.notify_all();
+}
+
+void Checkpointer::MaybeFinish() {
+  if (!pending_ || !pending_->state_taken || pending_->acked < num_tasks_) return;
+  upload_queue_.push_back(std::move(pending_));
+  pending_.reset();
+  cv_.notify_all();
+}
+
+void Checkpointer::Fail(int64_t id, const std::string& why) {
+  if (pending_ && pending_->id == id) {
+    if (!pending_->local_dir.empty()) {
+      std::error_code ec;
+      fs::remove_all(pending_->local_dir, ec);
+    }
+    pending_.reset();
+  }
+  last_failed_ = std::max(last_failed_, id);
+  cv_.notify_all();
+  if (listener_) listener_({id, false, false, "", why, 0});
+}
+
+void Checkpointer::UploadLoop() {
+  std::unique_lock lock(mu_);
+  while (true) {
+    cv_.wait(lock, [&] { return shutdown_ || !upload_queue_.empty(); });
+    if (shutdown_) return;
+    std::unique_ptr<Pending> p = std::move(upload_queue_.front());
+    upload_queue_.pop_front();
+    lock.unlock();
+
+    CheckpointMetadata meta;
+    meta.id = p->id;
+    meta.savepoint = p->savepoint;
+    meta.job = job_;
+    meta.max_parallelism = max_parallelism_;
+    for (auto& a : p->acks) meta.tasks.push_back(std::move(*a));
+    Status st;
+    if (!p->local_dir.empty()) {
+      auto manifest = storage_->UploadDb(p->id, p->savepoint, p->local_dir);
+      if (manifest.ok()) {
+        meta.db_manifest = std::move(manifest).value();
+      } else {
+        st = manifest.status();
+      }
+      std::error_code ec;
+      fs::remove_all(p->local_dir, ec);
+    }
+    meta.completed_ms = SystemClock::Get()->NowMillis();
+    if (st.ok()) {
+      CrashPoint("before-complete");
+      st = storage_->Complete(p->id, p->savepoint, meta.Encode(), meta.completed_ms);
+      if (st.ok()) CrashPoint("after-complete");
+    }
+    std::string path;
+    if (st.ok()) {
+      path = (fs::path(storage_->job_dir()) /
+              ((p->savepoint ? "savepoint-" : "chk-") + std::to_string(p->id)))
+                 .string();
+    } else {
+      (void)storage_->Abort(p->id, p->savepoint);
+    }
+
+    lock.lock();
+    CheckpointEvent ev{p->id,
+                       p->savepoint,
+                       st.ok(),
+                       path,
+                       st.ok() ? "" : st.message(),
+                       clock_->NowMillis() - p->started_ms};
+    if (st.ok()) {
+      completed_ = std::max(completed_, p->id);
+    } else {
+      last_failed_ = std::max(last_failed_, p->id);
+    }
+    cv_.notify_all();
+    if (listener_) listener_(ev);
+  }
+}
+
+bool Checkpointer::WaitCompleted(int64_t id, std::chrono::milliseconds timeout) {
+  std::unique_lock lock(mu_);
+  cv_.wait_for(lock, timeout, [&] { return shutdown_ || completed_ >= id || last_failed_ >= id; });
+  return completed_ >= id;
+}
+
+void Checkpointer::WaitForChange(int64_t seen_triggered, int64_t seen_completed,
+                                 std::chrono::milliseconds timeout) {
+  std::unique_lock lock(mu_);
+  cv_.wait_for(lock, timeout, [&] {
+    return shutdown_ || triggered_ != seen_triggered || completed_ != seen_completed;
+  });
+}
+
+void Checkpointer::CheckTimeout(int64_t timeout_ms) {
+  std::lock_guard lock(mu_);
+  if (!pending_ || timeout_ms <= 0) return;
+  if (clock_->NowMillis() - pending_->started_ms < timeout_ms) return;
+  pending_->state_taken = true;
+  Fail(pending_->id, "timed out after " + std::to_string(timeout_ms) + " ms");
+}
+
+int64_t Checkpointer::failed_id() const {
+  std::lock_guard lock(mu_);
+  return last_failed_;
+}
+
+void Checkpointer::Shutdown() {
+  std::lock_guard lock(mu_);
+  shutdown_ = true;
+  cv_.notify_all();
+}
+
+}  // namespace weir::runtime

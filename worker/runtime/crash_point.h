@@ -1,0 +1,19 @@
+// Crash points: deterministic SIGKILLs for the crash tests.
+//
+// WEIR_TEST_CRASH=NAME:N makes the process kill itself with SIGKILL the N-th
+// time it reaches crash point NAME (N >= 1), so a test can place a real
+// kill -9 exactly where a race would otherwise put it by chance:
+//   after-precommit   a sink pre-committed checkpoint N, before its ack
+//   before-complete   checkpoint N is uploaded, its metadata not yet written
+//   after-complete    N's metadata is durable, the sinks have not committed
+//   after-commit      a sink committed N
+// Without the variable a crash point costs one relaxed atomic load.
+#pragma once
+
+#include <string_view>
+
+namespace weir::runtime {
+
+void CrashPoint(std::string_view name);
+
+}  // namespace weir::runtime
