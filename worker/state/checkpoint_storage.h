@@ -6,14 +6,25 @@
 // Layout under ROOT (the URI's path) for job J:
 //   ROOT/J/shared/DBID-NNNNNN.sst   SST files, shared between checkpoints
 //   ROOT/J/chk-N/                   checkpoint N (taken periodically)
+//     _db_manifest                  the DB manifest UploadDb returned, written
+//                                   before any file is copied: the shared SSTs
+//                                   the checkpoint references (for garbage
+//                                   collection, which reads only these)
 //     db/                           the non-SST files of the RocksDB checkpoint
 //                                   (MANIFEST, CURRENT, OPTIONS...)
-//     _metadata                     written last: complete <=> this exists
+//     _metadata                     written last: complete <=> this exists and
+//                                   verifies
 //   ROOT/J/savepoint-N/             a savepoint: self-contained (its SSTs are
 //                                   copied into it, not shared), never deleted
 //                                   automatically
 // DBID is the RocksDB identity of the database that wrote the file (SST file
-// numbers are unique within one database, not across databases).
+// numbers are unique within one database, not across databases), read from
+// the IDENTITY file of the local checkpoint. IDENTITY itself is not stored:
+// a database restored by DownloadDb gets a fresh identity, so the SSTs it
+// writes later never take the name of a different file already in shared/.
+// One database per checkpoint id: a second UploadDb of the same id replaces
+// the first (a retry). Several processes uploading into one checkpoint would
+// need a per-process subdirectory and name in this API.
 //
 // Incremental: UploadDb copies an SST only when shared/ does not already hold
 // it; otherwise the checkpoint references the stored copy. Files are written
@@ -21,15 +32,22 @@
 // under a final name. Complete() writes _metadata the same way (temp, fsync,
 // rename, fsync of the directory); only then is the checkpoint complete.
 // Retention: after Complete, periodic checkpoints beyond the newest `retain`
-// are deleted, and shared SSTs that no remaining checkpoint references are
-// garbage-collected.
+// are deleted (their _metadata first), so are uncompleted chk-N directories
+// older than every retained checkpoint (crash leftovers), and shared SSTs that
+// no remaining checkpoint directory references (in-flight ones included) are
+// garbage-collected. Retention is housekeeping: its failure does not fail
+// Complete, and the next Complete or Abort tries again.
 //
 // _metadata holds the runtime's bytes (sources' positions, sinks' states,
 // the DB manifest) framed with a magic number, a version and a CRC32C, so a
 // damaged file is detected and reported, not restored.
 //
+// Errors name the path and the system's reason. Missing files are
+// kNotFound, damaged or inconsistent stored data kDataLoss.
+//
 // Thread-safety: one instance may be used from one thread at a time; the
-// runtime uploads from a background thread.
+// runtime uploads from a background thread. Garbage collection assumes no
+// other process uploads into the same job directory at the same time.
 #pragma once
 
 #include <cstdint>
@@ -64,10 +82,14 @@ class CheckpointStorage {
   Result<std::string> UploadDb(int64_t id, bool savepoint, const std::string& local_dir);
 
   // Makes checkpoint `id` complete with `metadata` (the runtime's bytes),
-  // durably; then applies retention. `completed_ms` is recorded.
+  // durably; then applies retention. `completed_ms` is recorded. UploadDb may
+  // not have been called (a job without keyed state). kAlreadyExists when
+  // `id` is already complete.
   Status Complete(int64_t id, bool savepoint, std::string_view metadata, int64_t completed_ms);
 
-  // Drops what an uncompleted checkpoint `id` wrote (a failed or timed-out one).
+  // Drops what an uncompleted checkpoint `id` wrote (a failed or timed-out
+  // one), and the shared SSTs only it referenced. OK when nothing is there;
+  // kFailedPrecondition (and nothing removed) when `id` is complete.
   Status Abort(int64_t id, bool savepoint);
 
   // Completed checkpoints and savepoints of the job, oldest first.
@@ -76,14 +98,19 @@ class CheckpointStorage {
   Result<std::optional<CheckpointInfo>> Latest() const;
 
   // Reads and verifies `path`/_metadata (path: a chk-N or savepoint-N
-  // directory, possibly of another storage root).
+  // directory, possibly of another storage root): kNotFound when missing,
+  // kDataLoss when damaged (bad magic, version, length or checksum).
   static Result<std::string> ReadMetadata(const std::string& path);
   // The id of the checkpoint at `path` (from its metadata).
   static Result<int64_t> ReadId(const std::string& path);
 
   // Recreates the database of checkpoint `path` in `into_dir` (must not
-  // exist) from the DB manifest UploadDb returned: hard links when storage
-  // and `into_dir` are on one file system, copies otherwise.
+  // exist) from the DB manifest UploadDb returned: SSTs are hard-linked when
+  // storage and `into_dir` are on one file system (copied otherwise); every
+  // other file is always copied: RocksDB may append to a MANIFEST it opens
+  // (7.8 happens to start a new one) and a link would then change the stored
+  // checkpoint. A stored file that is missing or
+  // has the wrong size is kDataLoss; nothing is left in `into_dir` on error.
   static Status DownloadDb(const std::string& path, std::string_view db_manifest,
                            const std::string& into_dir);
 

@@ -6,14 +6,20 @@
 //   [state id: 4 bytes BE][key group: 2 bytes BE][operator's key bytes]
 // so one state's key-group range is one contiguous key range: it can be
 // scanned, dropped or moved alone. State ids are allocated by Register and
-// the name -> id mapping is stored in the database itself (under a reserved
-// id), so a restored database gives the same names the same ids.
+// the name -> id mapping is stored in the database itself (under the reserved
+// id 0; ids handed out start at 1), so a restored database gives the same
+// names the same ids. Key groups must be in [0, 65535] (2 bytes): others are
+// rejected with kInvalidArgument.
 //
 // Snapshots: CreateLocalCheckpoint flushes the memtables and hard-links the
 // live files into a new directory (rocksdb::Checkpoint): the caller must make
 // sure no task writes while it runs (the runtime calls it when every task of
 // the process has reached the barrier). The directory is then a complete
-// database that Open can use, and that CheckpointStorage uploads.
+// database that Open can use, and that CheckpointStorage uploads; it always
+// holds the IDENTITY file, whose content (the database identity) names the
+// checkpoint's SSTs in shared storage. If a Register could not store its
+// mapping (Register cannot report errors), every later CreateLocalCheckpoint
+// fails, so a mapping that is not in the database never gets restored.
 //
 // RocksDB is the truth: there is no write-back cache that a crash could lose
 // between a checkpoint and the next (the WAL is disabled: state written after
@@ -54,8 +60,9 @@ class RocksDbStore {
   // Flushes and hard-links the database into `dir`, which must not exist.
   Status CreateLocalCheckpoint(const std::string& dir);
 
-  // Deletes every entry (of every state) whose key group is not in one of
-  // `keep`: after restoring a checkpoint taken with other key-group ranges.
+  // Deletes every entry (of every registered state) whose key group is not in
+  // one of `keep` (range deletions; the registry is kept): after restoring a
+  // checkpoint taken with other key-group ranges.
   Status DropKeyGroupsOutside(const std::vector<KeyGroupRange>& keep);
 
   // Live SST bytes plus memtables, for metrics and progress.

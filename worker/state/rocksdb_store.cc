@@ -1,0 +1,406 @@
+// RocksDbStore: keyed state views over one shared RocksDB instance.
+//
+// Key layout (see rocksdb_store.h): [state id BE32][key group BE16][key].
+// State id 0 is reserved for the registry of names: its entries are
+//   key   [0 BE32][0 BE16][operator name length BE32][operator name][state name]
+//   value [state id BE32]
+// and are loaded when the database is opened, so a reopened or restored
+// database gives the same names the same ids.
+#include "worker/state/rocksdb_store.h"
+
+#include <rocksdb/cache.h>
+#include <rocksdb/db.h>
+#include <rocksdb/filter_policy.h>
+#include <rocksdb/options.h>
+#include <rocksdb/table.h>
+#include <rocksdb/utilities/checkpoint.h>
+#include <rocksdb/write_batch.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <mutex>
+#include <system_error>
+#include <utility>
+
+namespace weir::state {
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr StateId kRegistryId = 0;
+constexpr int kMaxKeyGroup = 0xffff;  // key groups are stored in 2 bytes
+constexpr size_t kPrefixBytes = 6;
+
+void AppendBE32(uint32_t v, std::string* out) {
+  for (int s = 24; s >= 0; s -= 8) out->push_back(static_cast<char>((v >> s) & 0xff));
+}
+
+uint32_t ReadBE32(const char* p) {
+  return (uint32_t{static_cast<uint8_t>(p[0])} << 24) |
+         (uint32_t{static_cast<uint8_t>(p[1])} << 16) |
+         (uint32_t{static_cast<uint8_t>(p[2])} << 8) | uint32_t{static_cast<uint8_t>(p[3])};
+}
+
+// Writes the 6-byte prefix of (id, key group) into *out, replacing its content.
+void SetPrefix(StateId id, int kg, std::string* out) {
+  out->clear();
+  AppendBE32(id, out);
+  out->push_back(static_cast<char>((kg >> 8) & 0xff));
+  out->push_back(static_cast<char>(kg & 0xff));
+}
+
+// The first key after every key of (id, key groups <= last_kg): the prefix of
+// the next key group, or of the next state id after the last key group.
+void SetEndPrefix(StateId id, int last_kg, std::string* out) {
+  if (last_kg >= kMaxKeyGroup) {
+    out->clear();
+    AppendBE32(id + 1, out);
+  } else {
+    SetPrefix(id, last_kg + 1, out);
+  }
+}
+
+std::string RegistryKey(std::string_view op, std::string_view name) {
+  std::string k;
+  SetPrefix(kRegistryId, 0, &k);
+  AppendBE32(static_cast<uint32_t>(op.size()), &k);
+  k.append(op);
+  k.append(name);
+  return k;
+}
+
+Status FromRocks(const rocksdb::Status& s, std::string_view what) {
+  std::string msg = std::string(what) + ": " + s.ToString();
+  if (s.IsCorruption()) return Status::DataLoss(std::move(msg));
+  if (s.IsInvalidArgument()) return Status::InvalidArgument(std::move(msg));
+  if (s.IsNotFound()) return Status::NotFound(std::move(msg));
+  if (s.IsBusy() || s.IsTryAgain() || s.IsTimedOut()) return Status::Unavailable(std::move(msg));
+  if (s.IsNoSpace()) return Status::ResourceExhausted(std::move(msg));
+  return Status::Internal(std::move(msg));
+}
+
+Status CheckKeyGroup(int kg) {
+  if (kg < 0 || kg > kMaxKeyGroup)
+    return Status::InvalidArgument("key group " + std::to_string(kg) + " out of range [0, 65535]");
+  return Status::OK();
+}
+
+rocksdb::Slice ToSlice(std::string_view s) {
+  return rocksdb::Slice(s.data(), s.size());
+}
+
+}  // namespace
+
+// What views share; RocksDbStore::Impl is just this (Impl is private to the class).
+namespace rocksdb_internal {
+struct StoreCore {
+  RocksDbOptions options;
+  std::shared_ptr<rocksdb::Cache> cache;
+  std::unique_ptr<rocksdb::DB> db;
+  rocksdb::WriteOptions write_options;
+  rocksdb::ReadOptions read_options;
+
+  std::mutex mu;  // guards the registry below
+  std::map<std::string, StateId, std::less<>> ids;
+  StateId next_id = 1;
+  Status registry_error;  // sticky: a registry write failed; checkpoints must fail
+
+  StateId Register(std::string_view op, std::string_view name) {
+    std::string key = RegistryKey(op, name);
+    std::lock_guard lock(mu);
+    auto it = ids.find(key);
+    if (it != ids.end()) return it->second;
+    StateId id = next_id++;
+    std::string value;
+    AppendBE32(id, &value);
+    rocksdb::Status s = db->Put(write_options, key, value);
+    if (!s.ok() && registry_error.ok()) {
+      // Register cannot report errors: keep the id in memory (the store is
+      // unusable anyway: writes fail after such an error) and fail the next
+      // checkpoint so that a mapping that is not stored never gets restored.
+      registry_error = FromRocks(s, "registering state " + std::string(op) + "/" +
+                                        std::string(name) + " in " + options.dir);
+    }
+    ids.emplace(std::move(key), id);
+    return id;
+  }
+
+  Status LoadRegistry() {
+    std::string lower, upper;
+    SetPrefix(kRegistryId, 0, &lower);
+    SetEndPrefix(kRegistryId, 0, &upper);
+    rocksdb::Slice upper_slice(upper);
+    rocksdb::ReadOptions ro;
+    ro.iterate_upper_bound = &upper_slice;
+    std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(ro));
+    for (it->Seek(lower); it->Valid(); it->Next()) {
+      rocksdb::Slice v = it->value();
+      if (v.size() != 4 || it->key().size() < kPrefixBytes + 4)
+        return Status::DataLoss("malformed state registry entry in " + options.dir);
+      StateId id = ReadBE32(v.data());
+      ids.emplace(it->key().ToString(), id);
+      next_id = std::max(next_id, id + 1);
+    }
+    if (!it->status().ok()) return FromRocks(it->status(), "reading the state registry");
+    return Status::OK();
+  }
+
+  std::vector<StateId> AllStateIds() {
+    std::lock_guard lock(mu);
+    std::vector<StateId> out;
+    out.reserve(ids.size());
+    for (const auto& [name, id] : ids) out.push_back(id);
+    return out;
+  }
+};
+}  // namespace rocksdb_internal
+
+using rocksdb_internal::StoreCore;
+struct RocksDbStore::Impl : StoreCore {};
+
+namespace {
+
+// One task thread's view. Reuses its key buffer across calls.
+class RocksDbBackend final : public KeyedStateBackend {
+ public:
+  explicit RocksDbBackend(StoreCore* impl) : impl_(impl) {}
+
+  StateId Register(std::string_view op, std::string_view name) override {
+    return impl_->Register(op, name);
+  }
+
+  Status Put(StateId id, int kg, std::string_view key, std::string_view value) override {
+    WEIR_RETURN_IF_ERROR(CheckKeyGroup(kg));
+    MakeKey(id, kg, key);
+    rocksdb::Status s = impl_->db->Put(impl_->write_options, key_, ToSlice(value));
+    if (!s.ok()) return FromRocks(s, "put into " + impl_->options.dir);
+    return Status::OK();
+  }
+
+  Result<bool> Get(StateId id, int kg, std::string_view key, std::string* value) override {
+    WEIR_RETURN_IF_ERROR(CheckKeyGroup(kg));
+    MakeKey(id, kg, key);
+    rocksdb::Status s = impl_->db->Get(impl_->read_options, key_, value);
+    if (s.IsNotFound()) return false;
+    if (!s.ok()) return FromRocks(s, "get from " + impl_->options.dir);
+    return true;
+  }
+
+  Status Delete(StateId id, int kg, std::string_view key) override {
+    WEIR_RETURN_IF_ERROR(CheckKeyGroup(kg));
+    MakeKey(id, kg, key);
+    rocksdb::Status s = impl_->db->Delete(impl_->write_options, key_);
+    if (!s.ok()) return FromRocks(s, "delete from " + impl_->options.dir);
+    return Status::OK();
+  }
+
+  Status Scan(StateId id, KeyGroupRange range, const ScanFn& fn) override {
+    int start = std::max(range.start, 0);
+    int end = std::min(range.end, kMaxKeyGroup);
+    if (end < start) return Status::OK();
+    // Local bounds (6 or 4 bytes: no allocation), so that fn may call Get.
+    std::string lower, upper;
+    SetPrefix(id, start, &lower);
+    SetEndPrefix(id, end, &upper);
+    rocksdb::Slice lower_slice(lower), upper_slice(upper);
+    rocksdb::ReadOptions ro = impl_->read_options;
+    ro.iterate_lower_bound = &lower_slice;
+    ro.iterate_upper_bound = &upper_slice;
+    std::unique_ptr<rocksdb::Iterator> it(impl_->db->NewIterator(ro));
+    for (it->Seek(lower_slice); it->Valid(); it->Next()) {
+      rocksdb::Slice k = it->key();
+      if (k.size() < kPrefixBytes) continue;  // cannot happen under these bounds
+      int kg = (int{static_cast<uint8_t>(k[4])} << 8) | int{static_cast<uint8_t>(k[5])};
+      rocksdb::Slice v = it->value();
+      if (!fn(kg, std::string_view(k.data() + kPrefixBytes, k.size() - kPrefixBytes),
+              std::string_view(v.data(), v.size())))
+        return Status::OK();
+    }
+    if (!it->status().ok()) return FromRocks(it->status(), "scan of " + impl_->options.dir);
+    return Status::OK();
+  }
+
+ private:
+  void MakeKey(StateId id, int kg, std::string_view key) {
+    SetPrefix(id, kg, &key_);
+    key_.append(key);
+  }
+
+  StoreCore* impl_;
+  std::string key_;
+};
+
+// Options tuned for keyed state: point lookups (bloom filters), ordered scans
+// of key-group ranges, level compaction.
+rocksdb::Options MakeOptions(const RocksDbOptions& o, const std::shared_ptr<rocksdb::Cache>& cache,
+                             rocksdb::CompressionType compression) {
+  rocksdb::Options options;
+  options.create_if_missing = true;
+  options.compaction_style = rocksdb::kCompactionStyleLevel;
+  options.level_compaction_dynamic_level_bytes = true;
+  options.write_buffer_size = static_cast<size_t>(o.write_buffer_bytes);
+  options.max_write_buffer_number = 3;
+  options.target_file_size_base = std::max<uint64_t>(o.write_buffer_bytes, 8ull << 20);
+  options.max_bytes_for_level_base = options.target_file_size_base * 4;
+  options.max_background_jobs = 2;
+  options.compression = compression;
+  options.bottommost_compression = compression;
+  // The database identity must come from the IDENTITY file only: a restored
+  // copy (which does not get that file) then gets a fresh identity, so its new
+  // SST files never take the names of the original's in shared storage.
+  options.write_dbid_to_manifest = false;
+  options.keep_log_file_num = 3;
+  options.max_log_file_size = 16ull << 20;
+
+  rocksdb::BlockBasedTableOptions table;
+  table.block_cache = cache;
+  table.block_size = 16 * 1024;
+  table.cache_index_and_filter_blocks = true;
+  table.pin_l0_filter_and_index_blocks_in_cache = true;
+  table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
+  table.whole_key_filtering = true;
+  options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
+  return options;
+}
+
+bool IsCompressionUnsupported(const rocksdb::Status& s) {
+  return (s.IsInvalidArgument() || s.IsNotSupported()) &&
+         s.ToString().find("ompression") != std::string::npos;
+}
+
+}  // namespace
+
+RocksDbStore::RocksDbStore(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+RocksDbStore::~RocksDbStore() {
+  if (impl_ && impl_->db) {
+    // Close flushes the memtables (the WAL is off, so this is what persists
+    // writes made since the last flush); an error here has nowhere to go.
+    (void)impl_->db->Close();
+    impl_->db.reset();
+  }
+}
+
+Result<std::unique_ptr<RocksDbStore>> RocksDbStore::Open(const RocksDbOptions& options) {
+  if (options.dir.empty()) return Status::InvalidArgument("RocksDbStore: empty directory");
+  std::error_code ec;
+  fs::create_directories(options.dir, ec);
+  if (ec) return Status::Internal("creating " + options.dir + ": " + ec.message());
+
+  auto impl = std::make_unique<Impl>();
+  impl->options = options;
+  impl->cache = rocksdb::NewLRUCache(static_cast<size_t>(options.block_cache_bytes));
+  impl->write_options.disableWAL = true;
+
+  // The preferred compression when the library has it, else none.
+  const rocksdb::CompressionType candidates[] = {
+      rocksdb::kLZ4Compression, rocksdb::kSnappyCompression, rocksdb::kNoCompression};
+  rocksdb::Status s;
+  for (rocksdb::CompressionType c : candidates) {
+    rocksdb::DB* db = nullptr;
+    s = rocksdb::DB::Open(MakeOptions(options, impl->cache, c), options.dir, &db);
+    if (s.ok()) {
+      impl->db.reset(db);
+      break;
+    }
+    if (!IsCompressionUnsupported(s)) break;
+  }
+  if (!s.ok()) return FromRocks(s, "opening RocksDB in " + options.dir);
+  WEIR_RETURN_IF_ERROR(impl->LoadRegistry());
+  return std::unique_ptr<RocksDbStore>(new RocksDbStore(std::move(impl)));
+}
+
+std::unique_ptr<KeyedStateBackend> RocksDbStore::NewBackend() {
+  return std::make_unique<RocksDbBackend>(impl_.get());
+}
+
+Status RocksDbStore::CreateLocalCheckpoint(const std::string& dir) {
+  {
+    std::lock_guard lock(impl_->mu);
+    if (!impl_->registry_error.ok()) return impl_->registry_error;
+  }
+  std::error_code ec;
+  if (fs::exists(dir, ec)) return Status::AlreadyExists("checkpoint directory " + dir + " exists");
+  fs::path parent = fs::path(dir).parent_path();
+  if (!parent.empty()) {
+    fs::create_directories(parent, ec);
+    if (ec) return Status::Internal("creating " + parent.string() + ": " + ec.message());
+  }
+
+  rocksdb::FlushOptions fo;
+  fo.wait = true;
+  rocksdb::Status s = impl_->db->Flush(fo);
+  if (!s.ok()) return FromRocks(s, "flushing " + impl_->options.dir);
+
+  rocksdb::Checkpoint* raw = nullptr;
+  s = rocksdb::Checkpoint::Create(impl_->db.get(), &raw);
+  if (!s.ok()) return FromRocks(s, "checkpoint of " + impl_->options.dir);
+  std::unique_ptr<rocksdb::Checkpoint> checkpoint(raw);
+  // log_size_for_flush 0: flush again inside (a no-op after the flush above).
+  s = checkpoint->CreateCheckpoint(fs::absolute(dir, ec).string(), 0);
+  if (!s.ok()) return FromRocks(s, "checkpoint of " + impl_->options.dir + " into " + dir);
+
+  // CheckpointStorage names shared SSTs after the database identity, which it
+  // reads from the IDENTITY file: make sure the checkpoint has one.
+  fs::path identity = fs::path(dir) / "IDENTITY";
+  if (!fs::exists(identity, ec)) {
+    std::string id;
+    s = impl_->db->GetDbIdentity(id);
+    if (!s.ok()) return FromRocks(s, "identity of " + impl_->options.dir);
+    std::ofstream out(identity, std::ios::binary | std::ios::trunc);
+    out << id;
+    out.close();
+    if (!out) return Status::Internal("writing " + identity.string() + ": " + std::strerror(errno));
+  }
+  return Status::OK();
+}
+
+Status RocksDbStore::DropKeyGroupsOutside(const std::vector<KeyGroupRange>& keep) {
+  // The key groups to keep, sorted and merged; the gaps between them go.
+  std::vector<KeyGroupRange> ranges;
+  for (const KeyGroupRange& r : keep) {
+    KeyGroupRange c{std::max(r.start, 0), std::min(r.end, kMaxKeyGroup)};
+    if (c.size() > 0) ranges.push_back(c);
+  }
+  std::sort(ranges.begin(), ranges.end(),
+            [](const KeyGroupRange& a, const KeyGroupRange& b) { return a.start < b.start; });
+  std::vector<KeyGroupRange> drop;
+  int next = 0;  // first key group not yet covered
+  for (const KeyGroupRange& r : ranges) {
+    if (r.start > next) drop.push_back({next, r.start - 1});
+    next = std::max(next, r.end + 1);
+  }
+  if (next <= kMaxKeyGroup) drop.push_back({next, kMaxKeyGroup});
+  if (drop.empty()) return Status::OK();
+
+  rocksdb::WriteBatch batch;
+  std::string begin, end;
+  for (StateId id : impl_->AllStateIds()) {
+    for (const KeyGroupRange& r : drop) {
+      SetPrefix(id, r.start, &begin);
+      SetEndPrefix(id, r.end, &end);
+      rocksdb::Status s = batch.DeleteRange(begin, end);
+      if (!s.ok()) return FromRocks(s, "dropping key groups in " + impl_->options.dir);
+    }
+  }
+  rocksdb::Status s = impl_->db->Write(impl_->write_options, &batch);
+  if (!s.ok()) return FromRocks(s, "dropping key groups in " + impl_->options.dir);
+  return Status::OK();
+}
+
+uint64_t RocksDbStore::ApproximateSizeBytes() const {
+  uint64_t sst = 0, mem = 0;
+  impl_->db->GetIntProperty(rocksdb::DB::Properties::kLiveSstFilesSize, &sst);
+  impl_->db->GetIntProperty(rocksdb::DB::Properties::kCurSizeAllMemTables, &mem);
+  return sst + mem;
+}
+
+const std::string& RocksDbStore::dir() const {
+  return impl_->options.dir;
+}
+
+}  // namespace weir::state
