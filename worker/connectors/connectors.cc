@@ -7,6 +7,7 @@
 #include "worker/connectors/file_source.h"
 #include "worker/connectors/kafka_sink.h"
 #include "worker/connectors/kafka_source.h"
+#include "worker/connectors/postgres_sink.h"
 
 namespace weir::connectors {
 
@@ -30,10 +31,7 @@ Result<std::unique_ptr<Sink>> MakeSink(const spec::SinkSpec& spec, const spec::J
   if (spec.type == "file") return std::unique_ptr<Sink>(new FileSink(spec, schema));
   if (spec.type == "stdout") return MakeStdoutSink(spec, schema);
   if (spec.type == "blackhole") return MakeBlackholeSink();
-  if (spec.type == "postgres") {
-    return Status(StatusCode::kUnimplemented,
-                  "sink '" + spec.name + "': the postgres sink is not implemented yet");
-  }
+  if (spec.type == "postgres") return std::unique_ptr<Sink>(new PostgresSink(spec, schema));
   return Status::InvalidArgument("sink '" + spec.name + "': unknown type '" + spec.type +
                                  "' (use kafka, file, postgres, stdout or blackhole)");
 }
