@@ -3,6 +3,7 @@
 #include <chrono>
 #include <cstdio>
 #include <string>
+#include <thread>
 
 #include "worker/connectors/kafka_internal.h"
 
@@ -87,18 +88,53 @@ Result<int> PartitionCount(rd_kafka_t* rk, const std::string& topic, const std::
   return result;
 }
 
+Result<int> PartitionCountCreatingTopic(rd_kafka_t* rk, const std::string& topic,
+                                        const std::string& brokers, int timeout_ms) {
+  Result<int> count = PartitionCount(rk, topic, brokers, timeout_ms);
+  if (count.ok() || count.status().code() != StatusCode::kNotFound) return count;
+  // Metadata asked for this one topic by name may auto-create it. A new
+  // topic can take a moment to appear (the dev broker sometimes needs a
+  // second when idle): ask again until it does or the time is up.
+  TopicHandle rkt(rd_kafka_topic_new(rk, topic.c_str(), nullptr));
+  if (!rkt) {
+    return Status::Internal("cannot create a handle for topic '" + topic +
+                            "': " + rd_kafka_err2str(rd_kafka_last_error()));
+  }
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  for (;;) {
+    const rd_kafka_metadata_t* md = nullptr;
+    if (rd_kafka_metadata(rk, /*all_topics=*/0, rkt.get(), &md, timeout_ms) ==
+        RD_KAFKA_RESP_ERR_NO_ERROR) {
+      rd_kafka_metadata_destroy(md);
+    }
+    count = PartitionCount(rk, topic, brokers, timeout_ms);
+    if (count.ok() || count.status().code() != StatusCode::kNotFound ||
+        std::chrono::steady_clock::now() >= deadline) {
+      return count;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+}
+
 Result<std::unique_ptr<Producer>> Producer::Make(
     std::string what, const std::string& brokers, const std::string& topic,
-    const std::map<std::string, std::string>& properties) {
+    const std::map<std::string, std::string>& properties, const ProducerOptions& options) {
   std::unique_ptr<Producer> p(new Producer());
   p->what_ = std::move(what);
   p->topic_ = topic;
+  p->transactional_id_ = options.transactional_id;
   // At-least-once: idempotence keeps retries from duplicating or reordering
   // within a partition; a failed delivery is reported by Flush.
   Settings settings = {{"enable.idempotence", "true"},
                        {"acks", "all"},
                        {"linger.ms", "5"},
                        {"client.id", "weir-producer"}};
+  if (!options.transactional_id.empty()) {
+    // A transaction stays open from an epoch's first row until its checkpoint
+    // completes: allow 15 minutes, the brokers' usual transaction.max.timeout.ms.
+    settings.push_back({"transactional.id", options.transactional_id});
+    settings.push_back({"transaction.timeout.ms", "900000"});
+  }
   WEIR_ASSIGN_OR_RETURN(rd_kafka_conf_t * conf, NewConf(p->what_, brokers, settings, properties));
   rd_kafka_conf_set_dr_msg_cb(conf, &Producer::OnDelivery);
   rd_kafka_conf_set_opaque(conf, p.get());
@@ -116,55 +152,88 @@ Result<std::unique_ptr<Producer>> Producer::Make(
 
 Producer::~Producer() {
   // Undelivered messages are dropped: Flush() is where delivery is awaited.
+  hook_ = nullptr;
   if (rk_) rd_kafka_purge(rk_.get(), RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
   rkt_.reset();
   rk_.reset();  // before the members its callbacks use
 }
 
 void Producer::OnDelivery(rd_kafka_t* /*rk*/, const rd_kafka_message_t* msg, void* opaque) {
-  if (msg->err == RD_KAFKA_RESP_ERR_NO_ERROR) return;
   auto* self = static_cast<Producer*>(opaque);
-  if (self->failed_++ == 0) self->first_error_ = rd_kafka_err2str(msg->err);
+  if (self->hook_ != nullptr) self->hook_(self->hook_context_, *msg);
+  if (msg->err == RD_KAFKA_RESP_ERR_NO_ERROR) return;
+  if (self->failed_++ == 0) {
+    self->first_error_ =
+        std::string("topic '") + rd_kafka_topic_name(msg->rkt) + "': " + rd_kafka_err2str(msg->err);
+  }
 }
 
 Status Producer::DeliveryStatus() const {
   if (failed_ == 0) return Status::OK();
+  WEIR_RETURN_IF_ERROR(FatalStatus());
   return Status::Unavailable(what_ + ": " + std::to_string(failed_) +
-                             " message(s) could not be delivered to topic '" + topic_ +
-                             "': " + first_error_);
+                             " message(s) could not be delivered to " + first_error_);
+}
+
+Status Producer::FatalStatus() const {
+  char errstr[512];
+  rd_kafka_resp_err_t fatal = rd_kafka_fatal_error(rk_.get(), errstr, sizeof(errstr));
+  if (fatal == RD_KAFKA_RESP_ERR_NO_ERROR) return Status::OK();
+  if (fatal == RD_KAFKA_RESP_ERR__FENCED || fatal == RD_KAFKA_RESP_ERR_PRODUCER_FENCED ||
+      fatal == RD_KAFKA_RESP_ERR_INVALID_PRODUCER_EPOCH) {
+    return Status::Aborted(what_ + ": fenced: a newer producer with transactional.id '" +
+                           transactional_id_ +
+                           "' started (another instance of this sink subtask, after a restart "
+                           "or while this one was presumed dead); this instance must stop (" +
+                           errstr + ")");
+  }
+  return Status::Aborted(what_ + ": fatal producer error " + rd_kafka_err2name(fatal) + ": " +
+                         errstr);
 }
 
 Status Producer::Produce(const void* key, size_t key_len, std::string_view value,
                          const std::vector<Header>* headers) {
+  Message m;
+  m.key = key;
+  m.key_len = key_len;
+  m.value = value;
+  m.headers = headers;
+  return Send(m);
+}
+
+Status Producer::Send(const Message& m) {
   WEIR_RETURN_IF_ERROR(DeliveryStatus());
+  rd_kafka_topic_t* rkt = m.topic != nullptr ? m.topic : rkt_.get();
   for (;;) {
     rd_kafka_resp_err_t err = RD_KAFKA_RESP_ERR_NO_ERROR;
-    if (headers == nullptr) {
+    if (m.headers == nullptr) {
       int rc =
-          rd_kafka_produce(rkt_.get(), RD_KAFKA_PARTITION_UA, RD_KAFKA_MSG_F_COPY,
-                           const_cast<char*>(value.data()), value.size(), key, key_len, nullptr);
+          rd_kafka_produce(rkt, m.partition, RD_KAFKA_MSG_F_COPY, const_cast<char*>(m.value.data()),
+                           m.value.size(), m.key, m.key_len, m.opaque);
       if (rc != 0) err = rd_kafka_last_error();
     } else {
-      rd_kafka_headers_t* hdrs = rd_kafka_headers_new(headers->size());
-      for (const Header& h : *headers) {
+      rd_kafka_headers_t* hdrs = rd_kafka_headers_new(m.headers->size());
+      for (const Header& h : *m.headers) {
         rd_kafka_header_add(hdrs, h.name, -1, h.value.data(), static_cast<ssize_t>(h.value.size()));
       }
-      rd_kafka_vu_t vus[6];
+      rd_kafka_vu_t vus[7];
       vus[0].vtype = RD_KAFKA_VTYPE_RKT;
-      vus[0].u.rkt = rkt_.get();
+      vus[0].u.rkt = rkt;
       vus[1].vtype = RD_KAFKA_VTYPE_PARTITION;
-      vus[1].u.i32 = RD_KAFKA_PARTITION_UA;
+      vus[1].u.i32 = m.partition;
       vus[2].vtype = RD_KAFKA_VTYPE_MSGFLAGS;
       vus[2].u.i = RD_KAFKA_MSG_F_COPY;
       vus[3].vtype = RD_KAFKA_VTYPE_VALUE;
-      vus[3].u.mem.ptr = const_cast<char*>(value.data());
-      vus[3].u.mem.size = value.size();
+      vus[3].u.mem.ptr = const_cast<char*>(m.value.data());
+      vus[3].u.mem.size = m.value.size();
       vus[4].vtype = RD_KAFKA_VTYPE_KEY;
-      vus[4].u.mem.ptr = const_cast<void*>(key);
-      vus[4].u.mem.size = key_len;
+      vus[4].u.mem.ptr = const_cast<void*>(m.key);
+      vus[4].u.mem.size = m.key_len;
       vus[5].vtype = RD_KAFKA_VTYPE_HEADERS;
       vus[5].u.headers = hdrs;
-      rd_kafka_error_t* error = rd_kafka_produceva(rk_.get(), vus, 6);
+      vus[6].vtype = RD_KAFKA_VTYPE_OPAQUE;
+      vus[6].u.ptr = m.opaque;
+      rd_kafka_error_t* error = rd_kafka_produceva(rk_.get(), vus, 7);
       if (error != nullptr) {
         err = rd_kafka_error_code(error);
         rd_kafka_error_destroy(error);
@@ -173,7 +242,8 @@ Status Producer::Produce(const void* key, size_t key_len, std::string_view value
     }
     if (err == RD_KAFKA_RESP_ERR_NO_ERROR) return Status::OK();
     if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
-      return Status::Unavailable(what_ + ": cannot produce to topic '" + topic_ +
+      WEIR_RETURN_IF_ERROR(FatalStatus());
+      return Status::Unavailable(what_ + ": cannot produce to topic '" + rd_kafka_topic_name(rkt) +
                                  "': " + rd_kafka_err2str(err));
     }
     // Backpressure: wait for deliveries to make room.
@@ -193,12 +263,47 @@ Status Producer::Flush(int timeout_ms) {
     }
   }
   rd_kafka_poll(rk_.get(), 0);
-  char errstr[512];
-  if (rd_kafka_resp_err_t fatal = rd_kafka_fatal_error(rk_.get(), errstr, sizeof(errstr))) {
-    return Status::Aborted(what_ + ": fatal producer error " + rd_kafka_err2name(fatal) + ": " +
-                           errstr);
-  }
+  WEIR_RETURN_IF_ERROR(FatalStatus());
   return DeliveryStatus();
+}
+
+Status Producer::TxnStatus(const std::string& operation, rd_kafka_error_t* error) const {
+  if (error == nullptr) return Status::OK();
+  const rd_kafka_resp_err_t code = rd_kafka_error_code(error);
+  const std::string text =
+      std::string(rd_kafka_error_name(error)) + ": " + rd_kafka_error_string(error);
+  const bool fatal = rd_kafka_error_is_fatal(error);
+  const bool retriable = rd_kafka_error_is_retriable(error);
+  const bool needs_abort = rd_kafka_error_txn_requires_abort(error);
+  rd_kafka_error_destroy(error);
+  if (fatal || code == RD_KAFKA_RESP_ERR__FENCED) {
+    Status st = FatalStatus();
+    if (!st.ok()) return st;
+    return Status::Aborted(what_ + ": " + operation + " failed fatally: " + text);
+  }
+  if (needs_abort) {
+    return Status::Aborted(what_ + ": " + operation +
+                           " failed and the transaction must be aborted: " + text);
+  }
+  if (retriable) return Status::Unavailable(what_ + ": " + operation + " failed: " + text);
+  return Status::Internal(what_ + ": " + operation + " failed: " + text);
+}
+
+Status Producer::InitTransactions(int timeout_ms) {
+  return TxnStatus("initializing transactions (transactional.id '" + transactional_id_ + "')",
+                   rd_kafka_init_transactions(rk_.get(), timeout_ms));
+}
+
+Status Producer::BeginTransaction() {
+  return TxnStatus("beginning a transaction", rd_kafka_begin_transaction(rk_.get()));
+}
+
+Status Producer::CommitTransaction(int timeout_ms) {
+  return TxnStatus("committing a transaction", rd_kafka_commit_transaction(rk_.get(), timeout_ms));
+}
+
+Status Producer::AbortTransaction(int timeout_ms) {
+  return TxnStatus("aborting a transaction", rd_kafka_abort_transaction(rk_.get(), timeout_ms));
 }
 
 }  // namespace weir::connectors::kafka

@@ -55,6 +55,21 @@ Result<Handle> NewHandle(std::string_view what, rd_kafka_type_t type, rd_kafka_c
 Result<int> PartitionCount(rd_kafka_t* rk, const std::string& topic, const std::string& brokers,
                            int timeout_ms = kMetadataTimeoutMs);
 
+// Asks the brokers to create `topic` when it is missing, through a metadata
+// request that allows auto-creation (the dev broker and brokers with
+// auto.create.topics.enable do it; others leave it missing), then returns its
+// partition count as PartitionCount does. Waits up to timeout_ms for it.
+Result<int> PartitionCountCreatingTopic(rd_kafka_t* rk, const std::string& topic,
+                                        const std::string& brokers,
+                                        int timeout_ms = kMetadataTimeoutMs);
+
+struct ProducerOptions {
+  // Non-empty: a transactional producer (transactional.id, and
+  // transaction.timeout.ms 15 minutes unless the properties say otherwise);
+  // the caller runs InitTransactions before producing.
+  std::string transactional_id;
+};
+
 // A producer for one topic (enable.idempotence=true, acks=all) that records
 // delivery failures. Thread-compatible: one thread at a time.
 class Producer {
@@ -63,11 +78,24 @@ class Producer {
     const char* name;
     std::string_view value;
   };
+  // One message for Send(). The key may be null (no key).
+  struct Message {
+    rd_kafka_topic_t* topic = nullptr;          // null: the producer's topic
+    int32_t partition = RD_KAFKA_PARTITION_UA;  // UA: the partitioner chooses by key
+    const void* key = nullptr;
+    size_t key_len = 0;
+    std::string_view value;
+    const std::vector<Header>* headers = nullptr;
+    void* opaque = nullptr;  // handed back to the delivery hook
+  };
+  // Sees every delivery report (success or failure) on the thread that calls
+  // Poll, Flush or the transaction methods, before failures are recorded.
+  using DeliveryHook = void (*)(void* context, const rd_kafka_message_t& msg);
 
   // `what` names the owner in messages. Fails when the topic does not exist.
   static Result<std::unique_ptr<Producer>> Make(
       std::string what, const std::string& brokers, const std::string& topic,
-      const std::map<std::string, std::string>& properties);
+      const std::map<std::string, std::string>& properties, const ProducerOptions& options = {});
   ~Producer();
 
   // Queues one message (key may be null: no key; partition by the key with
@@ -75,25 +103,46 @@ class Producer {
   // Fails when a previous delivery failed.
   Status Produce(const void* key, size_t key_len, std::string_view value,
                  const std::vector<Header>* headers = nullptr);
+  // The same for a message with a topic, partition or opaque of its own.
+  Status Send(const Message& m);
   // Serves delivery reports without blocking.
   void Poll() { rd_kafka_poll(rk_.get(), 0); }
   // Waits until every queued message is delivered (or failed).
   Status Flush(int timeout_ms);
 
+  void SetDeliveryHook(DeliveryHook hook, void* context) {
+    hook_ = hook;
+    hook_context_ = context;
+  }
+
+  // Transactions (a producer made with a transactional_id). Errors become
+  // Statuses naming the owner; a producer fenced by a newer one with the same
+  // transactional.id is kAborted with a message saying so (see FatalStatus).
+  Status InitTransactions(int timeout_ms);
+  Status BeginTransaction();
+  Status CommitTransaction(int timeout_ms);
+  Status AbortTransaction(int timeout_ms);
+  // OK, or the producer's fatal error (fencing explained) as kAborted.
+  Status FatalStatus() const;
+
   int partition_count() const { return partition_count_; }
   rd_kafka_t* handle() const { return rk_.get(); }
+  const std::string& transactional_id() const { return transactional_id_; }
 
  private:
   Producer() = default;
   static void OnDelivery(rd_kafka_t* rk, const rd_kafka_message_t* msg, void* opaque);
   Status DeliveryStatus() const;
+  Status TxnStatus(const std::string& operation, rd_kafka_error_t* error) const;
 
-  std::string what_, topic_;
+  std::string what_, topic_, transactional_id_;
   Handle rk_;
   TopicHandle rkt_;
   int partition_count_ = 0;
   int64_t failed_ = 0;
   std::string first_error_;
+  DeliveryHook hook_ = nullptr;
+  void* hook_context_ = nullptr;
 };
 
 }  // namespace weir::connectors::kafka
