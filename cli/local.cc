@@ -20,6 +20,7 @@
 #include "coordinator/planner.h"
 #include "worker/devbroker/dev_broker.h"
 #include "worker/runtime/job_runner.h"
+#include "worker/state/checkpoint_storage.h"
 
 namespace weir::cli {
 namespace {
@@ -91,6 +92,20 @@ int RunLocal(const GlobalOptions& g, const LocalCommand& cmd) {
     return kExitUsage;
   }
   spec::JobSpec& job = *loaded.job;
+  if (!cmd.from_checkpoint.empty()) {
+    if (job.checkpoint.mode == spec::CheckpointMode::kNone) {
+      std::fprintf(stderr, "weir: --from-checkpoint: job %s has checkpoint.mode none\n",
+                   job.name.c_str());
+      return kExitUsage;
+    }
+    if (cmd.from_checkpoint != "latest") {
+      auto meta = state::CheckpointStorage::ReadMetadata(cmd.from_checkpoint);
+      if (!meta.ok()) {
+        std::fprintf(stderr, "weir: --from-checkpoint: %s\n", meta.status().message().c_str());
+        return meta.status().code() == StatusCode::kNotFound ? kExitNotFound : kExitError;
+      }
+    }
+  }
 
   // The embedded broker, when the job asks for it.
   std::set<std::string> topics;
@@ -237,8 +252,6 @@ int RunLocal(const GlobalOptions& g, const LocalCommand& cmd) {
   }
   if (!st.ok()) {
     std::fprintf(stderr, "weir: job %s failed: %s\n", job.name.c_str(), st.message().c_str());
-    if (st.code() == StatusCode::kInvalidArgument) return kExitUsage;
-    if (st.code() == StatusCode::kNotFound) return kExitNotFound;
     return kExitJobFailed;
   }
   std::string late;

@@ -92,7 +92,7 @@ checkpoint:
   mode: exactly_once
   storage: file://{work}/checkpoints
   retain: 2
-restart: {{attempts: 0, delay: 100ms}}
+restart: {{attempts: 3, delay: 100ms}}
 sources:
   events:
     type: kafka
@@ -225,6 +225,25 @@ def main():
         attempts = 0
         runs_log = os.path.join(work, "runs.log")
         with open(runs_log, "w") as rl:
+            # First a task failure inside a run: the process restarts the job
+            # itself from its latest checkpoint (restart.attempts).
+            rl.write("---- run 0: WEIR_TEST_FAIL=after-precommit:3\n")
+            rl.flush()
+            start = rl.tell()
+            p = subprocess.Popen(cmd, env=dict(env, WEIR_TEST_FAIL="after-precommit:3"),
+                                 stdout=subprocess.DEVNULL, stderr=rl)
+            try:
+                p.wait(timeout=1.5)
+            except subprocess.TimeoutExpired:
+                p.send_signal(signal.SIGKILL)
+                p.wait()
+            rl.flush()
+            with open(runs_log) as f:
+                f.seek(start)
+                if "injected failure" not in f.read() or p.returncode not in (0, -signal.SIGKILL):
+                    raise Problem("the injected task failure did not restart the job in "
+                                  "process (see %s)" % runs_log)
+            log("in-process restart after a task failure: ok")
             while sum(kills.values()) < a.kills:
                 attempts += 1
                 if attempts > a.kills * 4:

@@ -79,13 +79,10 @@ class Source {
   virtual Status Open(const SourceContext& ctx) = 0;
   virtual Result<PollState> Poll(RecordBatch* batch, int max_rows, int timeout_ms) = 0;
   virtual WatermarkStatus Watermark() = 0;
-  // TODO(positions): pure virtual once every source implements them.
-  virtual Result<std::string> SnapshotPosition() {
-    return Status::Unimplemented("this source cannot be checkpointed yet");
-  }
-  virtual Status RestorePositions(const std::vector<std::string>& positions) {
-    return Status::Unimplemented("this source cannot be restored yet");
-  }
+  // Positions start with a version byte; bytes that do not decode make
+  // RestorePositions fail with kDataLoss naming the source.
+  virtual Result<std::string> SnapshotPosition() = 0;
+  virtual Status RestorePositions(const std::vector<std::string>& positions) = 0;
   virtual void Close() {}
   const ConnectorStats& stats() const { return stats_; }
 

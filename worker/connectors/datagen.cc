@@ -4,8 +4,10 @@
 #include <limits>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "worker/connectors/connectors_internal.h"
+#include "worker/connectors/nexmark_internal.h"
 
 namespace weir::connectors {
 namespace {
@@ -29,6 +31,11 @@ constexpr uint64_t kDatagenStream = 3;
 //   at most timeout_ms for the next due row.
 // - Event time: the event_time field, else the clock's time; one watermark
 //   partition.
+// - Position: GeneratorPosition (nexmark_internal.h): the next row number
+//   and the largest event time emitted. A restored subtask goes on with the
+//   same rows (row n depends on the seed, n and the clock only) and the same
+//   watermark; with a rate, pacing goes on from the restored row. The
+//   parallelism cannot change (kFailedPrecondition).
 class DatagenSource final : public Source {
  public:
   explicit DatagenSource(spec::SourceSpec spec) : spec_(std::move(spec)) {}
@@ -50,6 +57,14 @@ class DatagenSource final : public Source {
     }
     watermarks_.emplace(et.max_out_of_orderness_ms, et.idle_timeout_ms, ctx.clock);
     watermarks_->Resize(1);
+    if (restored_) {
+      WEIR_ASSIGN_OR_RETURN(GeneratorPosition pos, restored_->For(What(), ctx));
+      next_ = pos.next;
+      max_time_ = pos.max_time;
+      if (max_time_ != kMinWatermark) watermarks_->Observe(0, max_time_);
+      // Pacing resumes with the restored row due now.
+      if (spec_.rate) start_ms_ -= DueOffsetMs(next_, *spec_.rate);
+    }
     if (next_ >= limit_) watermarks_->End(0);
     opened_ = true;
     return Status::OK();
@@ -109,6 +124,7 @@ class DatagenSource final : public Source {
     if (rows > 0) {
       watermarks_->Observe(0, max_time);
       watermarks_->Touch(0);
+      max_time_ = std::max(max_time_, max_time);
       stats_.records += rows;
     }
     if (next_ >= limit_) {
@@ -126,11 +142,26 @@ class DatagenSource final : public Source {
     return watermarks_->Current();
   }
 
+  Result<std::string> SnapshotPosition() override {
+    if (!opened_) return Status::FailedPrecondition(What() + ": position asked before Open");
+    return GeneratorPosition{ctx_.subtask, next_, max_time_}.Encode();
+  }
+
+  Status RestorePositions(const std::vector<std::string>& positions) override {
+    if (opened_) return Status::FailedPrecondition(What() + ": positions restored after Open");
+    WEIR_ASSIGN_OR_RETURN(restored_, GeneratorPositions::Decode(What(), positions));
+    return Status::OK();
+  }
+
  private:
+  std::string What() const { return "datagen source '" + spec_.name + "'"; }
+
   spec::SourceSpec spec_;
   SourceContext ctx_;
   bool opened_ = false;
   int64_t next_ = 0, step_ = 1, limit_ = 0, start_ms_ = 0, max_lag_ms_ = 0;
+  int64_t max_time_ = kMinWatermark;  // the largest event time emitted
+  std::optional<GeneratorPositions> restored_;
   int time_column_ = -1;
   std::optional<PartitionWatermarks> watermarks_;
 };

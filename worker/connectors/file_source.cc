@@ -5,12 +5,20 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <limits>
+#include <map>
+#include <set>
 #include <string>
 
+#include <sys/stat.h>
+
+#include "common/bytes.h"
 #include "worker/connectors/connectors_internal.h"
 
 namespace weir::connectors {
 namespace {
+
+constexpr uint8_t kPositionVersion = 1;
 
 bool IsTrue(const std::string& v) {
   return v == "true" || v == "yes" || v == "1";
@@ -75,7 +83,132 @@ Status FileSource::Open(const SourceContext& ctx) {
   const spec::EventTimeSpec et = spec_.event_time.value_or(spec::EventTimeSpec{});
   watermarks_.emplace(et.max_out_of_orderness_ms, et.idle_timeout_ms, ctx.clock);
   watermarks_->Resize(static_cast<int>(files_.size()));
+  if (restored_parallelism_) WEIR_RETURN_IF_ERROR(ApplyRestoredPositions());
   opened_ = true;
+  return Status::OK();
+}
+
+Status FileSource::ApplyRestoredPositions() {
+  const std::string what = "file source '" + spec_.name + "'";
+  const size_t parallelism = static_cast<size_t>(ctx_.parallelism > 0 ? ctx_.parallelism : 1);
+  if (*restored_parallelism_ == 0) {
+    return Status::FailedPrecondition(what + ": the checkpoint holds no position for it");
+  }
+  if (*restored_parallelism_ != parallelism) {
+    return Status::FailedPrecondition(
+        what + ": the checkpoint was taken with parallelism " +
+        std::to_string(*restored_parallelism_) + " and the source now runs with " +
+        std::to_string(parallelism) +
+        "; a file source resumes only with the parallelism of its checkpoint");
+  }
+  std::map<std::string_view, const FilePosition*> by_path;
+  for (const FilePosition& p : restored_) by_path.emplace(p.path, &p);
+  for (size_t k = 0; k < files_.size(); ++k) {
+    FileState& f = files_[k];
+    auto it = by_path.find(f.path);
+    if (it == by_path.end()) continue;  // new since the checkpoint: from its start
+    f.offset = it->second->offset;
+    f.line = it->second->line;
+    f.done = it->second->done;
+    if (f.done) watermarks_->End(static_cast<int>(k));
+  }
+  // An unfinished file of this subtask's position must still be there.
+  for (const FilePosition& p : restored_) {
+    if (p.subtask != static_cast<size_t>(ctx_.subtask) || p.done) continue;
+    std::error_code ec;
+    if (!std::filesystem::is_regular_file(p.path, ec)) {
+      return Status::FailedPrecondition(what + ": '" + p.path + "' was read up to line " +
+                                        std::to_string(p.line) +
+                                        " when the checkpoint was taken and is gone");
+    }
+  }
+  while (current_ < files_.size() && files_[current_].done) ++current_;
+  return Status::OK();
+}
+
+Status FileSource::OpenFile(FileState* f) {
+  const std::string what = "file source '" + spec_.name + "'";
+  f->file = std::fopen(f->path.c_str(), "rb");
+  if (f->file == nullptr) {
+    return Status::Unavailable(what + ": cannot open '" + f->path + "': " + std::strerror(errno));
+  }
+  if (f->offset == 0) return Status::OK();
+  // Resuming from a position: seek past what was read before.
+  struct stat st;
+  if (::fstat(::fileno(f->file), &st) != 0) {
+    return Status::Unavailable(what + ": cannot stat '" + f->path + "': " + std::strerror(errno));
+  }
+  if (static_cast<int64_t>(st.st_size) < f->offset) {
+    return Status::FailedPrecondition(
+        what + ": '" + f->path + "' has " + std::to_string(st.st_size) + " bytes, fewer than the " +
+        std::to_string(f->offset) + " the checkpoint had read: the file changed since");
+  }
+  if (::fseeko(f->file, static_cast<off_t>(f->offset), SEEK_SET) != 0) {
+    return Status::Unavailable(what + ": cannot seek in '" + f->path +
+                               "': " + std::strerror(errno));
+  }
+  return Status::OK();
+}
+
+Result<std::string> FileSource::SnapshotPosition() {
+  if (!opened_) {
+    return Status::FailedPrecondition("file source '" + spec_.name +
+                                      "': position asked before Open");
+  }
+  // Dead letters of the lines behind this position must be out first.
+  if (ingest_) WEIR_RETURN_IF_ERROR(ingest_->Flush());
+  std::string out;
+  ByteWriter w(&out);
+  w.PutU8(kPositionVersion);
+  w.PutVarint(files_.size());
+  for (const FileState& f : files_) {
+    w.PutBytes(f.path);
+    w.PutVarint(static_cast<uint64_t>(f.offset));
+    w.PutVarint(static_cast<uint64_t>(f.line));
+    w.PutU8(f.done ? 1 : 0);
+  }
+  return out;
+}
+
+Status FileSource::RestorePositions(const std::vector<std::string>& positions) {
+  const std::string what = "file source '" + spec_.name + "'";
+  if (opened_) return Status::FailedPrecondition(what + ": positions restored after Open");
+  std::vector<FilePosition> restored;
+  std::set<std::string_view> seen;
+  for (size_t sub = 0; sub < positions.size(); ++sub) {
+    const std::string where = what + ": position of subtask " + std::to_string(sub);
+    ByteReader r(positions[sub]);
+    const uint8_t version = r.GetU8();
+    if (r.ok() && version != kPositionVersion) {
+      return Status::DataLoss(where + " has unknown version " + std::to_string(version));
+    }
+    const uint64_t n = r.GetVarint();
+    if (!r.ok() || n > positions[sub].size()) return Status::DataLoss(where + " is malformed");
+    for (uint64_t k = 0; k < n; ++k) {
+      FilePosition p;
+      p.path = std::string(r.GetBytes());
+      const uint64_t offset = r.GetVarint();
+      const uint64_t line = r.GetVarint();
+      const uint8_t done = r.GetU8();
+      if (!r.ok() || offset > static_cast<uint64_t>(std::numeric_limits<int64_t>::max()) ||
+          line > offset || done > 1) {
+        return Status::DataLoss(where + " is malformed");
+      }
+      p.offset = static_cast<int64_t>(offset);
+      p.line = static_cast<int64_t>(line);
+      p.done = done == 1;
+      p.subtask = sub;
+      restored.push_back(std::move(p));
+    }
+    if (!r.done()) return Status::DataLoss(where + " has trailing bytes");
+  }
+  for (const FilePosition& p : restored) {
+    if (!seen.insert(p.path).second) {
+      return Status::DataLoss(what + ": '" + p.path + "' appears in two positions");
+    }
+  }
+  restored_ = std::move(restored);
+  restored_parallelism_ = positions.size();
   return Status::OK();
 }
 
@@ -107,13 +240,11 @@ Result<PollState> FileSource::Poll(RecordBatch* batch, int max_rows, int timeout
   line_of_.clear();
   while (static_cast<int>(ends_.size()) < max_rows && current_ < files_.size()) {
     FileState& f = files_[current_];
-    if (f.file == nullptr) {
-      f.file = std::fopen(f.path.c_str(), "rb");
-      if (f.file == nullptr) {
-        return Status::Unavailable("file source '" + spec_.name + "': cannot open '" + f.path +
-                                   "': " + std::strerror(errno));
-      }
+    if (f.done) {  // finished before a restore
+      ++current_;
+      continue;
     }
+    if (f.file == nullptr) WEIR_RETURN_IF_ERROR(OpenFile(&f));
     ssize_t n = ::getline(&line_buf_, &line_cap_, f.file);
     if (n < 0) {
       bool failed = std::ferror(f.file) != 0;
@@ -129,6 +260,7 @@ Result<PollState> FileSource::Poll(RecordBatch* batch, int max_rows, int timeout
       continue;
     }
     ++f.line;
+    f.offset += n;
     std::string_view line(line_buf_, static_cast<size_t>(n));
     if (!line.empty() && line.back() == '\n') line.remove_suffix(1);
     if (!line.empty() && line.back() == '\r') line.remove_suffix(1);

@@ -14,6 +14,16 @@
 // - Malformed lines: "PATH:LINE: reason" (1-based line), per on_error.
 // - A path that does not exist fails Open() with kNotFound; an unreadable
 //   file fails Poll() with kUnavailable.
+// - Positions (checkpoints): per file of this subtask its path, the bytes and
+//   lines consumed and whether it is finished. Poll never reads a line it
+//   does not return (or skip), so a restored file is opened and sought to its
+//   byte offset without re-reading. RestorePositions() needs the positions of
+//   the same parallelism (else Open fails with kFailedPrecondition); files
+//   are matched by path across every subtask's position, so a file that
+//   appeared since starts at its beginning. A file that is shorter than its
+//   position, or unfinished in the position and gone, fails with
+//   kFailedPrecondition. Encoding: u8 version (1), varint n, then n x (bytes
+//   path, varint byte offset, varint lines, u8 finished).
 // Thread-safety: one task thread calls everything.
 #pragma once
 
@@ -37,6 +47,8 @@ class FileSource final : public Source {
   Status Open(const SourceContext& ctx) override;
   Result<PollState> Poll(RecordBatch* batch, int max_rows, int timeout_ms) override;
   WatermarkStatus Watermark() override;
+  Result<std::string> SnapshotPosition() override;
+  Status RestorePositions(const std::vector<std::string>& positions) override;
   void Close() override;
 
   // The files this subtask reads, in order. Valid after Open().
@@ -46,15 +58,29 @@ class FileSource final : public Source {
   struct FileState {
     std::string path;
     std::FILE* file = nullptr;
-    int64_t line = 0;  // lines read so far
+    int64_t offset = 0;  // bytes read so far
+    int64_t line = 0;    // lines read so far
     bool done = false;
   };
+  // A file's entry in a restored position.
+  struct FilePosition {
+    std::string path;
+    int64_t offset = 0;
+    int64_t line = 0;
+    bool done = false;
+    size_t subtask = 0;  // whose position it was in
+  };
   bool IsHeader(std::string_view line) const;
+  Status ApplyRestoredPositions();
+  Status OpenFile(FileState* f);
 
   spec::SourceSpec spec_;
   SourceContext ctx_;
   bool opened_ = false;
   bool skip_header_ = false;
+  // Set by RestorePositions: the old parallelism and every file's position.
+  std::optional<size_t> restored_parallelism_;
+  std::vector<FilePosition> restored_;
   std::vector<FileState> files_;
   size_t current_ = 0;
   std::unique_ptr<SourceIngest> ingest_;

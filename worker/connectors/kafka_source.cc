@@ -1,9 +1,12 @@
 #include "worker/connectors/kafka_source.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <limits>
 #include <string>
 
+#include "common/bytes.h"
 #include "worker/connectors/connectors_internal.h"
 #include "worker/connectors/kafka_internal.h"
 
@@ -11,6 +14,8 @@ namespace weir::connectors {
 namespace {
 
 constexpr int kWatermarkQueryTimeoutMs = 10'000;
+constexpr uint8_t kPositionVersion = 1;
+constexpr uint8_t kPositionHasEnd = 1;  // flags: end offsets follow the next offsets
 
 bool IsTopicError(rd_kafka_resp_err_t err) {
   return err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART ||
@@ -83,11 +88,27 @@ Status KafkaSource::Open(const SourceContext& ctx) {
                                  spec_.brokers + "': " + rd_kafka_err2str(err));
     }
     int64_t start = spec_.start == spec::StartFrom::kEarliest ? low : high;
+    bool given = false;
     for (const auto& [sp, offset] : start_offsets_) {
-      if (sp == p) start = offset;
+      if (sp != p) continue;
+      start = offset;
+      given = true;
+    }
+    if (given && start < low) {
+      std::fprintf(stderr,
+                   "weir: %s: topic %s partition %d no longer holds offsets %lld to %lld "
+                   "(deleted by retention); resuming at %lld\n",
+                   what.c_str(), spec_.topic.c_str(), static_cast<int>(p),
+                   static_cast<long long>(start), static_cast<long long>(low - 1),
+                   static_cast<long long>(low));
+      start = low;
+    }
+    int64_t end = high;
+    for (const auto& [sp, offset] : restored_end_offsets_) {
+      if (sp == p) end = offset;
     }
     next_offset_[i] = start;
-    end_offset_[i] = high;
+    end_offset_[i] = end;
     rd_kafka_topic_partition_list_add(assignment.get(), spec_.topic.c_str(), p)->offset = start;
   }
   rd_kafka_resp_err_t err = rd_kafka_assign(handle.get(), assignment.get());
@@ -105,6 +126,7 @@ Status KafkaSource::Open(const SourceContext& ctx) {
       if (next_offset_[i] >= end_offset_[i]) EndPartition(static_cast<int>(i));
     }
   }
+  opened_ = true;
   return Status::OK();
 }
 
@@ -240,6 +262,75 @@ void KafkaSource::Close() {
     Status st = ingest_->Flush();
     if (!st.ok()) std::fprintf(stderr, "weir: %s\n", st.message().c_str());
   }
+}
+
+Result<std::string> KafkaSource::SnapshotPosition() {
+  if (!opened_) {
+    return Status::FailedPrecondition("kafka source '" + spec_.name +
+                                      "': position asked before Open");
+  }
+  // Dead letters of the records behind this position must be out first.
+  if (ingest_) WEIR_RETURN_IF_ERROR(ingest_->Flush());
+  std::string out;
+  ByteWriter w(&out);
+  w.PutU8(kPositionVersion);
+  w.PutBytes(spec_.topic);
+  const bool with_end = spec_.end_at_latest;
+  w.PutU8(with_end ? kPositionHasEnd : 0);
+  w.PutVarint(partitions_.size());
+  for (size_t i = 0; i < partitions_.size(); ++i) {
+    w.PutVarint(static_cast<uint64_t>(partitions_[i]));
+    w.PutSigned(next_offset_[i]);
+    if (with_end) w.PutSigned(end_offset_[i]);
+  }
+  return out;
+}
+
+Status KafkaSource::RestorePositions(const std::vector<std::string>& positions) {
+  const std::string what = "kafka source '" + spec_.name + "'";
+  if (opened_) return Status::FailedPrecondition(what + ": positions restored after Open");
+  std::vector<std::pair<int32_t, int64_t>> starts, ends;
+  for (size_t sub = 0; sub < positions.size(); ++sub) {
+    const std::string where = what + ": position of subtask " + std::to_string(sub);
+    ByteReader r(positions[sub]);
+    const uint8_t version = r.GetU8();
+    if (r.ok() && version != kPositionVersion) {
+      return Status::DataLoss(where + " has unknown version " + std::to_string(version));
+    }
+    const std::string_view topic = r.GetBytes();
+    const uint8_t flags = r.GetU8();
+    const uint64_t n = r.GetVarint();
+    if (!r.ok() || n > positions[sub].size() || (flags & ~kPositionHasEnd) != 0) {
+      return Status::DataLoss(where + " is malformed");
+    }
+    if (topic != spec_.topic) {
+      return Status::FailedPrecondition(where + " is for topic '" + std::string(topic) +
+                                        "', the source now reads '" + spec_.topic + "'");
+    }
+    for (uint64_t k = 0; k < n; ++k) {
+      const uint64_t partition = r.GetVarint();
+      const int64_t next = r.GetSigned();
+      const int64_t end = (flags & kPositionHasEnd) ? r.GetSigned() : 0;
+      if (!r.ok() || partition > static_cast<uint64_t>(std::numeric_limits<int32_t>::max()) ||
+          next < 0) {
+        return Status::DataLoss(where + " is malformed");
+      }
+      const auto p = static_cast<int32_t>(partition);
+      starts.emplace_back(p, next);
+      if (flags & kPositionHasEnd) ends.emplace_back(p, end);
+    }
+    if (!r.done()) return Status::DataLoss(where + " has trailing bytes");
+  }
+  std::sort(starts.begin(), starts.end());
+  for (size_t i = 1; i < starts.size(); ++i) {
+    if (starts[i].first == starts[i - 1].first) {
+      return Status::DataLoss(what + ": partition " + std::to_string(starts[i].first) +
+                              " appears in two positions");
+    }
+  }
+  start_offsets_ = std::move(starts);
+  restored_end_offsets_ = std::move(ends);
+  return Status::OK();
 }
 
 std::vector<std::pair<int32_t, int64_t>> KafkaSource::Offsets() const {

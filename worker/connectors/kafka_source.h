@@ -7,8 +7,18 @@
 //   nothing is committed to Kafka (enable.auto.commit=false). Offsets() gives
 //   the next offset to read per assigned partition (for checkpoints);
 //   SetStartOffsets(), called before Open(), makes those partitions start
-//   there (a restored checkpoint); the others start at `start` (earliest or
-//   latest), resolved to concrete offsets at Open().
+//   there; the others start at `start` (earliest or latest), resolved to
+//   concrete offsets at Open(). A start offset below the partition's earliest
+//   offset (deleted by retention) starts at the earliest, with a warning.
+// - Positions (checkpoints): SnapshotPosition() is the topic and, per
+//   assigned partition, the next offset (and with end_at_latest the end
+//   offset fixed at the first Open, so a restored bounded source ends where
+//   the original would have). RestorePositions() takes the positions of every
+//   old subtask and keeps the partitions assigned to this subtask at Open,
+//   whatever the old parallelism was; partitions found in no position start
+//   at `start`. A position for another topic fails with kFailedPrecondition.
+//   Encoding: u8 version (1), bytes topic, u8 flags (1: end offsets), varint
+//   n, then n x (varint partition, zigzag next offset[, zigzag end offset]).
 // - isolation.level=read_committed.
 // - end: latest (end_at_latest) makes the source bounded: the end offsets are
 //   the partitions' high watermarks at Open(); a partition ends when its next
@@ -30,6 +40,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -54,6 +65,8 @@ class KafkaSource final : public Source {
   Status Open(const SourceContext& ctx) override;
   Result<PollState> Poll(RecordBatch* batch, int max_rows, int timeout_ms) override;
   WatermarkStatus Watermark() override;
+  Result<std::string> SnapshotPosition() override;
+  Status RestorePositions(const std::vector<std::string>& positions) override;
   void Close() override;
 
   // (partition, next offset to read) for every assigned partition, in
@@ -71,6 +84,8 @@ class KafkaSource final : public Source {
   spec::SourceSpec spec_;
   SourceContext ctx_;
   std::vector<std::pair<int32_t, int64_t>> start_offsets_;
+  std::vector<std::pair<int32_t, int64_t>> restored_end_offsets_;  // end_at_latest
+  bool opened_ = false;
   rd_kafka_s* rk_ = nullptr;
   int partition_count_ = 0;
   std::vector<int32_t> partitions_;   // assigned Kafka partitions

@@ -6,7 +6,9 @@
 #include <limits>
 #include <optional>
 #include <string>
+#include <vector>
 
+#include "common/bytes.h"
 #include "worker/connectors/connectors_internal.h"
 #include "worker/connectors/nexmark_internal.h"
 
@@ -258,6 +260,67 @@ void Generator::MakeBid(int64_t n, Bid* out) const {
 
 }  // namespace nexmark
 
+// ---- GeneratorPosition ----
+
+namespace {
+constexpr uint8_t kGeneratorPositionVersion = 1;
+}  // namespace
+
+std::string GeneratorPosition::Encode() const {
+  std::string out;
+  ByteWriter w(&out);
+  w.PutU8(kGeneratorPositionVersion);
+  w.PutVarint(static_cast<uint64_t>(subtask));
+  w.PutVarint(static_cast<uint64_t>(next));
+  w.PutSigned(max_time);
+  return out;
+}
+
+Result<GeneratorPositions> GeneratorPositions::Decode(const std::string& what,
+                                                      const std::vector<std::string>& positions) {
+  GeneratorPositions out;
+  for (size_t sub = 0; sub < positions.size(); ++sub) {
+    const std::string where = what + ": position of subtask " + std::to_string(sub);
+    ByteReader r(positions[sub]);
+    const uint8_t version = r.GetU8();
+    if (r.ok() && version != kGeneratorPositionVersion) {
+      return Status::DataLoss(where + " has unknown version " + std::to_string(version));
+    }
+    const uint64_t subtask = r.GetVarint();
+    const uint64_t next = r.GetVarint();
+    GeneratorPosition p;
+    p.max_time = r.GetSigned();
+    if (!r.ok() || !r.done() || subtask != sub || next < subtask ||
+        next > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) {
+      return Status::DataLoss(where + " is malformed");
+    }
+    p.subtask = static_cast<int64_t>(subtask);
+    p.next = static_cast<int64_t>(next);
+    out.positions_.push_back(p);
+  }
+  return out;
+}
+
+Result<GeneratorPosition> GeneratorPositions::For(const std::string& what,
+                                                  const SourceContext& ctx) const {
+  const size_t parallelism = static_cast<size_t>(ctx.parallelism > 0 ? ctx.parallelism : 1);
+  if (positions_.empty()) {
+    return Status::FailedPrecondition(what + ": the checkpoint holds no position for it");
+  }
+  if (positions_.size() != parallelism) {
+    return Status::FailedPrecondition(
+        what + ": the checkpoint was taken with parallelism " + std::to_string(positions_.size()) +
+        " and the source now runs with " + std::to_string(parallelism) +
+        "; a generated source resumes only with the parallelism of its checkpoint");
+  }
+  const GeneratorPosition& p = positions_[static_cast<size_t>(ctx.subtask)];
+  if ((p.next - p.subtask) % static_cast<int64_t>(parallelism) != 0) {
+    return Status::DataLoss(what + ": position of subtask " + std::to_string(ctx.subtask) +
+                            " is not one of its numbers");
+  }
+  return p;
+}
+
 namespace {
 
 using nexmark::EventKind;
@@ -272,6 +335,13 @@ using nexmark::EventKind;
 //   rate it generates max_rows per Poll.
 // - Event time = date_time (or the clock's time in a processing-time job);
 //   one watermark partition with the event_time spec's out-of-orderness.
+// - Position: the next event number this subtask looks at (so the events it
+//   emitted are those below it) and the largest event time it emitted.
+//   Restoring resumes the same sequence (events are pure functions of their
+//   number) with the same watermark; with a rate, pacing goes on from the
+//   restored event. The parallelism cannot change (kFailedPrecondition).
+//   Encoding: u8 version (1), varint subtask, varint next event, zigzag max
+//   event time (kMinWatermark: none yet).
 class NexmarkSource final : public Source {
  public:
   explicit NexmarkSource(spec::SourceSpec spec)
@@ -297,6 +367,14 @@ class NexmarkSource final : public Source {
     const spec::EventTimeSpec et = spec_.event_time.value_or(spec::EventTimeSpec{});
     watermarks_.emplace(et.max_out_of_orderness_ms, et.idle_timeout_ms, ctx.clock);
     watermarks_->Resize(1);
+    if (restored_) {
+      WEIR_ASSIGN_OR_RETURN(GeneratorPosition pos, restored_->For(what, ctx));
+      next_ = pos.next;
+      max_time_ = pos.max_time;
+      if (max_time_ != kMinWatermark) watermarks_->Observe(0, max_time_);
+      // Pacing resumes with the restored event due now.
+      if (spec_.rate) start_ms_ -= DueOffsetMs(next_, *spec_.rate);
+    }
     if (next_ >= limit_) watermarks_->End(0);
     const std::string p = spec_.only.empty() ? "person_" : "";
     const std::string a = spec_.only.empty() ? "auction_" : "";
@@ -348,6 +426,7 @@ class NexmarkSource final : public Source {
     if (rows > 0) {
       watermarks_->Observe(0, max_time);
       watermarks_->Touch(0);
+      max_time_ = std::max(max_time_, max_time);
       stats_.records += rows;
     }
     if (next_ >= limit_) {
@@ -364,6 +443,21 @@ class NexmarkSource final : public Source {
   WatermarkStatus Watermark() override {
     if (!ctx_.event_time || !watermarks_) return WatermarkStatus{};
     return watermarks_->Current();
+  }
+
+  Result<std::string> SnapshotPosition() override {
+    if (!opened_) {
+      return Status::FailedPrecondition("nexmark source '" + spec_.name +
+                                        "': position asked before Open");
+    }
+    return GeneratorPosition{ctx_.subtask, next_, max_time_}.Encode();
+  }
+
+  Status RestorePositions(const std::vector<std::string>& positions) override {
+    const std::string what = "nexmark source '" + spec_.name + "'";
+    if (opened_) return Status::FailedPrecondition(what + ": positions restored after Open");
+    WEIR_ASSIGN_OR_RETURN(restored_, GeneratorPositions::Decode(what, positions));
+    return Status::OK();
   }
 
  private:
@@ -465,6 +559,8 @@ class NexmarkSource final : public Source {
   Schema schema_;
   bool opened_ = false;
   int64_t next_ = 0, step_ = 1, limit_ = 0, start_ms_ = 0;
+  int64_t max_time_ = kMinWatermark;  // the largest event time emitted
+  std::optional<GeneratorPositions> restored_;
   std::optional<PartitionWatermarks> watermarks_;
   std::array<int, 8> person_{};
   std::array<int, 10> auction_{};

@@ -22,11 +22,50 @@
 // Each event is a pure function of (seed, n): Generator has no state, so
 // subtasks can generate disjoint subsequences that together equal the whole,
 // and two sources with the same seed agree.
+//
+// GeneratorPosition (below) is the checkpoint position of the generated
+// sources, nexmark and datagen, which both give subtask i of P the numbers
+// i, i+P, i+2P...
 #pragma once
 
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
+
+#include "common/status.h"
+#include "common/watermark.h"
+#include "worker/connectors/connector.h"
+
+namespace weir::connectors {
+
+// Where a generated source's subtask stands: `next` is the next number it
+// looks at (it emitted the wanted ones below), max_time the largest event
+// time it emitted (kMinWatermark: none yet). Encoding: u8 version (1),
+// varint subtask, varint next, zigzag max_time.
+struct GeneratorPosition {
+  int64_t subtask = 0;
+  int64_t next = 0;
+  int64_t max_time = kMinWatermark;
+  std::string Encode() const;
+};
+
+// The positions of every old subtask, as RestorePositions received them.
+class GeneratorPositions {
+ public:
+  // kDataLoss naming `what` (e.g. "nexmark source 'bids'") for bytes that do
+  // not decode.
+  static Result<GeneratorPositions> Decode(const std::string& what,
+                                           const std::vector<std::string>& positions);
+  // The position of subtask ctx.subtask; kFailedPrecondition when the
+  // parallelism is not the one of the checkpoint.
+  Result<GeneratorPosition> For(const std::string& what, const SourceContext& ctx) const;
+
+ private:
+  std::vector<GeneratorPosition> positions_;
+};
+
+}  // namespace weir::connectors
 
 namespace weir::connectors::nexmark {
 

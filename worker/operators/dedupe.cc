@@ -12,9 +12,15 @@
 // input order.
 //
 // State "seen" (under the key's key group): key bytes -> zigzag varint first
-// time; one Get and at most one Put per distinct key per batch. Timers (in
-// memory): time first + within -> keys to forget; a timer whose key got a
+// time; one Get and at most one Put per distinct key per batch. State
+// "progress" (OperatorProgress): the time keys were forgotten up to. Timers
+// (in memory): time first + within -> keys to forget; a timer whose key got a
 // newer first does nothing.
+//
+// Restore: Open reads back the progress and gives every key of its key
+// groups in "seen" its timer at first + within. A timer at or below the
+// progress (a key whose first came after the last watermark) fires at the
+// next watermark, as it would have without the restore.
 #include <algorithm>
 #include <map>
 
@@ -42,7 +48,8 @@ class DedupeOperator final : public KeyedOperator {
     max_parallelism_ = ctx.max_parallelism;
     state_id_ = state_->Register(name_, "seen");
     main_ = OutputBuffer(schema_, 0, ctx.batch_size);
-    return Status::OK();
+    WEIR_ASSIGN_OR_RETURN(limit_, progress_.Open(ctx, name_, state_id_));
+    return RebuildTimers(ctx.key_groups);
   }
 
   Status ProcessBatch(int, RecordBatch& batch, Output& out) override {
@@ -90,13 +97,14 @@ class DedupeOperator final : public KeyedOperator {
   }
 
   Status ProcessWatermark(int64_t watermark, Output& out) override {
-    if (!event_time_) return Status::OK();
-    return Expire(watermark);
+    if (!event_time_ || watermark <= limit_) return Status::OK();
+    return AdvanceTo(watermark);
   }
 
   Status ProcessTime(int64_t now_ms, Output& out) override {
-    if (event_time_) return Status::OK();
-    return Expire(SaturatingAdd(now_ms, -1));
+    const int64_t limit = SaturatingAdd(now_ms, -1);
+    if (event_time_ || limit <= limit_) return Status::OK();
+    return AdvanceTo(limit);
   }
 
  private:
@@ -104,6 +112,30 @@ class DedupeOperator final : public KeyedOperator {
     std::string key;
     int key_group;
   };
+
+  Status AdvanceTo(int64_t limit) {
+    limit_ = limit;
+    WEIR_RETURN_IF_ERROR(progress_.Store(limit_));
+    return Expire(limit_);
+  }
+
+  // A timer for every key in the state of `range` (Open, on restore).
+  Status RebuildTimers(KeyGroupRange range) {
+    bool malformed = false;
+    WEIR_RETURN_IF_ERROR(
+        state_->Scan(state_id_, range, [&](int kg, std::string_view key, std::string_view value) {
+          ByteReader rd(value);
+          const int64_t first = rd.GetSigned();
+          if (!rd.ok()) {
+            malformed = true;
+            return false;
+          }
+          timers_[SaturatingAdd(first, within_)].push_back({std::string(key), kg});
+          return true;
+        }));
+    if (malformed) return Status::DataLoss("dedupe '" + name_ + "': malformed state entry");
+    return Status::OK();
+  }
 
   // Forgets keys whose horizon first + within is <= limit.
   Status Expire(int64_t limit) {
@@ -130,6 +162,10 @@ class DedupeOperator final : public KeyedOperator {
   const Clock* clock_ = nullptr;
   bool event_time_ = true;
   int max_parallelism_ = 128;
+  // Keys with first + within <= limit_ are forgotten: the watermark (or the
+  // clock's time - 1).
+  int64_t limit_ = kMinWatermark;
+  OperatorProgress progress_;  // limit_ across restores
   std::map<int64_t, std::vector<Timer>> timers_;
   OutputBuffer main_;
   std::vector<uint32_t> kept_;

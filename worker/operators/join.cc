@@ -36,9 +36,17 @@
 //    start, varint end - start, length-prefixed left section,
 //    length-prefixed right section).
 // Each batch reads and writes one entry per distinct key (and window).
-// Timers (in memory; rebuilt from the state on restore): interval: per key,
-// the earliest time a buffered row expires; windows: (key, window) at
-// end - 1.
+// State "progress" (OperatorProgress): the watermark (processing time: the
+// clock) that expiry and firing have reached.
+// Timers (in memory): interval: per key, the earliest time a buffered row
+// expires; windows: (key, window) at end - 1.
+//
+// Restore: Open reads back the progress and scans the state of its key
+// groups: interval, a timer per key at the expiry of its earliest buffered
+// row (of either side); windows, a timer per window (per session of an
+// entry) at end - 1. Fired windows are deleted when they fire, so every
+// window in the state is still to fire. Nothing else lives in memory between
+// calls (output is flushed before each call returns).
 #include <algorithm>
 #include <map>
 
@@ -101,7 +109,21 @@ class JoinBase : public KeyedOperator {
     max_parallelism_ = ctx.max_parallelism;
     state_id_ = state_->Register(name_, state_name);
     main_ = OutputBuffer(schema_, 0, ctx.batch_size);
+    WEIR_ASSIGN_OR_RETURN(limit_, progress_.Open(ctx, name_, state_id_));
     return Status::OK();
+  }
+
+  // Calls fn(key group, state key, value) for every entry of the state in
+  // `range`; fn returns false for a malformed entry (kDataLoss).
+  template <typename Fn>
+  Status ScanState(KeyGroupRange range, Fn fn) {
+    bool malformed = false;
+    WEIR_RETURN_IF_ERROR(
+        state_->Scan(state_id_, range, [&](int kg, std::string_view key, std::string_view value) {
+          malformed = !fn(kg, key, value);
+          return !malformed;
+        }));
+    return malformed ? Corrupt() : Status::OK();
   }
 
   // Groups the batch of `side` by its join key and sets times_.
@@ -170,6 +192,11 @@ class JoinBase : public KeyedOperator {
   const Clock* clock_ = nullptr;
   bool event_time_ = true;
   int max_parallelism_ = 128;
+  // Interval: rows with expiry timer <= limit_ are gone; windows: windows
+  // with end - 1 <= limit_ have fired. The watermark, or (processing time)
+  // the clock for interval joins and the clock - 1 for window joins.
+  int64_t limit_ = kMinWatermark;
+  OperatorProgress progress_;  // limit_ across restores
   OutputBuffer main_;
 
   const int64_t* times_ = nullptr;
@@ -186,7 +213,25 @@ class IntervalJoinOperator final : public JoinBase {
   IntervalJoinOperator(const spec::OperatorSpec& op, const Schema& left, const Schema& right)
       : JoinBase(op, left, right), within_(op.join_within_ms) {}
 
-  Status Open(const runtime::OperatorContext& ctx) override { return OpenBase(ctx, "buffers"); }
+  Status Open(const runtime::OperatorContext& ctx) override {
+    WEIR_RETURN_IF_ERROR(OpenBase(ctx, "buffers"));
+    // A timer per key, at the expiry of its earliest buffered row.
+    return ScanState(ctx.key_groups, [&](int kg, std::string_view key, std::string_view value) {
+      std::string_view sides[2];
+      if (!SplitSides(value, &sides[0], &sides[1])) return false;
+      int64_t min_t = kMaxWatermark;
+      for (std::string_view side : sides) {
+        ByteReader rd(side);
+        while (!rd.done()) {
+          min_t = std::min(min_t, rd.GetSigned());
+          rd.GetBytes();
+        }
+        if (!rd.ok()) return false;
+      }
+      if (min_t != kMaxWatermark) AddTimer(key, kg, ExpiryTimer(min_t));
+      return true;
+    });
+  }
 
   Status ProcessBatch(int input, RecordBatch& batch, Output& out) override {
     if (batch.num_rows() == 0) return Status::OK();
@@ -252,12 +297,14 @@ class IntervalJoinOperator final : public JoinBase {
   Status ProcessWatermark(int64_t watermark, Output& out) override {
     if (!event_time_ || watermark <= limit_) return Status::OK();
     limit_ = watermark;
+    WEIR_RETURN_IF_ERROR(progress_.Store(limit_));
     return Expire();
   }
 
   Status ProcessTime(int64_t now_ms, Output& out) override {
     if (event_time_ || now_ms <= limit_) return Status::OK();
     limit_ = now_ms;
+    WEIR_RETURN_IF_ERROR(progress_.Store(limit_));
     return Expire();
   }
 
@@ -323,9 +370,6 @@ class IntervalJoinOperator final : public JoinBase {
   }
 
   const int64_t within_;
-  // Rows with expiry timer <= limit_ are gone: the watermark (processing
-  // time: the clock).
-  int64_t limit_ = kMinWatermark;
   std::map<int64_t, std::vector<Timer>> timers_;
   std::map<std::string, int64_t, std::less<>> pending_;  // key -> its earliest timer
   std::vector<uint32_t> probe_;
@@ -339,7 +383,30 @@ class WindowJoinOperator final : public JoinBase {
       : JoinBase(op, left, right), window_(*op.window) {}
 
   Status Open(const runtime::OperatorContext& ctx) override {
-    return OpenBase(ctx, window_.kind == spec::WindowKind::kSession ? "sessions" : "windows");
+    const bool sessions = window_.kind == spec::WindowKind::kSession;
+    WEIR_RETURN_IF_ERROR(OpenBase(ctx, sessions ? "sessions" : "windows"));
+    // A timer per window still in the state: none of them has fired.
+    return ScanState(
+        ctx.key_groups, [&](int kg, std::string_view state_key, std::string_view value) {
+          if (!sessions) {
+            std::string_view key;
+            int64_t start = 0;
+            if (!SplitWindowKey(state_key, &key, &start)) return false;
+            const int64_t end = SaturatingAdd(start, window_.size_ms);
+            timers_[end - 1].push_back({std::string(key), kg, start, end});
+            return true;
+          }
+          ByteReader rd(value);
+          const uint64_t count = rd.GetVarint();
+          for (uint64_t i = 0; i < count && rd.ok(); ++i) {
+            const int64_t start = rd.GetSigned();
+            const int64_t end = SaturatingAdd(start, static_cast<int64_t>(rd.GetVarint()));
+            rd.GetBytes();  // left rows
+            rd.GetBytes();  // right rows
+            if (rd.ok()) timers_[end - 1].push_back({std::string(state_key), kg, start, end});
+          }
+          return rd.ok();
+        });
   }
 
   Status ProcessBatch(int input, RecordBatch& batch, Output& out) override {
@@ -356,6 +423,7 @@ class WindowJoinOperator final : public JoinBase {
   Status ProcessWatermark(int64_t watermark, Output& out) override {
     if (!event_time_ || watermark <= limit_) return Status::OK();
     limit_ = watermark;
+    WEIR_RETURN_IF_ERROR(progress_.Store(limit_));
     return FireTimers(out);
   }
 
@@ -364,6 +432,7 @@ class WindowJoinOperator final : public JoinBase {
     int64_t limit = SaturatingAdd(now_ms, -1);
     if (limit <= limit_) return Status::OK();
     limit_ = limit;
+    WEIR_RETURN_IF_ERROR(progress_.Store(limit_));
     return FireTimers(out);
   }
 
@@ -618,9 +687,6 @@ class WindowJoinOperator final : public JoinBase {
   }
 
   const spec::WindowSpec window_;
-  // Windows with end - 1 <= limit_ have fired: the watermark, or the
-  // processing time - 1.
-  int64_t limit_ = kMinWatermark;
   std::map<int64_t, std::vector<Timer>> timers_;
   std::vector<Item> items_;
   std::vector<uint32_t> parent_;

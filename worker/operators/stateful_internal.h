@@ -12,11 +12,19 @@
 //    bytes of common/keys.h, followed for per-window state by the window
 //    start (8 bytes, big endian, sign bit flipped, so entries sort by key
 //    then window);
-//  - keep their timers (when a window fires, when a key expires) in memory:
-//    everything a timer needs can be rebuilt from the state on restore;
-//  - build output batches of at most ctx.batch_size rows (OutputBuffer).
+//  - keep their timers (when a window fires, when a key expires) in memory,
+//    and rebuild them in Open by scanning their state over ctx.key_groups:
+//    on recovery Open finds the state the previous instance left (as of the
+//    checkpoint) and the new instance goes on as if nothing had happened;
+//  - keep how far time has gone for them (the watermark, or the clock) in
+//    state "progress" (OperatorProgress), since it decides what has fired
+//    and what is late;
+//  - build output batches of at most ctx.batch_size rows (OutputBuffer),
+//    flushed before each call returns, so nothing waits in memory between
+//    two calls (where a checkpoint happens).
 //
-// Helpers are implemented in aggregates.cc, next to the accumulators.
+// Helpers are implemented in aggregates.cc, next to the accumulators, and
+// in progress.cc (OperatorProgress, SplitWindowKey).
 #pragma once
 
 #include <cstdint>
@@ -107,6 +115,42 @@ bool DecodeRowInto(ByteReader* r, size_t n, std::vector<Column>* out, size_t fir
 // Decodes a key written by EncodeKey (common/keys.h) and appends its values
 // to columns [first, first + n) of *out.
 bool DecodeKeyInto(std::string_view key, size_t n, std::vector<Column>* out, size_t first);
+
+// Splits a per-window state key, key bytes followed by AppendTimeSuffix of
+// the window start, into both. False when it is too short to hold a start.
+bool SplitWindowKey(std::string_view state_key, std::string_view* key, int64_t* start);
+
+// ---- Time across restores ----
+
+// How far time has gone for a keyed operator: its watermark (processing
+// time: the clock's time it last acted on). Windows whose end - 1 is at or
+// below it have fired, rows behind it are late, so a restored instance must
+// start from the value its predecessor had at the checkpoint, not from
+// kMinWatermark. Stored in state "progress" of the operator as one entry,
+// key empty, value u8 version (1) + zigzag time, at the first key group of
+// the operator's range; Store rewrites it (one Put) whenever time advances.
+class OperatorProgress {
+ public:
+  // Registers the state and returns the time a previous instance stored, or
+  // kMinWatermark. Entries are looked for in ctx.key_groups. When there is
+  // none there but the operator's state `data` has entries there, this is a
+  // restore with another parallelism whose range holds no old range's first
+  // key group: then anywhere (a fresh start must not look further: running
+  // siblings' entries are not its own past). Several values (after a change
+  // of parallelism): the lowest, so that no window is taken for fired that
+  // had not (at worst one fires twice; with aligned checkpoints every subtask
+  // of an operator has the same watermark anyway). Leaves a single entry,
+  // this instance's, in its range. kDataLoss for a malformed entry.
+  Result<int64_t> Open(const runtime::OperatorContext& ctx, const std::string& op_name,
+                       state::StateId data);
+  Status Store(int64_t time);
+
+ private:
+  state::KeyedStateBackend* state_ = nullptr;
+  state::StateId id_ = 0;
+  int key_group_ = -1;  // -1: the operator owns no key group, stores nothing
+  std::string value_;
+};
 
 // ---- Grouping a batch by key ----
 

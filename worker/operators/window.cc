@@ -35,10 +35,19 @@
 //    accumulators); one Get and one Put (or Delete) per key per batch.
 //  - count: state "count", key = key bytes, value = varint rows so far, then
 //    zigzag min time, zigzag max time and the accumulators when rows > 0.
-// Timers (in memory; rebuilt from the state on restore): a map from time to
-// the (key, window) to fire at end - 1 and to clean up at
-// end - 1 + lateness. Session timers that a merge made stale find no session
-// with their exact bounds and do nothing.
+//  - time windows: state "progress" (OperatorProgress): the watermark (or
+//    the clock's time - 1) the windows were fired up to.
+// Timers (in memory): a map from time to the (key, window) to fire at
+// end - 1 and to clean up at end - 1 + lateness. Session timers that a merge
+// made stale find no session with their exact bounds and do nothing.
+//
+// Restore: Open reads back the progress and scans the state of its key
+// groups, giving every window (every session of an entry) its timers as
+// AddTimers does for a new one: a fire timer unless end - 1 <= progress (it
+// has fired, and is only waiting for its cleanup), and a cleanup timer.
+// Nothing else lives in memory between calls: output buffers are flushed
+// before each call returns, the arrival seq of sessions is in their entry,
+// count windows have no timers. (The counters of stats() restart at zero.)
 #include <algorithm>
 #include <limits>
 #include <map>
@@ -76,7 +85,9 @@ class WindowAggregateOperator final : public KeyedOperator {
     state_id_ = state_->Register(name_, state_name);
     main_ = OutputBuffer(schema_, 0, ctx.batch_size);
     late_ = OutputBuffer(input_schema_, 1, ctx.batch_size);
-    return Status::OK();
+    if (window_.kind == spec::WindowKind::kCount) return Status::OK();  // no timers
+    WEIR_ASSIGN_OR_RETURN(limit_, progress_.Open(ctx, name_, state_id_));
+    return RebuildTimers(ctx.key_groups);
   }
 
   Status ProcessBatch(int, RecordBatch& batch, Output& out) override {
@@ -122,16 +133,14 @@ class WindowAggregateOperator final : public KeyedOperator {
 
   Status ProcessWatermark(int64_t watermark, Output& out) override {
     if (!event_time_ || watermark <= limit_) return Status::OK();
-    limit_ = watermark;
-    return FireTimers(out);
+    return AdvanceTo(watermark, out);
   }
 
   Status ProcessTime(int64_t now_ms, Output& out) override {
     if (event_time_) return Status::OK();
     int64_t limit = SaturatingAdd(now_ms, -1);  // windows with end <= now
     if (limit <= limit_) return Status::OK();
-    limit_ = limit;
-    return FireTimers(out);
+    return AdvanceTo(limit, out);
   }
 
   Status Finish(Output& out) override {
@@ -416,6 +425,49 @@ class WindowAggregateOperator final : public KeyedOperator {
 
   // ---- timers and output ----
 
+  Status AdvanceTo(int64_t limit, Output& out) {
+    limit_ = limit;
+    if (window_.kind != spec::WindowKind::kCount) WEIR_RETURN_IF_ERROR(progress_.Store(limit_));
+    return FireTimers(out);
+  }
+
+  // The timers of every window in the state of `range` (Open, on restore).
+  Status RebuildTimers(KeyGroupRange range) {
+    const bool sessions = window_.kind == spec::WindowKind::kSession;
+    bool malformed = false;
+    auto visit = [&](int kg, std::string_view state_key, std::string_view value) {
+      if (!sessions) {
+        std::string_view key;
+        int64_t start = 0;
+        if (!SplitWindowKey(state_key, &key, &start)) {
+          malformed = true;
+          return false;
+        }
+        AddTimers(key, kg, start, SaturatingAdd(start, window_.size_ms));
+        return true;
+      }
+      ByteReader rd(value);
+      rd.GetVarint();  // the next arrival seq
+      const uint64_t count = rd.GetVarint();
+      if (!rd.ok() || count > value.size()) {
+        malformed = true;
+        return false;
+      }
+      for (uint64_t i = 0; i < count; ++i) {
+        const int64_t start = rd.GetSigned();
+        const int64_t end = SaturatingAdd(start, static_cast<int64_t>(rd.GetVarint()));
+        if (!aggs_.Decode(&rd, &accs_)) {
+          malformed = true;
+          return false;
+        }
+        AddTimers(state_key, kg, start, end);
+      }
+      return true;
+    };
+    WEIR_RETURN_IF_ERROR(state_->Scan(state_id_, range, visit));
+    return malformed ? Corrupt() : Status::OK();
+  }
+
   // Timers of a window just created (or whose bounds a merge changed).
   void AddTimers(std::string_view key, int kg, int64_t start, int64_t end) {
     const int64_t fire = end - 1, cleanup = CleanupTime(end);
@@ -499,6 +551,7 @@ class WindowAggregateOperator final : public KeyedOperator {
   // Windows with end - 1 <= limit_ have fired: the watermark, or the
   // processing time - 1.
   int64_t limit_ = kMinWatermark;
+  OperatorProgress progress_;  // limit_ across restores (time windows)
   std::map<int64_t, std::vector<Timer>> timers_;
   OutputBuffer main_, late_;
 

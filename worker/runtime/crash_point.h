@@ -8,12 +8,18 @@
 //   after-complete    N's metadata is durable, the sinks have not committed
 //   after-commit      a sink committed N
 // Without the variable a crash point costs one relaxed atomic load.
+//
+// WEIR_TEST_FAIL=NAME:N makes FailPoint(NAME) return an error the N-th time
+// it is reached (a task failure the process restarts from, per `restart`).
 #pragma once
 
 #include <string_view>
 
+#include "common/status.h"
+
 namespace weir::runtime {
 
 void CrashPoint(std::string_view name);
+Status FailPoint(std::string_view name);
 
 }  // namespace weir::runtime

@@ -311,6 +311,7 @@ Status Task::Snapshot(int64_t id, bool finished) {
     snap.sink_state = std::move(state).value();
     precommitted_.push_back(id);
     CrashPoint("after-precommit");
+    WEIR_RETURN_IF_ERROR(FailPoint("after-precommit"));
   }
   if (!finished) {
     // Forward first: downstream tasks must get barrier `id` even while this

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <librdkafka/rdkafka.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -534,6 +535,144 @@ TEST_F(KafkaConnectorTest, MoreSubtasksThanPartitions) {
     ASSERT_TRUE(ReadToEnd(&source, &all).ok());
   }
   EXPECT_EQ(all, std::vector<std::string>{"a"});
+}
+
+// ---- positions (checkpoints) ----
+
+// Polls (max_rows 4) until at least `n` more rows came, or the end.
+Status ReadAtLeast(KafkaSource* source, size_t n, std::vector<std::string>* users) {
+  const size_t want = users->size() + n;
+  auto deadline = std::chrono::steady_clock::now() + kTestTimeout;
+  RecordBatch batch(std::make_shared<Schema>(OrdersSchema()));
+  while (users->size() < want && std::chrono::steady_clock::now() < deadline) {
+    batch.Clear();
+    auto state = source->Poll(&batch, 4, 100);
+    if (!state.ok()) return state.status();
+    for (size_t r = 0; r < batch.num_rows(); ++r)
+      users->emplace_back(batch.columns[0].GetString(r));
+    if (*state == PollState::kEndOfInput) return Status::OK();
+  }
+  return users->size() >= want ? Status::OK()
+                               : Status(StatusCode::kDeadlineExceeded, "too few rows");
+}
+
+TEST_F(KafkaConnectorTest, RestoreAcrossParallelismChangesReadsEveryRecordOnce) {
+  constexpr int kPerPartition = 20;
+  TestProducer producer(brokers_);
+  for (int i = 0; i < kPerPartition; ++i)
+    for (int p = 0; p < 3; ++p)
+      producer.Send(orders_, p, Order(std::to_string(p) + "_" + std::to_string(i), 1, i));
+  producer.Flush();
+
+  // Three generations: 2 subtasks read some, 3 subtasks restored from their
+  // positions read some more, 1 subtask restored from those reads the rest.
+  std::map<int, std::vector<int>> seen;  // partition -> record numbers in order
+  auto note = [&](const std::vector<std::string>& users) {
+    for (const std::string& u : users)
+      seen[std::stoi(u.substr(0, 1))].push_back(std::stoi(u.substr(2)));
+  };
+  std::vector<std::string> positions;
+  for (int parallelism : {2, 3, 1}) {
+    SCOPED_TRACE("parallelism " + std::to_string(parallelism));
+    std::vector<std::string> next_positions;
+    for (int sub = 0; sub < parallelism; ++sub) {
+      KafkaSource source(SourceSpec());
+      if (!positions.empty()) {
+        ASSERT_TRUE(source.RestorePositions(positions).ok());
+      }
+      ASSERT_TRUE(source.Open(Context(sub, parallelism, &clock_)).ok());
+      std::vector<std::string> users;
+      Status st = parallelism == 1 ? ReadToEnd(&source, &users) : ReadAtLeast(&source, 5, &users);
+      ASSERT_TRUE(st.ok()) << st.ToString();
+      if (parallelism == 1) {
+        EXPECT_EQ(source.Watermark().watermark, kMaxWatermark);
+      }
+      note(users);
+      auto pos = source.SnapshotPosition();
+      ASSERT_TRUE(pos.ok()) << pos.status().ToString();
+      next_positions.push_back(std::move(pos).value());
+      source.Close();
+    }
+    positions = std::move(next_positions);
+  }
+  std::vector<int> all(kPerPartition);
+  for (int i = 0; i < kPerPartition; ++i) all[static_cast<size_t>(i)] = i;
+  for (int p = 0; p < 3; ++p) EXPECT_EQ(seen[p], all) << "partition " << p;
+}
+
+TEST_F(KafkaConnectorTest, RestoredBoundedSourceEndsWhereTheFirstRunWouldHave) {
+  TestProducer producer(brokers_);
+  for (int i = 0; i < 6; ++i) producer.Send(orders_, 1, Order("early" + std::to_string(i), 1, i));
+  producer.Flush();
+  std::vector<std::string> users;
+  std::string position;
+  {
+    KafkaSource before(SourceSpec());
+    ASSERT_TRUE(before.Open(Context(0, 1, &clock_)).ok());
+    ASSERT_TRUE(ReadAtLeast(&before, 2, &users).ok());
+    position = before.SnapshotPosition().value();
+  }
+  for (int i = 0; i < 3; ++i) producer.Send(orders_, 1, Order("later" + std::to_string(i), 1, i));
+  producer.Flush();
+  KafkaSource after(SourceSpec());
+  ASSERT_TRUE(after.RestorePositions({position}).ok());
+  ASSERT_TRUE(after.Open(Context(0, 1, &clock_)).ok());
+  ASSERT_TRUE(ReadToEnd(&after, &users).ok());
+  EXPECT_EQ(users,
+            (std::vector<std::string>{"early0", "early1", "early2", "early3", "early4", "early5"}));
+  std::vector<std::pair<int32_t, int64_t>> offsets = {{0, 0}, {1, 6}, {2, 0}};
+  EXPECT_EQ(after.Offsets(), offsets);
+}
+
+TEST_F(KafkaConnectorTest, PartitionsInNoPositionStartAtStart) {
+  TestProducer producer(brokers_);
+  for (int p = 0; p < 3; ++p)
+    for (int i = 0; i < 3; ++i)
+      producer.Send(orders_, p, Order(std::to_string(p) + "_" + std::to_string(i), 1, i));
+  producer.Flush();
+  // Subtask 0 of 3 stored only partition 0, after its first record.
+  std::string position;
+  {
+    KafkaSource before(SourceSpec());
+    before.SetStartOffsets({{0, 1}});
+    ASSERT_TRUE(before.Open(Context(0, 3, &clock_)).ok());
+    position = before.SnapshotPosition().value();
+  }
+  KafkaSource after(SourceSpec());
+  ASSERT_TRUE(after.RestorePositions({position}).ok());
+  ASSERT_TRUE(after.Open(Context(0, 1, &clock_)).ok());
+  std::vector<std::string> users;
+  ASSERT_TRUE(ReadToEnd(&after, &users).ok());
+  std::sort(users.begin(), users.end());
+  EXPECT_EQ(users,
+            (std::vector<std::string>{"0_1", "0_2", "1_0", "1_1", "1_2", "2_0", "2_1", "2_2"}));
+}
+
+TEST_F(KafkaConnectorTest, RestoreRejectsAnotherTopicAndMalformedPositions) {
+  KafkaSource source(SourceSpec());
+  EXPECT_EQ(source.SnapshotPosition().status().code(), StatusCode::kFailedPrecondition);
+  ASSERT_TRUE(source.Open(Context(0, 1, &clock_)).ok());
+  const std::string position = source.SnapshotPosition().value();
+  EXPECT_EQ(source.RestorePositions({position}).code(), StatusCode::kFailedPrecondition);
+
+  spec::SourceSpec other = SourceSpec();
+  other.topic = out_;
+  KafkaSource moved(other);
+  Status st = moved.RestorePositions({position});
+  EXPECT_EQ(st.code(), StatusCode::kFailedPrecondition) << st.ToString();
+  EXPECT_NE(st.message().find(orders_), std::string::npos) << st.message();
+
+  for (const std::string& bad : {std::string(), std::string("\x02"),
+                                 position.substr(0, position.size() - 1), position + "x"}) {
+    KafkaSource restored(SourceSpec());
+    st = restored.RestorePositions({bad});
+    EXPECT_EQ(st.code(), StatusCode::kDataLoss) << st.ToString();
+    EXPECT_NE(st.message().find("kafka source 'orders'"), std::string::npos) << st.message();
+  }
+  KafkaSource twice(SourceSpec());
+  st = twice.RestorePositions({position, position});
+  EXPECT_EQ(st.code(), StatusCode::kDataLoss) << st.ToString();
+  EXPECT_NE(st.message().find("partition 0"), std::string::npos) << st.message();
 }
 
 DevBroker* KafkaConnectorTest::shared_broker_ = nullptr;

@@ -319,6 +319,121 @@ TEST_F(NexmarkTest, UnboundedWithoutEvents) {
   EXPECT_EQ(batch.num_rows(), 5000u);
 }
 
+// ---- positions (checkpoints) ----
+
+// Polls a source `polls` times (or to the end) into *batch.
+void PollInto(Source* source, int polls, int max_rows, RecordBatch* batch) {
+  for (int i = 0; i < polls; ++i) {
+    auto state = source->Poll(batch, max_rows, 0);
+    ASSERT_TRUE(state.ok()) << state.status().ToString();
+    if (*state == PollState::kEndOfInput) return;
+  }
+}
+
+// Every subtask of `spec` (parallelism 2) cut after 0, 1, 3 and 7 polls and
+// restored: what it emitted before and after the cut is exactly what it
+// emits uninterrupted, and its watermark goes on where it was.
+void ExpectRestoredRunsEqualTheWhole(const spec::SourceSpec& spec, const Clock* clock) {
+  constexpr int kParallelism = 2;
+  for (int cut : {0, 1, 3, 7}) {
+    SCOPED_TRACE("only '" + spec.only + "', cut after " + std::to_string(cut) + " polls");
+    std::vector<std::string> positions;
+    std::vector<RecordBatch> before;
+    std::vector<int64_t> watermarks;
+    for (int sub = 0; sub < kParallelism; ++sub) {
+      auto source = MakeSource(spec, spec::JobSpec{});
+      ASSERT_TRUE(source.ok());
+      ASSERT_TRUE((*source)->Open(Context(clock, sub, kParallelism)).ok());
+      before.emplace_back(std::make_shared<Schema>(spec.schema));
+      PollInto(source->get(), cut, 37, &before.back());
+      watermarks.push_back((*source)->Watermark().watermark);
+      auto pos = (*source)->SnapshotPosition();
+      ASSERT_TRUE(pos.ok()) << pos.status().ToString();
+      positions.push_back(std::move(pos).value());
+    }
+    for (int sub = 0; sub < kParallelism; ++sub) {
+      const SourceContext ctx = Context(clock, sub, kParallelism);
+      std::vector<std::string> whole = Rows(RunToEnd(spec, ctx, 37));
+      auto source = MakeSource(spec, spec::JobSpec{});
+      ASSERT_TRUE((*source)->RestorePositions(positions).ok());
+      ASSERT_TRUE((*source)->Open(ctx).ok());
+      EXPECT_EQ((*source)->Watermark().watermark, watermarks[static_cast<size_t>(sub)]);
+      RecordBatch after(std::make_shared<Schema>(spec.schema));
+      PollInto(source->get(), 1'000'000, 37, &after);
+      std::vector<std::string> got = Rows(before[static_cast<size_t>(sub)]);
+      for (std::string& row : Rows(after)) got.push_back(std::move(row));
+      EXPECT_EQ(got, whole);
+      EXPECT_EQ((*source)->Watermark().watermark, kMaxWatermark);
+    }
+  }
+}
+
+TEST_F(NexmarkTest, RestoredSubtasksGoOnWithTheSameEvents) {
+  for (const char* only : {"", "bid", "person"}) {
+    spec::SourceSpec spec = NexmarkSpec(only, 1500);
+    spec.event_time->max_out_of_orderness_ms = 50;
+    ExpectRestoredRunsEqualTheWhole(spec, &clock_);
+  }
+}
+
+TEST_F(NexmarkTest, RestoredRateGoesOnFromTheRestoredEvent) {
+  spec::SourceSpec spec = NexmarkSpec("", 10'000);
+  spec.rate = 100;
+  ManualClock clock(50'000);
+  std::string position;
+  {
+    auto source = MakeSource(spec, spec::JobSpec{});
+    ASSERT_TRUE((*source)->Open(Context(&clock)).ok());
+    clock.Advance(1000);
+    RecordBatch batch(std::make_shared<Schema>(spec.schema));
+    ASSERT_TRUE((*source)->Poll(&batch, 1000, 0).ok());
+    ASSERT_EQ(batch.num_rows(), 101u);  // events 0..100
+    position = (*source)->SnapshotPosition().value();
+  }
+  clock.Advance(60'000);  // the restart took a minute: no burst of a minute's events
+  auto source = MakeSource(spec, spec::JobSpec{});
+  ASSERT_TRUE((*source)->RestorePositions({position}).ok());
+  ASSERT_TRUE((*source)->Open(Context(&clock)).ok());
+  RecordBatch batch(std::make_shared<Schema>(spec.schema));
+  ASSERT_TRUE((*source)->Poll(&batch, 1000, 0).ok());
+  ASSERT_EQ(batch.num_rows(), 1u);  // event 101, due at once
+  EXPECT_EQ(batch.event_time[0], kBaseTimeMs + 1010);
+  clock.Advance(100);
+  ASSERT_TRUE((*source)->Poll(&batch, 1000, 0).ok());
+  EXPECT_EQ(batch.num_rows(), 11u);  // events 102..111
+}
+
+TEST_F(NexmarkTest, RestoreRejectsAnotherParallelismAndMalformedPositions) {
+  spec::SourceSpec spec = NexmarkSpec("bid", 100);
+  std::vector<std::string> positions;
+  for (int sub = 0; sub < 2; ++sub) {
+    auto source = MakeSource(spec, spec::JobSpec{});
+    EXPECT_EQ((*source)->SnapshotPosition().status().code(), StatusCode::kFailedPrecondition);
+    ASSERT_TRUE((*source)->Open(Context(&clock_, sub, 2)).ok());
+    positions.push_back((*source)->SnapshotPosition().value());
+    EXPECT_EQ((*source)->RestorePositions(positions).code(), StatusCode::kFailedPrecondition);
+  }
+  {
+    auto source = MakeSource(spec, spec::JobSpec{});
+    ASSERT_TRUE((*source)->RestorePositions(positions).ok());
+    Status st = (*source)->Open(Context(&clock_, 0, 3));
+    EXPECT_EQ(st.code(), StatusCode::kFailedPrecondition) << st.ToString();
+    EXPECT_NE(st.message().find("nexmark source 'nx'"), std::string::npos) << st.message();
+    EXPECT_NE(st.message().find("parallelism 2"), std::string::npos) << st.message();
+  }
+  for (const std::string& bad :
+       {std::string(), std::string("\x05"), positions[0].substr(0, 2), positions[0] + "x"}) {
+    auto source = MakeSource(spec, spec::JobSpec{});
+    Status st = (*source)->RestorePositions({bad, positions[1]});
+    EXPECT_EQ(st.code(), StatusCode::kDataLoss) << st.ToString();
+    EXPECT_NE(st.message().find("nexmark source 'nx'"), std::string::npos) << st.message();
+  }
+  // Positions swapped: subtask 0's bytes say subtask 1.
+  auto source = MakeSource(spec, spec::JobSpec{});
+  EXPECT_EQ((*source)->RestorePositions({positions[1], positions[0]}).code(),
+            StatusCode::kDataLoss);
+}
+
 // ---- datagen ----
 
 spec::SourceSpec DatagenSpec(int64_t events) {
@@ -386,6 +501,30 @@ TEST(DatagenSource, RateFollowsTheClockAndEventTimeFieldLags) {
   WatermarkStatus wm = (*source)->Watermark();
   int64_t max_ts = *std::max_element(batch.event_time.begin(), batch.event_time.end());
   EXPECT_EQ(wm.watermark, max_ts - 201);
+}
+
+TEST(DatagenSource, RestoredSubtasksGoOnWithTheSameRows) {
+  ManualClock clock(1'000'000);
+  spec::SourceSpec spec = DatagenSpec(500);
+  spec.event_time = spec::EventTimeSpec{"ts", 300, 0};
+  ExpectRestoredRunsEqualTheWhole(spec, &clock);
+}
+
+TEST(DatagenSource, RestoreRejectsAnotherParallelismAndMalformedPositions) {
+  ManualClock clock(0);
+  spec::SourceSpec spec = DatagenSpec(100);
+  auto first = MakeSource(spec, spec::JobSpec{});
+  ASSERT_TRUE((*first)->Open(Context(&clock)).ok());
+  const std::string position = (*first)->SnapshotPosition().value();
+  auto wider = MakeSource(spec, spec::JobSpec{});
+  ASSERT_TRUE((*wider)->RestorePositions({position}).ok());
+  Status st = (*wider)->Open(Context(&clock, 1, 2));
+  EXPECT_EQ(st.code(), StatusCode::kFailedPrecondition) << st.ToString();
+  EXPECT_NE(st.message().find("datagen source 'gen'"), std::string::npos) << st.message();
+  auto bad = MakeSource(spec, spec::JobSpec{});
+  st = (*bad)->RestorePositions({position.substr(1)});
+  EXPECT_EQ(st.code(), StatusCode::kDataLoss) << st.ToString();
+  EXPECT_NE(st.message().find("datagen source 'gen'"), std::string::npos) << st.message();
 }
 
 }  // namespace
