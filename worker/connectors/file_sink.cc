@@ -53,6 +53,7 @@ Status FileSink::Open(const SinkContext& ctx) {
     return Status::Unavailable(what + ": cannot create directory '" + spec_.path +
                                "': " + ec.message());
   }
+  dir_ = std::filesystem::absolute(spec_.path, ec).lexically_normal().string();
   if (!exactly_once()) {
     file_path_ = (std::filesystem::path(spec_.path) / PartFileName(ctx.subtask, ext_)).string();
     return OpenFile(/*truncate=*/false);
@@ -74,14 +75,13 @@ Status FileSink::OpenFile(bool truncate) {
   return Status::OK();
 }
 
-std::string FileSink::PendingPath(int64_t epoch) const {
-  return (std::filesystem::path(spec_.path) /
-          ("." + PartFileName(subtask_, ext_, epoch) + ".pending"))
+std::string FileSink::PendingPath(const std::string& dir, int64_t epoch) const {
+  return (std::filesystem::path(dir) / ("." + PartFileName(subtask_, ext_, epoch) + ".pending"))
       .string();
 }
 
-std::string FileSink::FinalPath(int64_t epoch) const {
-  return (std::filesystem::path(spec_.path) / PartFileName(subtask_, ext_, epoch)).string();
+std::string FileSink::FinalPath(const std::string& dir, int64_t epoch) const {
+  return (std::filesystem::path(dir) / PartFileName(subtask_, ext_, epoch)).string();
 }
 
 Status FileSink::SyncDir() {
@@ -98,8 +98,8 @@ Status FileSink::SyncDir() {
   return Status::OK();
 }
 
-Status FileSink::Publish(int64_t epoch) {
-  const std::string from = PendingPath(epoch), to = FinalPath(epoch);
+Status FileSink::Publish(const std::string& dir, int64_t epoch) {
+  const std::string from = PendingPath(dir, epoch), to = FinalPath(dir, epoch);
   if (::rename(from.c_str(), to.c_str()) == 0) return Status::OK();
   if (errno == ENOENT && ::access(to.c_str(), F_OK) == 0) return Status::OK();  // done before
   return Status::DataLoss("file sink '" + spec_.name + "': cannot publish epoch " +
@@ -108,19 +108,22 @@ Status FileSink::Publish(int64_t epoch) {
 }
 
 Status FileSink::Recover(const SinkContext& ctx) {
-  std::vector<int64_t> promised;
+  std::vector<std::pair<std::string, int64_t>> promised;  // (directory, epoch)
   int64_t restored = 0;
   if (ctx.restore) {
     restored = ctx.restore->checkpoint_id;
     ByteReader r(ctx.restore->state);
     uint8_t version = r.GetU8();
     uint64_t n = r.GetVarint();
-    for (uint64_t i = 0; r.ok() && i < n; ++i) promised.push_back(r.GetSigned());
-    if (!r.ok() || version != 1)
+    for (uint64_t i = 0; r.ok() && i < n; ++i) {
+      int64_t epoch = r.GetSigned();
+      promised.emplace_back(std::string(r.GetBytes()), epoch);
+    }
+    if (!r.ok() || version != 2)
       return Status::DataLoss("file sink '" + spec_.name +
                               "': the checkpoint's sink state is malformed");
   }
-  for (int64_t e : promised) WEIR_RETURN_IF_ERROR(Publish(e));
+  for (const auto& [dir, e] : promised) WEIR_RETURN_IF_ERROR(Publish(dir, e));
   // Whatever else this subtask left behind belongs to no completed checkpoint.
   const std::string inprogress = "." + PartFileName(subtask_, ext_) + ".inprogress";
   const std::string pending_prefix = ".part-" + std::to_string(subtask_) + "-";
@@ -157,7 +160,7 @@ Result<std::string> FileSink::PreCommit(int64_t checkpoint_id) {
                                  "': " + std::strerror(errno));
     ::close(fd_);
     fd_ = -1;
-    const std::string pending = PendingPath(checkpoint_id);
+    const std::string pending = PendingPath(dir_, checkpoint_id);
     if (::rename(file_path_.c_str(), pending.c_str()) != 0)
       return Status::Unavailable("file sink '" + spec_.name + "': renaming '" + file_path_ +
                                  "' to '" + pending + "': " + std::strerror(errno));
@@ -168,9 +171,12 @@ Result<std::string> FileSink::PreCommit(int64_t checkpoint_id) {
   }
   std::string state;
   ByteWriter w(&state);
-  w.PutU8(1);
+  w.PutU8(2);
   w.PutVarint(pending_.size());
-  for (int64_t e : pending_) w.PutSigned(e);
+  for (int64_t e : pending_) {
+    w.PutSigned(e);
+    w.PutBytes(dir_);
+  }
   return state;
 }
 
@@ -178,7 +184,7 @@ Status FileSink::Commit(int64_t checkpoint_id) {
   if (!exactly_once()) return Status::OK();
   size_t done = 0;
   while (done < pending_.size() && pending_[done] <= checkpoint_id) {
-    WEIR_RETURN_IF_ERROR(Publish(pending_[done]));
+    WEIR_RETURN_IF_ERROR(Publish(dir_, pending_[done]));
     ++done;
   }
   if (done == 0) return Status::OK();

@@ -15,8 +15,10 @@
 //   pending file of epochs <= N to "part-<i>-<N>.<ext>", which is when rows
 //   become visible. An epoch without rows makes no file. PreCommit(N)'s state
 //   lists the epochs pending at that moment (a checkpoint may complete after
-//   the next one was pre-committed). Recovery from checkpoint N renames the
-//   pending files of the epochs listed in N's state (a final file already
+//   the next one was pre-committed), with the absolute directory. Recovery
+//   from checkpoint N renames the pending files of the epochs listed in N's
+//   state, in the directory the state names (so a restore whose job writes
+//   elsewhere still finishes the old commits where they were; a final file already
 //   there means a previous attempt did it: renames are idempotent), and
 //   deletes this subtask's in-progress file and pending files of later
 //   epochs, which no completed checkpoint covers. A fresh start (no
@@ -63,9 +65,10 @@ class FileSink final : public Sink {
   bool exactly_once() const { return spec_.delivery == spec::Delivery::kExactlyOnce; }
   Status WriteBuffer();
   Status OpenFile(bool truncate);
-  std::string PendingPath(int64_t epoch) const;
-  std::string FinalPath(int64_t epoch) const;
-  Status Publish(int64_t epoch);  // pending -> final, idempotent
+  // In directory `dir` (the sink's, unless a restored state names another).
+  std::string PendingPath(const std::string& dir, int64_t epoch) const;
+  std::string FinalPath(const std::string& dir, int64_t epoch) const;
+  Status Publish(const std::string& dir, int64_t epoch);  // pending -> final, idempotent
   Status Recover(const SinkContext& ctx);
   Status SyncDir();
 
@@ -78,6 +81,7 @@ class FileSink final : public Sink {
   int fd_ = -1;
   bool dirty_ = false;  // exactly_once: rows in the in-progress file
   std::string buffer_;
+  std::string dir_;               // the absolute directory
   std::vector<int64_t> pending_;  // exactly_once: pre-committed, not committed
 };
 

@@ -254,7 +254,7 @@ Status JobRunner::RunAttempt(const std::string& restore_path, int64_t* last_comp
         cleanup();
         return Status::Aborted("checkpoint " + std::to_string(seen_failed) + " failed");
       }
-      if (stop_id != 0 && checkpointer->completed_id() >= stop_id) {
+      if (stop_id != 0 && checkpointer->completed_id() >= stop_id && exec.Committed(stop_id)) {
         Log("stopped after checkpoint " + std::to_string(stop_id));
         Cancel();
         break;
@@ -263,12 +263,12 @@ Status JobRunner::RunAttempt(const std::string& restore_path, int64_t* last_comp
         if (auto id = checkpointer->Trigger(false)) stop_id = *id;
       } else if (final_id == 0 && checkpointer->all_finished()) {
         if (auto id = checkpointer->Trigger(false)) final_id = *id;
-      } else if (final_id == 0 && savepoint_requested_.load()) {
+      } else if (final_id == 0 && stop_id == 0 && savepoint_requested_.load()) {
         if (checkpointer->Trigger(true)) {
           savepoint_requested_.store(false);
           last_trigger = now;
         }
-      } else if (final_id == 0 && interval > 0 && now - last_trigger >= interval) {
+      } else if (final_id == 0 && stop_id == 0 && interval > 0 && now - last_trigger >= interval) {
         if (checkpointer->Trigger(false)) last_trigger = now;
       }
       if (final_id != 0 && checkpointer->completed_id() >= final_id) exec.Release();

@@ -103,6 +103,12 @@ void LocalExecutor::Cancel() {
   if (options_.checkpointer) options_.checkpointer->Shutdown();
 }
 
+bool LocalExecutor::Committed(int64_t id) const {
+  for (const auto& t : tasks_)
+    if (!t->Committed(id)) return false;
+  return true;
+}
+
 void LocalExecutor::Release() {
   for (auto& t : tasks_) t->Release();
 }

@@ -51,6 +51,8 @@ class LocalExecutor {
   void Cancel();
   // With checkpointing: lets finished tasks exit (after the final checkpoint).
   void Release();
+  // Every sink has committed checkpoint `id`.
+  bool Committed(int64_t id) const;
   Progress GetProgress() const;
 
  private:

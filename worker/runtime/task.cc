@@ -335,6 +335,7 @@ Status Task::CommitCompleted() {
     if (!st.ok())
       return Status(st.code(), "sink '" + vertex_.chain.back().name + "': commit of checkpoint " +
                                    std::to_string(precommitted_.front()) + ": " + st.message());
+    committed_through_.store(precommitted_.front());
     precommitted_.pop_front();
     CrashPoint("after-commit");
   }

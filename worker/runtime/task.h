@@ -94,6 +94,8 @@ class Task {
                         const CheckpointMetadata* restore);
   // Lets a finished task exit once the final checkpoint has completed.
   void Release() { released_.store(true); }
+  // True when this task has no sink or its sink committed checkpoint `id`.
+  bool Committed(int64_t id) const { return !sink_ || committed_through_.load() >= id; }
 
   // Built by the executor before Run().
   Status Build();
@@ -144,6 +146,7 @@ class Task {
   int64_t last_barrier_ = 0;
   std::deque<int64_t> precommitted_;  // sink: checkpoints pre-committed, not yet committed
   std::atomic<bool> released_{false};
+  std::atomic<int64_t> committed_through_{0};  // sink: checkpoints committed
 };
 
 }  // namespace weir::runtime
