@@ -1,0 +1,233 @@
+// The checkpoint protocol of one process (worker/runtime/checkpointer.h) with
+// real RocksDB state and real file:// checkpoint storage; time is a
+// ManualClock. Tasks are played by the test's threads.
+#include "worker/runtime/checkpointer.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <future>
+
+namespace weir::runtime {
+namespace {
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+
+class CheckpointerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() /
+           ("weir_checkpointer_" + std::to_string(::getpid()) + "_" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(dir_);
+    fs::create_directories(dir_ / "scratch");
+    state::RocksDbOptions ro;
+    ro.dir = (dir_ / "db").string();
+    auto store = state::RocksDbStore::Open(ro);
+    ASSERT_TRUE(store.ok()) << store.status().message();
+    store_ = std::move(store).value();
+  }
+  void TearDown() override {
+    cp_.reset();
+    store_.reset();
+    fs::remove_all(dir_);
+  }
+  void Make(int tasks) {
+    auto storage = state::CheckpointStorage::Open("file://" + (dir_ / "chk").string(), "job", 3);
+    ASSERT_TRUE(storage.ok()) << storage.status().message();
+    cp_ = std::make_unique<Checkpointer>("job", 128, tasks, store_.get(),
+                                         std::move(storage).value(), (dir_ / "scratch").string(),
+                                         /*first_id=*/1, &clock_);
+    for (int t = 0; t < tasks; ++t) cp_->TaskReady(t);
+  }
+  static TaskSnapshot Snap(const std::string& vertex, int subtask, const std::string& pos) {
+    TaskSnapshot s;
+    s.vertex = vertex;
+    s.subtask = subtask;
+    s.source_position = pos;
+    return s;
+  }
+  Result<CheckpointMetadata> LatestMetadata() {
+    auto storage = state::CheckpointStorage::Open("file://" + (dir_ / "chk").string(), "job", 3);
+    if (!storage.ok()) return storage.status();
+    auto latest = (*storage)->Latest();
+    if (!latest.ok()) return latest.status();
+    if (!*latest) return Status::NotFound("no checkpoint");
+    auto bytes = state::CheckpointStorage::ReadMetadata((*latest)->path);
+    if (!bytes.ok()) return bytes.status();
+    return CheckpointMetadata::Decode(*bytes);
+  }
+
+  fs::path dir_;
+  ManualClock clock_{1'000};
+  std::unique_ptr<state::RocksDbStore> store_;
+  std::unique_ptr<Checkpointer> cp_;
+};
+
+TEST_F(CheckpointerTest, NothingIsTriggeredBeforeEveryTaskIsReady) {
+  auto storage = state::CheckpointStorage::Open("file://" + (dir_ / "chk").string(), "job", 3);
+  ASSERT_TRUE(storage.ok());
+  Checkpointer cp("job", 128, 2, store_.get(), std::move(storage).value(),
+                  (dir_ / "scratch").string(), 7, &clock_);
+  cp.TaskReady(0);
+  EXPECT_FALSE(cp.Trigger(false));
+  cp.TaskReady(1);
+  EXPECT_EQ(cp.Trigger(false), std::optional<int64_t>(7));
+  EXPECT_FALSE(cp.Trigger(false)) << "one pending at a time";
+  EXPECT_EQ(cp.triggered_id(), 7);
+  cp.Shutdown();
+}
+
+TEST_F(CheckpointerTest, StateIsSnapshotWhenEveryRunningTaskAckedAndThenCompletes) {
+  Make(2);
+  auto state = store_->NewBackend();
+  auto id_state = state->Register("op", "s");
+  ASSERT_TRUE(state->Put(id_state, 3, "k", "before").ok());
+  auto id = cp_->Trigger(false);
+  ASSERT_TRUE(id);
+  // Task 0 acks and must wait for task 1: the state snapshot is not taken yet.
+  auto first =
+      std::async(std::launch::async, [&] { return cp_->Ack(0, *id, Snap("src", 0, "p0"), false); });
+  EXPECT_EQ(first.wait_for(100ms), std::future_status::timeout);
+  EXPECT_EQ(cp_->completed_id(), 0);
+  // Task 1 acks: the snapshot is taken, both go on.
+  EXPECT_TRUE(cp_->Ack(1, *id, Snap("src", 1, "p1"), false));
+  EXPECT_TRUE(first.get());
+  // Writes after the barrier are not in checkpoint 1.
+  ASSERT_TRUE(state->Put(id_state, 3, "k", "after").ok());
+  ASSERT_TRUE(cp_->WaitCompleted(*id, 10s));
+  auto meta = LatestMetadata();
+  ASSERT_TRUE(meta.ok()) << meta.status().message();
+  EXPECT_EQ(meta->id, 1);
+  EXPECT_EQ(meta->SourcePositions("src"), (std::vector<std::string>{"p0", "p1"}));
+  ASSERT_FALSE(meta->db_manifest.empty());
+  // Restore the state of checkpoint 1 and read the key back.
+  auto latest = fs::path(dir_ / "chk" / "job" / "chk-1").string();
+  const std::string restored = (dir_ / "restored").string();
+  ASSERT_TRUE(state::CheckpointStorage::DownloadDb(latest, meta->db_manifest, restored).ok());
+  state::RocksDbOptions ro;
+  ro.dir = restored;
+  auto db = state::RocksDbStore::Open(ro);
+  ASSERT_TRUE(db.ok());
+  auto view = (*db)->NewBackend();
+  std::string value;
+  auto got = view->Get(view->Register("op", "s"), 3, "k", &value);
+  ASSERT_TRUE(got.ok() && *got);
+  EXPECT_EQ(value, "before");
+}
+
+TEST_F(CheckpointerTest, FinishedTasksAckWithoutWaitingAndDoNotHoldTheSnapshot) {
+  Make(2);
+  cp_->TaskFinished(1);
+  EXPECT_FALSE(cp_->all_finished());
+  auto id = cp_->Trigger(false);
+  ASSERT_TRUE(id);
+  // The only running task does not wait for the finished one.
+  EXPECT_TRUE(cp_->Ack(0, *id, Snap("src", 0, "p0"), false));
+  EXPECT_FALSE(cp_->WaitCompleted(*id, 50ms)) << "the finished task has not acked yet";
+  EXPECT_TRUE(cp_->Ack(1, *id, Snap("src", 1, "end"), true));
+  EXPECT_TRUE(cp_->WaitCompleted(*id, 10s));
+  cp_->TaskFinished(0);
+  EXPECT_TRUE(cp_->all_finished());
+}
+
+TEST_F(CheckpointerTest, ATaskFinishingInsteadOfAckingReleasesTheOthers) {
+  Make(2);
+  auto id = cp_->Trigger(false);
+  ASSERT_TRUE(id);
+  auto first =
+      std::async(std::launch::async, [&] { return cp_->Ack(0, *id, Snap("src", 0, "p0"), false); });
+  EXPECT_EQ(first.wait_for(100ms), std::future_status::timeout);
+  // Task 1's inputs end before barrier 1 reaches it: it finishes, then acks
+  // from its finished loop.
+  cp_->TaskFinished(1);
+  EXPECT_TRUE(first.get());
+  EXPECT_TRUE(cp_->Ack(1, *id, Snap("src", 1, "end"), true));
+  EXPECT_TRUE(cp_->WaitCompleted(*id, 10s));
+}
+
+TEST_F(CheckpointerTest, ATimedOutCheckpointFailsAndReleasesTheWaitingTasks) {
+  Make(2);
+  std::vector<CheckpointEvent> events;
+  std::mutex mu;
+  cp_->SetListener([&](const CheckpointEvent& e) {
+    std::lock_guard lock(mu);
+    events.push_back(e);
+  });
+  auto id = cp_->Trigger(false);
+  ASSERT_TRUE(id);
+  auto first =
+      std::async(std::launch::async, [&] { return cp_->Ack(0, *id, Snap("src", 0, "p0"), false); });
+  cp_->CheckTimeout(5'000);
+  EXPECT_EQ(cp_->failed_id(), 0) << "not yet";
+  clock_.Advance(5'000);
+  cp_->CheckTimeout(5'000);
+  EXPECT_EQ(cp_->failed_id(), *id);
+  EXPECT_TRUE(first.get());
+  EXPECT_FALSE(cp_->WaitCompleted(*id, 10ms));
+  {
+    std::lock_guard lock(mu);
+    ASSERT_EQ(events.size(), 1u);
+    EXPECT_FALSE(events[0].ok);
+    EXPECT_NE(events[0].message.find("timed out"), std::string::npos);
+  }
+  // A late ack of the abandoned checkpoint is ignored; the next one works.
+  EXPECT_TRUE(cp_->Ack(1, *id, Snap("src", 1, "p1"), false));
+  auto next = cp_->Trigger(false);
+  ASSERT_TRUE(next);
+  EXPECT_EQ(*next, *id + 1);
+}
+
+TEST_F(CheckpointerTest, SavepointsAreKeptApartFromCheckpoints) {
+  Make(1);
+  auto id = cp_->Trigger(/*savepoint=*/true);
+  ASSERT_TRUE(id);
+  EXPECT_TRUE(cp_->Ack(0, *id, Snap("src", 0, "p"), false));
+  ASSERT_TRUE(cp_->WaitCompleted(*id, 10s));
+  EXPECT_TRUE(
+      fs::exists(dir_ / "chk" / "job" / ("savepoint-" + std::to_string(*id)) / "_metadata"));
+}
+
+TEST(CheckpointMetadata, RoundTripsAndRejectsDamage) {
+  CheckpointMetadata m;
+  m.id = 42;
+  m.savepoint = true;
+  m.job = "orders";
+  m.max_parallelism = 256;
+  m.completed_ms = 1'700'000'000'000;
+  TaskSnapshot a;
+  a.vertex = "src";
+  a.subtask = 1;
+  a.source_position = std::string("\0\1\2", 3);
+  TaskSnapshot b;
+  b.vertex = "sink";
+  b.subtask = 0;
+  b.sink_state = "prepared";
+  m.tasks = {a, b};
+  m.db_manifest = "manifest";
+  std::string bytes = m.Encode();
+  auto back = CheckpointMetadata::Decode(bytes);
+  ASSERT_TRUE(back.ok());
+  EXPECT_EQ(back->id, 42);
+  EXPECT_TRUE(back->savepoint);
+  EXPECT_EQ(back->job, "orders");
+  EXPECT_EQ(back->max_parallelism, 256);
+  EXPECT_EQ(back->SourcePositions("src"),
+            (std::vector<std::string>{"", a.source_position.value()}));
+  ASSERT_NE(back->Find("sink", 0), nullptr);
+  EXPECT_EQ(back->Find("sink", 0)->sink_state, "prepared");
+  EXPECT_EQ(back->Find("sink", 1), nullptr);
+  EXPECT_EQ(back->db_manifest, "manifest");
+  for (size_t cut = 0; cut < bytes.size(); ++cut)
+    EXPECT_FALSE(CheckpointMetadata::Decode(bytes.substr(0, cut)).ok()) << cut;
+  std::string newer = bytes;
+  newer[0] = 9;
+  auto st = CheckpointMetadata::Decode(newer);
+  EXPECT_EQ(st.status().code(), StatusCode::kDataLoss);
+}
+
+}  // namespace
+}  // namespace weir::runtime
