@@ -26,16 +26,22 @@
 // There is no allowed lateness: a row all of whose windows have fired is
 // dropped and counted. Finish() fires every remaining window.
 //
-// State (under the key's key group), a side section being a sequence of
-// entries (zigzag event time, length-prefixed EncodeRow bytes):
-//  - interval: state "buffers", key bytes -> varint left section length,
-//    left section, right section;
-//  - tumbling/sliding: state "windows", key bytes + window start -> the same
-//    two sections;
-//  - session: state "sessions", key bytes -> varint n, then n x (zigzag
-//    start, varint end - start, length-prefixed left section,
-//    length-prefixed right section).
-// Each batch reads and writes one entry per distinct key (and window).
+// State (under the key's key group):
+//  - interval: state "buffers", list state (worker/state/list_state.h) per
+//    key bytes: one element per buffered row of either side, in arrival
+//    order, element = u8 side (0 left, 1 right), zigzag event time, EncodeRow
+//    bytes. A batch reads the key's list once (to probe the other side) and
+//    appends its rows for the key in one AppendFramed (a RocksDB Merge: the
+//    buffer is not rewritten); only expiry rewrites the list (Put of the rows
+//    kept, or Delete when none is).
+//  - windows, a side section being a sequence of entries (zigzag event time,
+//    length-prefixed EncodeRow bytes):
+//    - tumbling/sliding: state "windows", key bytes + window start -> varint
+//      left section length, left section, right section;
+//    - session: state "sessions", key bytes -> varint n, then n x (zigzag
+//      start, varint end - start, length-prefixed left section,
+//      length-prefixed right section).
+//    Each batch reads and writes one entry per distinct key (and window).
 // State "progress" (OperatorProgress): the watermark (processing time: the
 // clock) that expiry and firing have reached.
 // Timers (in memory): interval: per key, the earliest time a buffered row
@@ -43,15 +49,16 @@
 //
 // Restore: Open reads back the progress and scans the state of its key
 // groups: interval, a timer per key at the expiry of its earliest buffered
-// row (of either side); windows, a timer per window (per session of an
-// entry) at end - 1. Fired windows are deleted when they fire, so every
-// window in the state is still to fire. Nothing else lives in memory between
-// calls (output is flushed before each call returns).
+// row (of either side: the minimum time over its list's elements); windows, a timer per window (per
+// session of an entry) at end - 1. Fired windows are deleted when they fire, so every window in the
+// state is still to fire. Nothing else lives in memory between calls (output is flushed before each
+// call returns).
 #include <algorithm>
 #include <map>
 
 #include "common/watermark.h"
 #include "worker/operators/stateful_internal.h"
+#include "worker/state/typed_state.h"
 
 namespace weir::operators {
 namespace {
@@ -215,19 +222,19 @@ class IntervalJoinOperator final : public JoinBase {
 
   Status Open(const runtime::OperatorContext& ctx) override {
     WEIR_RETURN_IF_ERROR(OpenBase(ctx, "buffers"));
+    buffers_ = state::ListState(state_, state_id_);
     // A timer per key, at the expiry of its earliest buffered row.
     return ScanState(ctx.key_groups, [&](int kg, std::string_view key, std::string_view value) {
-      std::string_view sides[2];
-      if (!SplitSides(value, &sides[0], &sides[1])) return false;
       int64_t min_t = kMaxWatermark;
-      for (std::string_view side : sides) {
-        ByteReader rd(side);
-        while (!rd.done()) {
-          min_t = std::min(min_t, rd.GetSigned());
-          rd.GetBytes();
-        }
-        if (!rd.ok()) return false;
+      state::ListReader list(value);
+      std::string_view element;
+      while (list.Next(&element)) {
+        int side = 0;
+        int64_t t = 0;
+        if (!ReadElementHead(element, &side, &t)) return false;
+        min_t = std::min(min_t, t);
       }
+      if (!list.ok()) return false;
       if (min_t != kMaxWatermark) AddTimer(key, kg, ExpiryTimer(min_t));
       return true;
     });
@@ -255,11 +262,10 @@ class IntervalJoinOperator final : public JoinBase {
       if (run_rows_.empty()) continue;
       const std::string_view key = keys.key(g);
       const int kg = keys.key_group(g);
-      WEIR_ASSIGN_OR_RETURN(bool found, state_->Get(state_id_, kg, key, &value_));
-      std::string_view sides[2];
-      if (found && !SplitSides(value_, &sides[0], &sides[1])) return Corrupt();
-      // Probe the other side's buffer, sorted by time.
-      WEIR_RETURN_IF_ERROR(DecodeSection(sides[other], other));
+      WEIR_ASSIGN_OR_RETURN(bool found, buffers_.GetRaw(kg, key, &value_));
+      // Probe the other side's buffered rows, sorted by time.
+      WEIR_RETURN_IF_ERROR(
+          DecodeSide(found ? std::string_view(value_) : std::string_view(), other));
       const RecordBatch& buf = bufs_[other];
       if (buf.num_rows() > 0) {
         probe_.resize(buf.num_rows());
@@ -280,14 +286,16 @@ class IntervalJoinOperator final : public JoinBase {
           }
         }
       }
-      // Buffer the new rows.
-      section_.assign(sides[side]);
-      AppendEntries(batch, run_rows_.data(), run_rows_.size(), &section_);
-      if (side == 0)
-        JoinSides(section_, sides[1], &other_section_);
-      else
-        JoinSides(sides[0], section_, &other_section_);
-      WEIR_RETURN_IF_ERROR(state_->Put(state_id_, kg, key, other_section_));
+      // Buffer the new rows: appended to the key's list in one write.
+      section_.clear();
+      for (uint32_t r : run_rows_) {
+        element_.clear();
+        element_.push_back(static_cast<char>(side));
+        ByteWriter(&element_).PutSigned(times_[r]);
+        EncodeRow(batch.columns, r, &element_);
+        state::AppendListElement(element_, &section_);
+      }
+      WEIR_RETURN_IF_ERROR(buffers_.AddFramed(kg, key, section_));
       AddTimer(key, kg, ExpiryTimer(min_t));
     }
     main_.Flush(out);
@@ -314,6 +322,37 @@ class IntervalJoinOperator final : public JoinBase {
     int key_group;
   };
 
+  // Reads the side and time at the head of a buffer element; false when
+  // malformed.
+  static bool ReadElementHead(std::string_view element, int* side, int64_t* t) {
+    ByteReader rd(element);
+    const uint8_t s = rd.GetU8();
+    *t = rd.GetSigned();
+    *side = s;
+    return rd.ok() && s <= 1;
+  }
+
+  // Decodes the rows of `side` in a buffer list into bufs_[side] (rows and
+  // their times), skipping the other side's.
+  Status DecodeSide(std::string_view list, int side) {
+    RecordBatch& b = bufs_[side];
+    b.Clear();
+    state::ListReader rd(list);
+    std::string_view element;
+    while (rd.Next(&element)) {
+      ByteReader er(element);
+      const uint8_t s = er.GetU8();
+      if (!er.ok() || s > 1) return Corrupt();
+      if (s != side) continue;
+      const int64_t t = er.GetSigned();
+      if (!er.ok()) return Corrupt();
+      ByteReader row(er.rest());
+      if (!DecodeRowInto(&row, NumColumns(side), &b.columns, 0)) return Corrupt();
+      b.event_time.push_back(t);
+    }
+    return rd.ok() ? Status::OK() : Corrupt();
+  }
+
   // The timer time at which a row of time t has expired: limit > t + within.
   int64_t ExpiryTimer(int64_t t) const { return SaturatingAdd(SaturatingAdd(t, within_), 1); }
 
@@ -327,19 +366,32 @@ class IntervalJoinOperator final : public JoinBase {
     timers_[time].push_back({std::string(key), kg});
   }
 
-  // Drops the entries of a section that expired; *min_t = min kept time.
-  Status FilterSection(std::string_view section, std::string* kept, int64_t* min_t) {
-    kept->clear();
-    ByteReader rd(section);
-    while (!rd.done()) {
-      size_t begin = rd.pos();
-      int64_t t = rd.GetSigned();
-      rd.GetBytes();
-      if (!rd.ok()) return Corrupt();
-      if (ExpiryTimer(t) <= limit_) continue;
-      kept->append(section.substr(begin, rd.pos() - begin));
-      *min_t = std::min(*min_t, t);
+  // Rewrites the list of a key without its expired rows (deletes it when
+  // none is left; leaves it alone when none expired) and sets the key's next
+  // timer.
+  Status ExpireKey(const Timer& timer) {
+    WEIR_ASSIGN_OR_RETURN(bool found, buffers_.GetRaw(timer.key_group, timer.key, &value_));
+    if (!found) return Status::OK();
+    section_.clear();  // the frames of the rows kept, as they are
+    int64_t min_t = kMaxWatermark;
+    bool dropped = false;
+    const std::string_view list = value_;
+    state::ListReader rd(list);
+    std::string_view element;
+    for (size_t begin = rd.pos(); rd.Next(&element); begin = rd.pos()) {
+      int side = 0;
+      int64_t t = 0;
+      if (!ReadElementHead(element, &side, &t)) return Corrupt();
+      if (ExpiryTimer(t) <= limit_) {
+        dropped = true;
+        continue;
+      }
+      section_.append(list.substr(begin, rd.pos() - begin));
+      min_t = std::min(min_t, t);
     }
+    if (!rd.ok()) return Corrupt();
+    if (dropped) WEIR_RETURN_IF_ERROR(buffers_.UpdateFramed(timer.key_group, timer.key, section_));
+    if (min_t != kMaxWatermark) AddTimer(timer.key, timer.key_group, ExpiryTimer(min_t));
     return Status::OK();
   }
 
@@ -350,29 +402,18 @@ class IntervalJoinOperator final : public JoinBase {
         auto it = pending_.find(t.key);
         if (it == pending_.end() || it->second != node.key()) continue;  // superseded
         pending_.erase(it);
-        WEIR_ASSIGN_OR_RETURN(bool found, state_->Get(state_id_, t.key_group, t.key, &value_));
-        if (!found) continue;
-        std::string_view sides[2];
-        if (!SplitSides(value_, &sides[0], &sides[1])) return Corrupt();
-        int64_t min_t = kMaxWatermark;
-        WEIR_RETURN_IF_ERROR(FilterSection(sides[0], &section_, &min_t));
-        WEIR_RETURN_IF_ERROR(FilterSection(sides[1], &other_section_, &min_t));
-        if (section_.empty() && other_section_.empty()) {
-          WEIR_RETURN_IF_ERROR(state_->Delete(state_id_, t.key_group, t.key));
-          continue;
-        }
-        JoinSides(section_, other_section_, &row_);
-        WEIR_RETURN_IF_ERROR(state_->Put(state_id_, t.key_group, t.key, row_));
-        AddTimer(t.key, t.key_group, ExpiryTimer(min_t));
+        WEIR_RETURN_IF_ERROR(ExpireKey(t));
       }
     }
     return Status::OK();
   }
 
   const int64_t within_;
+  state::ListState buffers_;  // state "buffers" (state_id_)
   std::map<int64_t, std::vector<Timer>> timers_;
   std::map<std::string, int64_t, std::less<>> pending_;  // key -> its earliest timer
   std::vector<uint32_t> probe_;
+  std::string element_;
 };
 
 // ---- Window join ----

@@ -57,6 +57,33 @@ class MemoryStateBackend final : public KeyedStateBackend {
     return Status::OK();
   }
 
+  Status Append(StateId id, int kg, std::string_view key, std::string_view element) override {
+    MakeKey(id, kg, key);
+    AppendListElement(element, &data_[scratch_]);
+    return Status::OK();
+  }
+
+  Status AppendFramed(StateId id, int kg, std::string_view key, std::string_view framed) override {
+    if (!IsValidList(framed))
+      return Status::InvalidArgument("AppendFramed: not a list of framed elements");
+    if (framed.empty()) return Status::OK();
+    MakeKey(id, kg, key);
+    data_[scratch_].append(framed);
+    return Status::OK();
+  }
+
+  Status ScanPrefix(StateId id, int kg, std::string_view prefix, const ScanFn& fn) override {
+    MakeKey(id, kg, prefix);
+    // A copy: fn may call Get, which reuses scratch_.
+    const std::string lower = scratch_;
+    for (auto it = data_.lower_bound(lower); it != data_.end(); ++it) {
+      std::string_view k = it->first;
+      if (k.substr(0, lower.size()) != lower) break;
+      if (!fn(kg, k.substr(6), it->second)) break;
+    }
+    return Status::OK();
+  }
+
  private:
   void MakeKey(StateId id, int kg, std::string_view key) {
     scratch_.clear();

@@ -11,6 +11,7 @@
 #include <rocksdb/cache.h>
 #include <rocksdb/db.h>
 #include <rocksdb/filter_policy.h>
+#include <rocksdb/merge_operator.h>
 #include <rocksdb/options.h>
 #include <rocksdb/table.h>
 #include <rocksdb/utilities/checkpoint.h>
@@ -19,6 +20,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <deque>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -91,6 +93,77 @@ Status CheckKeyGroup(int kg) {
 
 rocksdb::Slice ToSlice(std::string_view s) {
   return rocksdb::Slice(s.data(), s.size());
+}
+
+// The merge operator of list state (list_state.h). Operands are framed
+// elements, and a list is framed elements back to back, so merging is
+// concatenation, in order: the base value (if any), then each operand. It
+// never fails, and never looks inside the bytes; since operands are only
+// written by Append/AppendFramed (which validate), the result is a list
+// whenever the base value is one.
+class ListAppendOperator final : public rocksdb::MergeOperator {
+ public:
+  bool FullMergeV2(const MergeOperationInput& in, MergeOperationOutput* out) const override {
+    if (in.existing_value == nullptr && in.operand_list.size() == 1) {
+      out->existing_operand = in.operand_list[0];  // no copy
+      return true;
+    }
+    // RocksDB 7.x may hand over a new_value that still holds an earlier
+    // result (a Get into a used string, an iterator's buffer), despite what
+    // merge_operator.h says: start from the base value alone. Should the
+    // base value live in that very buffer, keep it in place.
+    std::string& dst = out->new_value;
+    const rocksdb::Slice* base = in.existing_value;
+    if (base != nullptr && base->size() > 0 && base->data() >= dst.data() &&
+        base->data() < dst.data() + dst.size()) {
+      const size_t offset = static_cast<size_t>(base->data() - dst.data()), n = base->size();
+      dst.erase(0, offset);
+      dst.resize(n);
+    } else {
+      dst.clear();
+      if (base != nullptr) dst.append(base->data(), base->size());
+    }
+    size_t total = dst.size();
+    for (const rocksdb::Slice& op : in.operand_list) total += op.size();
+    dst.reserve(total);
+    for (const rocksdb::Slice& op : in.operand_list) dst.append(op.data(), op.size());
+    return true;
+  }
+
+  bool PartialMerge(const rocksdb::Slice& /*key*/, const rocksdb::Slice& left,
+                    const rocksdb::Slice& right, std::string* new_value,
+                    rocksdb::Logger* /*logger*/) const override {
+    new_value->clear();
+    new_value->reserve(left.size() + right.size());
+    new_value->append(left.data(), left.size());
+    new_value->append(right.data(), right.size());
+    return true;
+  }
+
+  bool PartialMergeMulti(const rocksdb::Slice& /*key*/, const std::deque<rocksdb::Slice>& operands,
+                         std::string* new_value, rocksdb::Logger* /*logger*/) const override {
+    size_t total = 0;
+    for (const rocksdb::Slice& op : operands) total += op.size();
+    new_value->clear();
+    new_value->reserve(total);
+    for (const rocksdb::Slice& op : operands) new_value->append(op.data(), op.size());
+    return true;
+  }
+
+  // Recorded in the database's OPTIONS file: keep it stable.
+  const char* Name() const override { return "weir.ListAppend"; }
+};
+
+// The first key after every key that starts with `prefix`: `prefix` without
+// its trailing 0xff bytes, last byte incremented. False when there is none
+// (prefix empty or all 0xff).
+bool PrefixSuccessor(std::string_view prefix, std::string* out) {
+  size_t n = prefix.size();
+  while (n > 0 && static_cast<uint8_t>(prefix[n - 1]) == 0xff) --n;
+  if (n == 0) return false;
+  out->assign(prefix.data(), n);
+  (*out)[n - 1] = static_cast<char>(static_cast<uint8_t>((*out)[n - 1]) + 1);
+  return true;
 }
 
 }  // namespace
@@ -184,6 +257,8 @@ class RocksDbBackend final : public KeyedStateBackend {
   Result<bool> Get(StateId id, int kg, std::string_view key, std::string* value) override {
     WEIR_RETURN_IF_ERROR(CheckKeyGroup(kg));
     MakeKey(id, kg, key);
+    // RocksDB writes a merge result (list state) after what *value holds.
+    value->clear();
     rocksdb::Status s = impl_->db->Get(impl_->read_options, key_, value);
     if (s.IsNotFound()) return false;
     if (!s.ok()) return FromRocks(s, "get from " + impl_->options.dir);
@@ -195,6 +270,49 @@ class RocksDbBackend final : public KeyedStateBackend {
     MakeKey(id, kg, key);
     rocksdb::Status s = impl_->db->Delete(impl_->write_options, key_);
     if (!s.ok()) return FromRocks(s, "delete from " + impl_->options.dir);
+    return Status::OK();
+  }
+
+  Status Append(StateId id, int kg, std::string_view key, std::string_view element) override {
+    WEIR_RETURN_IF_ERROR(CheckKeyGroup(kg));
+    MakeKey(id, kg, key);
+    operand_.clear();
+    AppendListElement(element, &operand_);
+    return Merge(operand_);
+  }
+
+  Status AppendFramed(StateId id, int kg, std::string_view key, std::string_view framed) override {
+    WEIR_RETURN_IF_ERROR(CheckKeyGroup(kg));
+    if (!IsValidList(framed))
+      return Status::InvalidArgument("AppendFramed: not a list of framed elements");
+    if (framed.empty()) return Status::OK();
+    MakeKey(id, kg, key);
+    return Merge(framed);
+  }
+
+  Status ScanPrefix(StateId id, int kg, std::string_view prefix, const ScanFn& fn) override {
+    WEIR_RETURN_IF_ERROR(CheckKeyGroup(kg));
+    // Local bounds, so that fn may call Get (which reuses key_).
+    std::string lower, upper;
+    SetPrefix(id, kg, &lower);
+    lower.append(prefix);
+    rocksdb::Slice lower_slice(lower), upper_slice;
+    rocksdb::ReadOptions ro = impl_->read_options;
+    ro.iterate_lower_bound = &lower_slice;
+    if (PrefixSuccessor(lower, &upper)) {
+      upper_slice = rocksdb::Slice(upper);
+      ro.iterate_upper_bound = &upper_slice;
+    }
+    std::unique_ptr<rocksdb::Iterator> it(impl_->db->NewIterator(ro));
+    for (it->Seek(lower_slice); it->Valid(); it->Next()) {
+      rocksdb::Slice k = it->key();
+      if (!k.starts_with(lower_slice)) break;  // only without an upper bound
+      rocksdb::Slice v = it->value();
+      if (!fn(kg, std::string_view(k.data() + kPrefixBytes, k.size() - kPrefixBytes),
+              std::string_view(v.data(), v.size())))
+        return Status::OK();
+    }
+    if (!it->status().ok()) return FromRocks(it->status(), "prefix scan of " + impl_->options.dir);
     return Status::OK();
   }
 
@@ -230,8 +348,16 @@ class RocksDbBackend final : public KeyedStateBackend {
     key_.append(key);
   }
 
+  // Merges `operand` (framed elements) into the list under key_.
+  Status Merge(std::string_view operand) {
+    rocksdb::Status s = impl_->db->Merge(impl_->write_options, key_, ToSlice(operand));
+    if (!s.ok()) return FromRocks(s, "append in " + impl_->options.dir);
+    return Status::OK();
+  }
+
   StoreCore* impl_;
   std::string key_;
+  std::string operand_;  // Append's framed element
 };
 
 // Options tuned for keyed state: point lookups (bloom filters), ordered scans
@@ -264,6 +390,10 @@ rocksdb::Options MakeOptions(const RocksDbOptions& o, const std::shared_ptr<rock
   table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
   table.whole_key_filtering = true;
   options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
+  // List state (Append) is stored as merge operands until compaction folds
+  // them: without the operator, reads and compactions of such keys fail, so
+  // every Open of a database (fresh, reopened or restored) sets it.
+  options.merge_operator = std::make_shared<ListAppendOperator>();
   return options;
 }
 
@@ -389,6 +519,18 @@ Status RocksDbStore::DropKeyGroupsOutside(const std::vector<KeyGroupRange>& keep
   }
   rocksdb::Status s = impl_->db->Write(impl_->write_options, &batch);
   if (!s.ok()) return FromRocks(s, "dropping key groups in " + impl_->options.dir);
+  return Status::OK();
+}
+
+Status RocksDbStore::Compact() {
+  rocksdb::FlushOptions fo;
+  fo.wait = true;
+  rocksdb::Status s = impl_->db->Flush(fo);
+  if (!s.ok()) return FromRocks(s, "flushing " + impl_->options.dir);
+  rocksdb::CompactRangeOptions co;
+  co.bottommost_level_compaction = rocksdb::BottommostLevelCompaction::kForce;
+  s = impl_->db->CompactRange(co, nullptr, nullptr);
+  if (!s.ok()) return FromRocks(s, "compacting " + impl_->options.dir);
   return Status::OK();
 }
 

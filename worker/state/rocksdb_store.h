@@ -21,6 +21,14 @@
 // mapping (Register cannot report errors), every later CreateLocalCheckpoint
 // fails, so a mapping that is not in the database never gets restored.
 //
+// List state: Append / AppendFramed are RocksDB Merges whose operand is the
+// framed element(s) (list_state.h); the merge operator ("weir.ListAppend",
+// set by Open on every database it opens: fresh, reopened or restored from a
+// checkpoint) concatenates base value and operands in order, so a Get, a
+// scan or a compaction sees the whole list and an append never reads it.
+// ScanPrefix iterates with both bounds set: [prefix of (id, key group) +
+// prefix, its successor), so only the matching keys are read.
+//
 // RocksDB is the truth: there is no write-back cache that a crash could lose
 // between a checkpoint and the next (the WAL is disabled: state written after
 // the last checkpoint is recomputed from the sources on recovery anyway).
@@ -64,6 +72,12 @@ class RocksDbStore {
   // one of `keep` (range deletions; the registry is kept): after restoring a
   // checkpoint taken with other key-group ranges.
   Status DropKeyGroupsOutside(const std::vector<KeyGroupRange>& keep);
+
+  // Flushes the memtables and compacts the whole database into its last
+  // level (which folds list-state merge operands into plain values). For
+  // tests and maintenance; the same no-write rule as CreateLocalCheckpoint
+  // does not apply (it is safe while tasks write).
+  Status Compact();
 
   // Live SST bytes plus memtables, for metrics and progress.
   uint64_t ApproximateSizeBytes() const;

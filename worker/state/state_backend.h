@@ -4,13 +4,26 @@
 // entry lives under (state id, key group, key), so a key-group range can be
 // scanned, snapshotted, restored or moved alone. Operators encode their own
 // values (accumulators, lists of rows) and access state a batch at a time:
-// group the batch's rows by key first, then one Get and one Put per distinct
-// key, not per row.
+// group the batch's rows by key first, then one Get and one write per
+// distinct key, not per row.
+//
+// Besides Put/Get/Delete/Scan, two primitives let operators avoid
+// read-modify-writes and full scans:
+//  - Append / AppendFramed add elements to the list stored under a key (the
+//    format of worker/state/list_state.h: varint-length-framed elements,
+//    concatenated) without reading it: RocksDB turns them into a Merge, the
+//    memory backend into a string append. Get returns the whole list; Put
+//    replaces it (with a value framed the same way).
+//  - ScanPrefix visits the keys of one key group that start with a prefix,
+//    in key order, with a bounded iterator: map state stores a map under key
+//    K as the entries K + map key, so ScanPrefix(K) lists the map.
+// typed_state.h builds ValueState / ListState / MapState on these.
 //
 // Implementations: MemoryStateBackend (here; for tests and jobs without
-// checkpoints) and the RocksDB backend (checkpoints issue), which is the one
-// that can exceed memory. Thread-safety: one backend per task thread; no
-// internal locking.
+// checkpoints) and RocksDbStore's views (rocksdb_store.h), which are the
+// truth for checkpointed jobs and can exceed memory. Both give the same
+// results for the same calls (tests/unit/worker/typed_state_test.cc checks
+// it). Thread-safety: one backend per task thread; no internal locking.
 #pragma once
 
 #include <cstdint>
@@ -21,6 +34,7 @@
 
 #include "common/keys.h"
 #include "common/status.h"
+#include "worker/state/list_state.h"
 
 namespace weir::state {
 
@@ -44,6 +58,24 @@ class KeyedStateBackend {
   // Visits the entries of `id` whose key group is in `range`, ordered by key
   // group then key bytes. Mutating the backend inside fn is not allowed.
   virtual Status Scan(StateId id, KeyGroupRange range, const ScanFn& fn) = 0;
+
+  // Appends one element to the list stored under the key (list_state.h): the
+  // value becomes old value + varint(element size) + element; an absent key
+  // is the empty list. One write, the old value is not read.
+  virtual Status Append(StateId id, int key_group, std::string_view key,
+                        std::string_view element) = 0;
+  // Appends `framed`, one or more elements each already framed (by
+  // AppendListElement), in one write: a batch's rows for one key cost one
+  // call. kInvalidArgument (and nothing written) when `framed` is not a
+  // well-formed list; an empty `framed` writes nothing.
+  virtual Status AppendFramed(StateId id, int key_group, std::string_view key,
+                              std::string_view framed) = 0;
+  // Visits the entries of `id` in `key_group` whose key starts with `prefix`
+  // (the whole key is passed to fn), in key-byte order; an empty prefix
+  // visits the whole key group. Only that key range is read. Mutating the
+  // backend inside fn is not allowed.
+  virtual Status ScanPrefix(StateId id, int key_group, std::string_view prefix,
+                            const ScanFn& fn) = 0;
 };
 
 std::unique_ptr<KeyedStateBackend> MakeMemoryStateBackend();
