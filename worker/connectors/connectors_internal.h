@@ -7,6 +7,8 @@
 //   source's format, sets each row's event time, feeds the source's
 //   PartitionWatermarks and applies on_error to malformed payloads. Used by the
 //   Kafka and file sources, each calling it once per Poll.
+// - CheckSnapshotReady, CheckPositionVersion: what the Kafka and file
+//   sources' SnapshotPosition and RestorePositions share.
 // - Factories of the connectors without a public header (datagen, stdout,
 //   blackhole).
 #pragma once
@@ -18,6 +20,7 @@
 #include <string_view>
 #include <vector>
 
+#include "common/bytes.h"
 #include "common/format/format.h"
 #include "worker/connectors/connector.h"
 
@@ -99,6 +102,16 @@ class SourceIngest {
   std::vector<uint8_t> touched_;
   std::vector<uint32_t> keep_;
 };
+
+// The start of a source's SnapshotPosition: a position exists only after Open,
+// and the dead letters of the records behind it must be out first (`ingest`
+// may be null). `what` names the source: "kafka source 'orders'".
+Status CheckSnapshotReady(const std::string& what, bool opened, SourceIngest* ingest);
+
+// Reads the version byte a source position starts with: DataLoss "<where>
+// has unknown version N" when it is not `version`. A short read only leaves
+// r->ok() false, for the caller's check of the rest.
+Status CheckPositionVersion(ByteReader* r, uint8_t version, const std::string& where);
 
 // The time a source gives the rows of a processing-time job (or of a source
 // without an event_time field in an event-time job).

@@ -151,12 +151,8 @@ Status FileSource::OpenFile(FileState* f) {
 }
 
 Result<std::string> FileSource::SnapshotPosition() {
-  if (!opened_) {
-    return Status::FailedPrecondition("file source '" + spec_.name +
-                                      "': position asked before Open");
-  }
-  // Dead letters of the lines behind this position must be out first.
-  if (ingest_) WEIR_RETURN_IF_ERROR(ingest_->Flush());
+  WEIR_RETURN_IF_ERROR(
+      CheckSnapshotReady("file source '" + spec_.name + "'", opened_, ingest_.get()));
   std::string out;
   ByteWriter w(&out);
   w.PutU8(kPositionVersion);
@@ -178,10 +174,7 @@ Status FileSource::RestorePositions(const std::vector<std::string>& positions) {
   for (size_t sub = 0; sub < positions.size(); ++sub) {
     const std::string where = what + ": position of subtask " + std::to_string(sub);
     ByteReader r(positions[sub]);
-    const uint8_t version = r.GetU8();
-    if (r.ok() && version != kPositionVersion) {
-      return Status::DataLoss(where + " has unknown version " + std::to_string(version));
-    }
+    WEIR_RETURN_IF_ERROR(CheckPositionVersion(&r, kPositionVersion, where));
     const uint64_t n = r.GetVarint();
     if (!r.ok() || n > positions[sub].size()) return Status::DataLoss(where + " is malformed");
     for (uint64_t k = 0; k < n; ++k) {

@@ -265,12 +265,8 @@ void KafkaSource::Close() {
 }
 
 Result<std::string> KafkaSource::SnapshotPosition() {
-  if (!opened_) {
-    return Status::FailedPrecondition("kafka source '" + spec_.name +
-                                      "': position asked before Open");
-  }
-  // Dead letters of the records behind this position must be out first.
-  if (ingest_) WEIR_RETURN_IF_ERROR(ingest_->Flush());
+  WEIR_RETURN_IF_ERROR(
+      CheckSnapshotReady("kafka source '" + spec_.name + "'", opened_, ingest_.get()));
   std::string out;
   ByteWriter w(&out);
   w.PutU8(kPositionVersion);
@@ -293,10 +289,7 @@ Status KafkaSource::RestorePositions(const std::vector<std::string>& positions) 
   for (size_t sub = 0; sub < positions.size(); ++sub) {
     const std::string where = what + ": position of subtask " + std::to_string(sub);
     ByteReader r(positions[sub]);
-    const uint8_t version = r.GetU8();
-    if (r.ok() && version != kPositionVersion) {
-      return Status::DataLoss(where + " has unknown version " + std::to_string(version));
-    }
+    WEIR_RETURN_IF_ERROR(CheckPositionVersion(&r, kPositionVersion, where));
     const std::string_view topic = r.GetBytes();
     const uint8_t flags = r.GetU8();
     const uint64_t n = r.GetVarint();

@@ -12,6 +12,20 @@ std::string RecordPosition::ToString() const {
          std::to_string(offset);
 }
 
+Status CheckSnapshotReady(const std::string& what, bool opened, SourceIngest* ingest) {
+  if (!opened) return Status::FailedPrecondition(what + ": position asked before Open");
+  if (ingest) WEIR_RETURN_IF_ERROR(ingest->Flush());
+  return Status::OK();
+}
+
+Status CheckPositionVersion(ByteReader* r, uint8_t version, const std::string& where) {
+  const uint8_t found = r->GetU8();
+  if (r->ok() && found != version) {
+    return Status::DataLoss(where + " has unknown version " + std::to_string(found));
+  }
+  return Status::OK();
+}
+
 Result<std::unique_ptr<SourceIngest>> SourceIngest::Make(const spec::SourceSpec& spec,
                                                          const SourceContext& ctx,
                                                          ConnectorStats* stats) {

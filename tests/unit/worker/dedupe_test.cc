@@ -3,148 +3,23 @@
 
 #include <algorithm>
 #include <cstdint>
-#include <map>
 #include <memory>
 #include <string>
-#include <variant>
 #include <vector>
 
 #include "common/spec/job_spec.h"
 #include "common/time.h"
+#include "tests/unit/worker/test_util.h"
 #include "worker/operators/stateful_internal.h"
 #include "worker/runtime/operator.h"
-#include "worker/state/state_backend.h"
 
 namespace weir::operators {
 namespace {
 
-// The harness below is the same as window_test.cc's.
-using Value = std::variant<std::monostate, int64_t, double, std::string, bool>;
-const Value kNull{};
-
-struct Row {
-  int64_t time;
-  std::vector<Value> values;
-};
-
-class Collector final : public runtime::Output {
- public:
-  void Emit(int port, RecordBatch& b) override { batches[port].push_back(std::move(b)); }
-  // "v1|v2|...@event_time" per row emitted on `port`, sorted (the order of
-  // rows within a firing is unspecified); forgets them.
-  std::vector<std::string> Take(int port = 0) {
-    std::vector<std::string> rows;
-    for (const RecordBatch& b : batches[port]) {
-      for (size_t r = 0; r < b.num_rows(); ++r) {
-        std::string s;
-        for (size_t c = 0; c < b.columns.size(); ++c)
-          s += (c ? "|" : "") + b.columns[c].ValueToString(r);
-        rows.push_back(s + "@" + std::to_string(b.event_time[r]));
-      }
-    }
-    batches[port].clear();
-    std::sort(rows.begin(), rows.end());
-    return rows;
-  }
-  std::map<int, std::vector<RecordBatch>> batches;
-};
-
-// Parses a job, builds one operator through the factory and opens it with a
-// manual clock and a memory state backend.
-class OperatorHarness : public ::testing::Test {
- protected:
-  void Init(const std::string& yaml, const std::string& name, int batch_size = 1024) {
-    spec::LoadResult r = spec::ParseJob(
-        yaml, "t.yaml", [](const std::string&) { return std::optional<std::string>(); });
-    ASSERT_NE(r.job, nullptr) << spec::FormatDiagnostics("t.yaml", r.diagnostics);
-    job_ = std::move(r.job);
-    for (const auto& o : job_->operators)
-      if (o.name == name) op_ = &o;
-    ASSERT_NE(op_, nullptr);
-    for (const auto& f : op_->from) inputs_.push_back(job_->StreamSchema(f));
-    auto made = runtime::MakeOperator(*op_, *job_, inputs_);
-    ASSERT_TRUE(made.ok()) << made.status().ToString();
-    oper_ = std::move(made).value();
-    runtime::OperatorContext ctx;
-    ctx.job = "t";
-    ctx.clock = &clock_;
-    ctx.event_time = job_->event_time;
-    ctx.state = state_.get();
-    ctx.max_parallelism = 128;
-    ctx.key_groups = {0, 127};
-    ctx.batch_size = batch_size;
-    Status st = oper_->Open(ctx);
-    ASSERT_TRUE(st.ok()) << st.ToString();
-  }
-
-  RecordBatch MakeBatch(int input, const std::vector<Row>& rows) {
-    RecordBatch b(std::make_shared<Schema>(*inputs_[static_cast<size_t>(input)]));
-    for (const Row& row : rows) {
-      EXPECT_EQ(row.values.size(), b.columns.size());
-      for (size_t c = 0; c < b.columns.size() && c < row.values.size(); ++c) {
-        Column& col = b.columns[c];
-        const Value& v = row.values[c];
-        if (std::holds_alternative<std::monostate>(v))
-          col.AppendNull();
-        else if (auto* i = std::get_if<int64_t>(&v))
-          col.AppendInt(*i);
-        else if (auto* d = std::get_if<double>(&v))
-          col.AppendDouble(*d);
-        else if (auto* s = std::get_if<std::string>(&v))
-          col.AppendString(*s);
-        else
-          col.AppendBool(std::get<bool>(v));
-      }
-      b.event_time.push_back(row.time);
-    }
-    return b;
-  }
-
-  void Feed(int input, const std::vector<Row>& rows) {
-    RecordBatch b = MakeBatch(input, rows);
-    Status st = oper_->ProcessBatch(input, b, out_);
-    ASSERT_TRUE(st.ok()) << st.ToString();
-  }
-  void Feed(const std::vector<Row>& rows) { Feed(0, rows); }
-  void Watermark(int64_t wm) { ASSERT_TRUE(oper_->ProcessWatermark(wm, out_).ok()); }
-  void Time(int64_t now) { ASSERT_TRUE(oper_->ProcessTime(now, out_).ok()); }
-  void Finish() { ASSERT_TRUE(oper_->Finish(out_).ok()); }
-  std::vector<std::string> Take(int port = 0) { return out_.Take(port); }
-  const KeyedOperatorStats& Stats() { return dynamic_cast<KeyedOperator&>(*oper_).stats(); }
-
-  // Entries of the operator's named state.
-  size_t StateEntries(const std::string& state_name) {
-    state::StateId id = state_->Register(op_->name, state_name);
-    size_t n = 0;
-    Status st = state_->Scan(id, {0, 127}, [&](int, std::string_view, std::string_view) {
-      ++n;
-      return true;
-    });
-    EXPECT_TRUE(st.ok());
-    return n;
-  }
-
-  std::unique_ptr<spec::JobSpec> job_;
-  const spec::OperatorSpec* op_ = nullptr;
-  std::vector<const Schema*> inputs_;
-  ManualClock clock_{0};
-  std::unique_ptr<state::KeyedStateBackend> state_ = state::MakeMemoryStateBackend();
-  std::unique_ptr<runtime::Operator> oper_;
-  Collector out_;
-};
-
-std::string Job(const std::string& operators, bool processing_time = false) {
-  return std::string(
-             "name: t\n"
-             "sources:\n"
-             "  s:\n"
-             "    type: datagen\n"
-             "    schema: {k: string, v: bigint, d: double, s: string, ts: timestamp, "
-             "b: boolean}\n") +
-         (processing_time ? "" : "    event_time: {field: ts}\n") + "operators:\n" + operators +
-         "sinks:\n"
-         "  o: {from: w, type: blackhole}\n";
-}
+using testutil::Job;
+using testutil::kNull;
+using testutil::OperatorHarness;
+using testutil::Row;
 
 const char* kDedupe = "  - name: w\n    from: s\n    key_by: [k]\n    dedupe: {within: 10ms}\n";
 

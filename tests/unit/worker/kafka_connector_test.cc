@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "common/format/format.h"
+#include "tests/unit/worker/test_util.h"
 #include "worker/connectors/connector.h"
 #include "worker/connectors/kafka_sink.h"
 #include "worker/connectors/kafka_source.h"
@@ -33,22 +34,10 @@ using devbroker::DevBroker;
 
 constexpr auto kTestTimeout = std::chrono::seconds(30);
 
-// A message as the test's consumer saw it.
-struct Consumed {
-  int32_t partition = 0;
-  int64_t offset = 0;
-  std::string key, value;
-  bool has_key = false;
-  std::map<std::string, std::string> headers;
-};
-
-rd_kafka_conf_t* ClientConf(const std::string& brokers) {
-  rd_kafka_conf_t* conf = rd_kafka_conf_new();
-  char err[512];
-  EXPECT_EQ(rd_kafka_conf_set(conf, "bootstrap.servers", brokers.c_str(), err, sizeof err),
-            RD_KAFKA_CONF_OK);
-  return conf;
-}
+using testutil::ClientConf;
+using testutil::ConsumeAll;
+using testutil::Consumed;
+using testutil::OrdersSchema;
 
 // Produces to explicit partitions and waits for the acknowledgements.
 class TestProducer {
@@ -75,67 +64,6 @@ class TestProducer {
   rd_kafka_t* rk_ = nullptr;
 };
 
-// Reads partitions 0..partitions-1 of a topic from the beginning to their end.
-std::vector<Consumed> ConsumeAll(const std::string& brokers, const std::string& topic,
-                                 int partitions) {
-  rd_kafka_conf_t* conf = ClientConf(brokers);
-  char err[512];
-  rd_kafka_conf_set(conf, "group.id", "weir-test-reader", err, sizeof err);
-  rd_kafka_conf_set(conf, "enable.partition.eof", "true", err, sizeof err);
-  rd_kafka_conf_set(conf, "enable.auto.commit", "false", err, sizeof err);
-  rd_kafka_conf_set(conf, "fetch.wait.max.ms", "10", err, sizeof err);
-  rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof err);
-  EXPECT_NE(rk, nullptr) << err;
-  rd_kafka_topic_partition_list_t* list = rd_kafka_topic_partition_list_new(partitions);
-  for (int p = 0; p < partitions; ++p) {
-    rd_kafka_topic_partition_list_add(list, topic.c_str(), p)->offset = RD_KAFKA_OFFSET_BEGINNING;
-  }
-  EXPECT_EQ(rd_kafka_assign(rk, list), RD_KAFKA_RESP_ERR_NO_ERROR);
-  rd_kafka_topic_partition_list_destroy(list);
-  std::vector<Consumed> out;
-  std::set<int32_t> at_end;
-  auto deadline = std::chrono::steady_clock::now() + kTestTimeout;
-  while (static_cast<int>(at_end.size()) < partitions &&
-         std::chrono::steady_clock::now() < deadline) {
-    rd_kafka_message_t* m = rd_kafka_consumer_poll(rk, 100);
-    if (m == nullptr) continue;
-    if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
-      at_end.insert(m->partition);
-    } else if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
-      Consumed c;
-      c.partition = m->partition;
-      c.offset = m->offset;
-      c.value.assign(static_cast<const char*>(m->payload), m->len);
-      if (m->key != nullptr) {
-        c.has_key = true;
-        c.key.assign(static_cast<const char*>(m->key), m->key_len);
-      }
-      rd_kafka_headers_t* hdrs = nullptr;
-      if (rd_kafka_message_headers(m, &hdrs) == RD_KAFKA_RESP_ERR_NO_ERROR) {
-        const char* name;
-        const void* value;
-        size_t size;
-        for (size_t i = 0;
-             rd_kafka_header_get_all(hdrs, i, &name, &value, &size) == RD_KAFKA_RESP_ERR_NO_ERROR;
-             ++i) {
-          c.headers[name] = std::string(static_cast<const char*>(value), size);
-        }
-      }
-      out.push_back(std::move(c));
-    }
-    rd_kafka_message_destroy(m);
-  }
-  EXPECT_EQ(static_cast<int>(at_end.size()), partitions) << "did not reach the end of " << topic;
-  rd_kafka_consumer_close(rk);
-  rd_kafka_destroy(rk);
-  return out;
-}
-
-Schema OrdersSchema() {
-  return Schema(
-      {{"user", TypeId::kString}, {"amount", TypeId::kDouble}, {"ts", TypeId::kTimestamp}});
-}
-
 std::string Order(const std::string& user, double amount, int64_t ts) {
   char buf[160];
   std::snprintf(buf, sizeof buf, R"({"user":"%s","amount":%g,"ts":%lld})", user.c_str(), amount,
@@ -143,43 +71,20 @@ std::string Order(const std::string& user, double amount, int64_t ts) {
   return buf;
 }
 
-class KafkaConnectorTest : public ::testing::Test {
- protected:
-  // One cluster for the suite (stopping one takes a second); each test has
-  // topics of its own, all created up front: the mock cluster sometimes takes
-  // a second to create a topic when it is idle, but creates concurrent
-  // requests at once.
+// One cluster for the suite; each test has topics of its own.
+class KafkaConnectorTest : public testutil::SharedBrokerTest<KafkaConnectorTest> {
+ public:
   static constexpr int kTopicSets = 32;
+  static std::vector<devbroker::TopicSpec> Topics(int set) {
+    return {{"orders" + Suffix(set), 3}, {"orders.dlq" + Suffix(set), 1}, {"out" + Suffix(set), 3}};
+  }
 
+ protected:
   static std::string Suffix(int set) { return "-" + std::to_string(set); }
 
-  static void SetUpTestSuite() {
-    auto broker = DevBroker::Start(devbroker::DevBrokerOptions{});
-    ASSERT_TRUE(broker.ok()) << broker.status().ToString();
-    shared_broker_ = std::move(broker).value().release();
-    next_set_ = 0;
-    std::vector<std::thread> threads;
-    std::atomic<int> failures{0};
-    for (int set = 0; set < kTopicSets; ++set) {
-      for (auto [name, partitions] : {std::pair{"orders", 3}, {"orders.dlq", 1}, {"out", 3}}) {
-        threads.emplace_back([set, name = std::string(name), partitions, &failures] {
-          if (!shared_broker_->CreateTopic({name + Suffix(set), partitions}).ok()) ++failures;
-        });
-      }
-    }
-    for (std::thread& t : threads) t.join();
-    ASSERT_EQ(failures.load(), 0);
-  }
-  static void TearDownTestSuite() {
-    delete shared_broker_;
-    shared_broker_ = nullptr;
-  }
-
   void SetUp() override {
-    ASSERT_NE(shared_broker_, nullptr);
-    brokers_ = shared_broker_->bootstrap_servers();
-    ASSERT_LT(next_set_, kTopicSets) << "raise kTopicSets";
-    std::string suffix = Suffix(next_set_++);
+    ASSERT_NO_FATAL_FAILURE(SharedBrokerTest::SetUp());
+    std::string suffix = Suffix(set_);
     orders_ = "orders" + suffix;
     dlq_ = "orders.dlq" + suffix;
     out_ = "out" + suffix;
@@ -228,9 +133,7 @@ class KafkaConnectorTest : public ::testing::Test {
     return Status(StatusCode::kDeadlineExceeded, "no end of input");
   }
 
-  static DevBroker* shared_broker_;
-  static int next_set_;
-  std::string brokers_, orders_, dlq_, out_;
+  std::string orders_, dlq_, out_;
   ManualClock clock_{1'000'000};
 };
 
@@ -674,9 +577,6 @@ TEST_F(KafkaConnectorTest, RestoreRejectsAnotherTopicAndMalformedPositions) {
   EXPECT_EQ(st.code(), StatusCode::kDataLoss) << st.ToString();
   EXPECT_NE(st.message().find("partition 0"), std::string::npos) << st.message();
 }
-
-DevBroker* KafkaConnectorTest::shared_broker_ = nullptr;
-int KafkaConnectorTest::next_set_ = 0;
 
 // ---- sink ----
 

@@ -30,6 +30,7 @@
 
 #include "common/format/format.h"
 #include "common/spec/job_spec.h"
+#include "tests/unit/worker/test_util.h"
 #include "worker/connectors/connector.h"
 #include "worker/connectors/kafka_sink.h"
 #include "worker/devbroker/dev_broker.h"
@@ -37,69 +38,21 @@
 namespace weir::connectors {
 namespace {
 
-using devbroker::DevBroker;
-
-constexpr auto kReadTimeout = std::chrono::seconds(30);
 constexpr int kOutPartitions = 3;
 
 // Kafka protocol request keys, for the mock's error injection.
 constexpr int16_t kApiProduce = 0;
 constexpr int16_t kApiEndTxn = 26;
 
-struct Read {
-  int32_t partition = 0;
-  int64_t offset = 0;
-  bool has_key = false;
-  std::string key, value;
-};
+using testutil::OrdersSchema;
+using Read = testutil::Consumed;
 
 // Every message of partitions 0..partitions-1 of `topic`, from the start to
-// the end, as a read_committed consumer sees them.
+// the end, as a read_committed consumer sees them, by partition and offset.
 std::vector<Read> ReadTopic(const std::string& brokers, const std::string& topic, int partitions) {
-  char err[512];
-  rd_kafka_conf_t* conf = rd_kafka_conf_new();
-  for (auto [name, value] :
-       std::vector<std::pair<const char*, const char*>>{{"bootstrap.servers", brokers.c_str()},
-                                                        {"group.id", "weir-eos-test-reader"},
-                                                        {"enable.auto.commit", "false"},
-                                                        {"enable.partition.eof", "true"},
-                                                        {"isolation.level", "read_committed"},
-                                                        {"fetch.wait.max.ms", "10"}}) {
-    EXPECT_EQ(rd_kafka_conf_set(conf, name, value, err, sizeof err), RD_KAFKA_CONF_OK) << err;
-  }
-  rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof err);
-  EXPECT_NE(rk, nullptr) << err;
-  if (rk == nullptr) return {};
-  rd_kafka_topic_partition_list_t* list = rd_kafka_topic_partition_list_new(partitions);
-  for (int p = 0; p < partitions; ++p)
-    rd_kafka_topic_partition_list_add(list, topic.c_str(), p)->offset = RD_KAFKA_OFFSET_BEGINNING;
-  EXPECT_EQ(rd_kafka_assign(rk, list), RD_KAFKA_RESP_ERR_NO_ERROR);
-  rd_kafka_topic_partition_list_destroy(list);
-  std::vector<Read> out;
-  std::set<int32_t> ended;
-  const auto deadline = std::chrono::steady_clock::now() + kReadTimeout;
-  while (static_cast<int>(ended.size()) < partitions &&
-         std::chrono::steady_clock::now() < deadline) {
-    rd_kafka_message_t* m = rd_kafka_consumer_poll(rk, 100);
-    if (m == nullptr) continue;
-    if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
-      ended.insert(m->partition);
-    } else if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
-      Read r;
-      r.partition = m->partition;
-      r.offset = m->offset;
-      r.value.assign(static_cast<const char*>(m->payload), m->len);
-      if (m->key != nullptr) {
-        r.has_key = true;
-        r.key.assign(static_cast<const char*>(m->key), m->key_len);
-      }
-      out.push_back(std::move(r));
-    }
-    rd_kafka_message_destroy(m);
-  }
-  EXPECT_EQ(static_cast<int>(ended.size()), partitions) << "did not reach the end of " << topic;
-  rd_kafka_consumer_close(rk);
-  rd_kafka_destroy(rk);
+  std::vector<Read> out = testutil::ConsumeAll(
+      brokers, topic, partitions,
+      {{"group.id", "weir-eos-test-reader"}, {"isolation.level", "read_committed"}});
   std::sort(out.begin(), out.end(), [](const Read& a, const Read& b) {
     return std::tie(a.partition, a.offset) < std::tie(b.partition, b.offset);
   });
@@ -130,11 +83,6 @@ std::vector<int64_t> MarkerEpochs(const std::string& brokers, const std::string&
   std::vector<int64_t> out;
   for (const Marker& m : ReadMarkers(brokers, topic)) out.push_back(m.epoch);
   return out;
-}
-
-Schema OrdersSchema() {
-  return Schema(
-      {{"user", TypeId::kString}, {"amount", TypeId::kDouble}, {"ts", TypeId::kTimestamp}});
 }
 
 // `n` rows with users "<prefix>0".."<prefix>n-1".
@@ -168,42 +116,20 @@ std::multiset<std::string> Union(std::multiset<std::string> a,
   return a;
 }
 
-class KafkaEosTest : public ::testing::Test {
- protected:
+class KafkaEosTest : public testutil::SharedBrokerTest<KafkaEosTest> {
+ public:
   static constexpr int kTopicSets = 16;
-
-  static void SetUpTestSuite() {
-    auto broker = DevBroker::Start(devbroker::DevBrokerOptions{});
-    ASSERT_TRUE(broker.ok()) << broker.status().ToString();
-    broker_ = std::move(broker).value().release();
-    next_set_ = 0;
-    // All topics up front and concurrently: the mock can take a second to
-    // create one when it is idle.
-    std::vector<std::thread> threads;
-    std::atomic<int> failures{0};
-    for (int set = 0; set < kTopicSets; ++set) {
-      const std::string out = "eos-" + std::to_string(set);
-      for (auto [name, partitions] :
-           {std::pair{out, kOutPartitions}, {KafkaSink::DefaultMarkerTopic(out), 1}}) {
-        threads.emplace_back([name = name, partitions = partitions, &failures] {
-          if (!broker_->CreateTopic({name, partitions}).ok()) ++failures;
-        });
-      }
-    }
-    for (std::thread& t : threads) t.join();
-    ASSERT_EQ(failures.load(), 0);
-  }
-  static void TearDownTestSuite() {
-    delete broker_;
-    broker_ = nullptr;
+  // The sink's topic and its marker topic.
+  static std::vector<devbroker::TopicSpec> Topics(int set) {
+    const std::string out = "eos-" + std::to_string(set);
+    return {{out, kOutPartitions}, {KafkaSink::DefaultMarkerTopic(out), 1}};
   }
 
+ protected:
   void SetUp() override {
-    ASSERT_NE(broker_, nullptr);
-    ASSERT_LT(next_set_, kTopicSets) << "raise kTopicSets";
-    brokers_ = broker_->bootstrap_servers();
-    job_ = "job" + std::to_string(next_set_);
-    out_ = "eos-" + std::to_string(next_set_++);
+    ASSERT_NO_FATAL_FAILURE(SharedBrokerTest::SetUp());
+    job_ = "job" + std::to_string(set_);
+    out_ = "eos-" + std::to_string(set_);
     markers_ = KafkaSink::DefaultMarkerTopic(out_);
   }
 
@@ -238,13 +164,8 @@ class KafkaEosTest : public ::testing::Test {
   std::vector<int64_t> Epochs() const { return MarkerEpochs(brokers_, markers_); }
   std::string TxnId() const { return KafkaSink::TransactionalId(job_, "out", 0); }
 
-  static DevBroker* broker_;
-  static int next_set_;
-  std::string brokers_, job_, out_, markers_;
+  std::string job_, out_, markers_;
 };
-
-DevBroker* KafkaEosTest::broker_ = nullptr;
-int KafkaEosTest::next_set_ = 0;
 
 #define ASSERT_OK(expr)                                       \
   do {                                                        \

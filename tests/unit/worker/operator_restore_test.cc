@@ -14,12 +14,12 @@
 #include <random>
 #include <string>
 #include <tuple>
-#include <variant>
 #include <vector>
 
 #include "common/spec/job_spec.h"
 #include "common/time.h"
 #include "common/watermark.h"
+#include "tests/unit/worker/test_util.h"
 #include "worker/operators/stateful_internal.h"
 #include "worker/runtime/operator.h"
 #include "worker/state/state_backend.h"
@@ -27,13 +27,11 @@
 namespace weir::operators {
 namespace {
 
-using Value = std::variant<std::monostate, int64_t, double, std::string>;
-const Value kNull{};
-
-struct Row {
-  int64_t time;
-  std::vector<Value> values;
-};
+using testutil::Collector;
+using testutil::CountStateEntries;
+using testutil::L;
+using testutil::Row;
+using testutil::Rt;
 
 // One call on the operator. The clock reads `clock` during the call.
 struct Step {
@@ -65,19 +63,6 @@ Step Tick(int64_t clock) {
   s.clock = clock;
   return s;
 }
-
-class Collector final : public runtime::Output {
- public:
-  void Emit(int port, RecordBatch& b) override {
-    for (size_t r = 0; r < b.num_rows(); ++r) {
-      std::string s;
-      for (size_t c = 0; c < b.columns.size(); ++c)
-        s += (c ? "|" : "") + b.columns[c].ValueToString(r);
-      rows[port].push_back(s + "@" + std::to_string(b.event_time[r]));
-    }
-  }
-  std::map<int, std::vector<std::string>> rows;
-};
 
 // What a run produced: rows per port (sorted: the order within a firing is
 // unspecified) and the counters summed over its instances.
@@ -112,56 +97,16 @@ std::ostream& operator<<(std::ostream& os, const Outcome& o) {
 constexpr const char* kStateNames[] = {"windows",      "sessions", "count",   "seen",
                                        "accumulators", "buffers",  "progress"};
 
-class OperatorRestoreTest : public ::testing::Test {
+class OperatorRestoreTest : public testutil::OperatorTestBase {
  protected:
-  void Init(const std::string& yaml, const std::string& name = "w") {
-    spec::LoadResult r = spec::ParseJob(
-        yaml, "t.yaml", [](const std::string&) { return std::optional<std::string>(); });
-    ASSERT_NE(r.job, nullptr) << spec::FormatDiagnostics("t.yaml", r.diagnostics);
-    job_ = std::move(r.job);
-    for (const auto& o : job_->operators)
-      if (o.name == name) op_ = &o;
-    ASSERT_NE(op_, nullptr);
-    for (const auto& f : op_->from) inputs_.push_back(job_->StreamSchema(f));
-  }
+  void Init(const std::string& yaml, const std::string& name = "w") { LoadOperator(yaml, name); }
 
   std::unique_ptr<runtime::Operator> NewInstance(state::KeyedStateBackend* backend,
                                                  KeyGroupRange range = {0, 127}) {
-    auto made = runtime::MakeOperator(*op_, *job_, inputs_);
-    EXPECT_TRUE(made.ok()) << made.status().ToString();
-    if (!made.ok()) return nullptr;
-    std::unique_ptr<runtime::Operator> oper = std::move(made).value();
-    runtime::OperatorContext ctx;
-    ctx.job = "t";
-    ctx.clock = &clock_;
-    ctx.event_time = job_->event_time;
-    ctx.state = backend;
-    ctx.max_parallelism = 128;
-    ctx.key_groups = range;
-    ctx.batch_size = 3;  // several output batches per firing
-    Status st = oper->Open(ctx);
-    EXPECT_TRUE(st.ok()) << st.ToString();
-    return oper;
-  }
-
-  RecordBatch MakeBatch(int input, const std::vector<Row>& rows) {
-    RecordBatch b(std::make_shared<Schema>(*inputs_[static_cast<size_t>(input)]));
-    for (const Row& row : rows) {
-      for (size_t c = 0; c < b.columns.size(); ++c) {
-        Column& col = b.columns[c];
-        const Value& v = row.values[c];
-        if (std::holds_alternative<std::monostate>(v))
-          col.AppendNull();
-        else if (auto* i = std::get_if<int64_t>(&v))
-          col.AppendInt(*i);
-        else if (auto* d = std::get_if<double>(&v))
-          col.AppendDouble(*d);
-        else
-          col.AppendString(std::get<std::string>(v));
-      }
-      b.event_time.push_back(row.time);
-    }
-    return b;
+    // batch_size 3: several output batches per firing
+    auto opened = OpenInstance(backend, range, /*batch_size=*/3);
+    EXPECT_TRUE(opened.ok()) << opened.status().ToString();
+    return opened.ok() ? std::move(opened).value() : nullptr;
   }
 
   void RunStep(runtime::Operator* op, const Step& step, Collector* out) {
@@ -221,16 +166,9 @@ class OperatorRestoreTest : public ::testing::Test {
     Status st = op->Finish(out);
     EXPECT_TRUE(st.ok()) << st.ToString();
     AddStats(*op, &o);
-    o.rows = std::move(out.rows);
-    for (auto& [port, rows] : o.rows) std::sort(rows.begin(), rows.end());
+    o.rows = out.TakeAll();
     for (const char* name : kStateNames) {
-      int n = 0;
-      Status scan = backend->Scan(backend->Register(op_->name, name), {0, 127},
-                                  [&](int, std::string_view, std::string_view) {
-                                    ++n;
-                                    return true;
-                                  });
-      EXPECT_TRUE(scan.ok());
+      const int n = static_cast<int>(CountStateEntries(*backend, op_->name, name));
       if (n > 0) o.state_entries[name] = n;
     }
     return o;
@@ -249,11 +187,6 @@ class OperatorRestoreTest : public ::testing::Test {
     for (size_t i = 0; i < every.size(); ++i) every[i] = i;
     EXPECT_EQ(Run(script, every), whole) << "restored before every step";
   }
-
-  std::unique_ptr<spec::JobSpec> job_;
-  const spec::OperatorSpec* op_ = nullptr;
-  std::vector<const Schema*> inputs_;
-  ManualClock clock_{0};
 };
 
 // ---- jobs and rows ----
@@ -262,55 +195,20 @@ class OperatorRestoreTest : public ::testing::Test {
 // ts unless processing_time, and operator w; a late stream `late_rows` may
 // be named by w.
 std::string KeyedJob(const std::string& op, bool processing_time = false) {
-  return std::string(
-             "name: t\n"
-             "sources:\n"
-             "  s:\n"
-             "    type: datagen\n"
-             "    schema: {k: string, v: bigint, ts: timestamp}\n") +
-         (processing_time ? "" : "    event_time: {field: ts}\n") +
-         "operators:\n"
-         "  - name: w\n"
-         "    from: s\n"
-         "    key_by: [k]\n" +
-         op +
-         "sinks:\n"
-         "  o: {from: w, type: blackhole}\n" +
-         (op.find("late_rows") != std::string::npos ? "  l: {from: late_rows, type: blackhole}\n"
-                                                    : "");
+  return testutil::Job(
+      "  - name: w\n    from: s\n    key_by: [k]\n" + op, processing_time,
+      op.find("late_rows") != std::string::npos ? "  l: {from: late_rows, type: blackhole}\n" : "",
+      "{k: string, v: bigint, ts: timestamp}");
 }
 
 // Left l (id bigint, name string, ts), right r (lid bigint, amount double,
 // ts), joined by w.
 std::string JoinJob(const std::string& join, bool processing_time = false) {
-  const std::string et = processing_time ? "" : "    event_time: {field: ts}\n";
-  return "name: t\n"
-         "sources:\n"
-         "  l:\n"
-         "    type: datagen\n"
-         "    schema: {id: bigint, name: string, ts: timestamp}\n" +
-         et +
-         "  r:\n"
-         "    type: datagen\n"
-         "    schema: {lid: bigint, amount: double, ts: timestamp}\n" +
-         et +
-         "operators:\n"
-         "  - name: w\n"
-         "    join: " +
-         join +
-         "\n"
-         "sinks:\n"
-         "  o: {from: w, type: blackhole}\n";
+  return testutil::JoinJob(join, processing_time, "w");
 }
 
 Row R(const std::string& k, int64_t v, int64_t t) {
   return {t, {k, v, t}};
-}
-Row L(int64_t id, const std::string& name, int64_t t) {
-  return {t, {id, name, t}};
-}
-Row Rt(int64_t lid, double amount, int64_t t) {
-  return {t, {lid, amount, t}};
 }
 
 // A random event-time script: batches of 1-4 rows with keys a..c (ids 1..3

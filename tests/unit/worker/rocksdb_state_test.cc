@@ -12,6 +12,7 @@
 #include <tuple>
 #include <vector>
 
+#include "tests/unit/worker/test_util.h"
 #include "worker/state/rocksdb_store.h"
 #include "worker/state/state_backend.h"
 
@@ -20,24 +21,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// A fresh directory under /tmp, removed with everything in it at the end.
-class TempDir {
- public:
-  TempDir() {
-    char tmpl[] = "/tmp/weir-rocksdb-test-XXXXXX";
-    char* p = ::mkdtemp(tmpl);
-    EXPECT_NE(p, nullptr);
-    path_ = p ? p : "/tmp";
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  std::string Sub(const std::string& name) const { return path_ + "/" + name; }
-
- private:
-  std::string path_;
-};
+using testutil::TempDir;
 
 std::unique_ptr<RocksDbStore> OpenStore(const std::string& dir, uint64_t cache = 8 << 20,
                                         uint64_t write_buffer = 4 << 20) {
