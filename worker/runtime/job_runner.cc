@@ -210,7 +210,8 @@ Status JobRunner::RunAttempt(const std::string& restore_path, int64_t* last_comp
           restore_path + ")");
   }
 
-  LocalExecutor exec(plan_, lo);
+  auto exec_owner = std::make_unique<LocalExecutor>(plan_, lo);
+  LocalExecutor& exec = *exec_owner;
   {
     std::lock_guard lock(mu_);
     current_ = &exec;
@@ -221,6 +222,8 @@ Status JobRunner::RunAttempt(const std::string& restore_path, int64_t* last_comp
       last_progress_ = exec.GetProgress();
       current_ = nullptr;
     }
+    // The executor first: its tasks use the checkpointer and the store.
+    exec_owner.reset();
     checkpointer.reset();
     store.reset();
     std::error_code ec;
