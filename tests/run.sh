@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The README's second command: install what is missing, build weir and its
-# fuzz targets, and run the whole test suite with ctest.
+# The README's second command: install what is missing, build weir, its fuzz
+# targets and its sanitized unit tests, and run the whole suite with ctest.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
@@ -15,6 +15,15 @@ if [[ ! -f "$fuzz/build.ninja" ]]; then
 fi
 ninja -C "$fuzz" >/dev/null
 
-bash deploy/local/build.sh -DWEIR_FUZZ_BIN_DIR="$fuzz/tests/fuzz"
+# The unit tests again with AddressSanitizer and UndefinedBehaviorSanitizer.
+asan="$root/build-asan"
+if [[ ! -f "$asan/build.ninja" ]]; then
+  cmake -S "$root" -B "$asan" -G Ninja -DWEIR_SANITIZE=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+    >/dev/null
+fi
+ninja -C "$asan" common_test worker_test >/dev/null
+
+bash deploy/local/build.sh -DWEIR_FUZZ_BIN_DIR="$fuzz/tests/fuzz" \
+  -DWEIR_SANITIZED_BIN_DIR="$asan/tests/unit"
 cd build
 ctest --output-on-failure -j "$(nproc)" --timeout 600 "$@"
