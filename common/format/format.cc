@@ -18,16 +18,18 @@ Result<std::unique_ptr<Decoder>> MakeDecoder(const spec::FormatSpec& format, con
   if (format.type == "json") return internal::MakeJsonDecoder(schema, fields);
   if (format.type == "csv") return internal::MakeCsvDecoder(format, schema);
   if (format.type == "raw") return internal::MakeRawDecoder(schema);
+  if (format.type == "avro") return internal::MakeAvroDecoder(format, schema, fields);
   return Status::InvalidArgument("unknown format '" + format.type +
-                                 "': expected 'json', 'csv' or 'raw'");
+                                 "': expected 'json', 'csv', 'raw' or 'avro'");
 }
 
 Result<std::unique_ptr<Encoder>> MakeEncoder(const spec::FormatSpec& format, const Schema& schema) {
   if (format.type == "json") return internal::MakeJsonEncoder(schema);
   if (format.type == "csv") return internal::MakeCsvEncoder(format, schema);
   if (format.type == "raw") return internal::MakeRawEncoder(schema);
+  if (format.type == "avro") return internal::MakeAvroEncoder(format, schema);
   return Status::InvalidArgument("unknown format '" + format.type +
-                                 "': expected 'json', 'csv' or 'raw'");
+                                 "': expected 'json', 'csv', 'raw' or 'avro'");
 }
 
 namespace internal {

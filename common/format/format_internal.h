@@ -125,6 +125,12 @@ std::unique_ptr<Decoder> MakeCsvDecoder(const spec::FormatSpec& format, const Sc
 std::unique_ptr<Encoder> MakeCsvEncoder(const spec::FormatSpec& format, const Schema& schema);
 std::unique_ptr<Decoder> MakeRawDecoder(const Schema& schema);
 std::unique_ptr<Encoder> MakeRawEncoder(const Schema& schema);
+// avro (avro.cc): fail when the writer schema options are missing or invalid.
+Result<std::unique_ptr<Decoder>> MakeAvroDecoder(const spec::FormatSpec& format,
+                                                 const Schema& schema,
+                                                 const std::vector<spec::FieldSpec>& fields);
+Result<std::unique_ptr<Encoder>> MakeAvroEncoder(const spec::FormatSpec& format,
+                                                 const Schema& schema);
 
 // The csv delimiter of a format's options: its one character, or ',' when the
 // option is absent, not one character, or one that cannot be a delimiter

@@ -12,6 +12,7 @@
 #include <set>
 #include <sstream>
 
+#include "common/format/avro.h"
 #include "common/spec/job_spec.h"
 #include "common/spec/yaml_reader_internal.h"
 #include "common/text.h"
@@ -290,7 +291,13 @@ class Validator {
     // Format and schema.
     bool needs_schema = type == "kafka" || type == "file" || type == "datagen";
     if (type == "kafka" || type == "file") {
-      if (auto n = m.Get("format"); n.IsDefined()) ReadFormat(n, &src->format, false);
+      if (auto n = m.Get("format"); n.IsDefined()) {
+        ReadFormat(n, &src->format, false);
+        if (type == "file" && src->format.type == "avro")
+          r_.Error(n, what +
+                          ": avro records are binary and cannot be read as lines of a file; "
+                          "use a kafka source");
+      }
     } else if (m.Has("format")) {
       r_.Error(m.KeyNode("format"),
                what + ": a " + type + " source generates rows and takes no format");
@@ -376,13 +383,23 @@ class Validator {
   }
 
   void ReadFormat(const YAML::Node& n, FormatSpec* f, bool for_sink) {
-    static const std::vector<std::string> kFormats = {"json", "csv", "raw"};
-    static const std::vector<std::string> kLater = {"avro", "protobuf"};
+    static const std::vector<std::string> kFormats = {"json", "csv", "raw", "avro"};
+    static const std::vector<std::string> kLater = {"protobuf"};
     YAML::Node type_node = n;
+    // The avro options (a default YAML::Node is defined, hence the flags).
+    YAML::Node avro_schema, avro_registry, avro_id;
+    bool has_schema = false, has_registry = false, has_id = false;
     if (n.IsMap()) {
-      MapReader m(&r_, n, "format", {"type", "delimiter", "header"});
+      MapReader m(&r_, n, "format",
+                  {"type", "delimiter", "header", "schema", "registry_schemas", "schema_id"});
       type_node.reset(m.Get("type"));
-      if (!type_node.IsDefined()) r_.Error(n, "format needs a 'type': json, csv or raw");
+      if (!type_node.IsDefined()) r_.Error(n, "format needs a 'type': json, csv, raw or avro");
+      avro_schema.reset(m.Get("schema"));
+      avro_registry.reset(m.Get("registry_schemas"));
+      avro_id.reset(m.Get("schema_id"));
+      has_schema = avro_schema.IsDefined();
+      has_registry = avro_registry.IsDefined();
+      has_id = avro_id.IsDefined();
       if (auto d = m.Get("delimiter"); d.IsDefined())
         if (auto s = r_.String(d, "delimiter")) {
           if (s->size() != 1) r_.Error(d, "the csv delimiter must be one character");
@@ -398,16 +415,76 @@ class Validator {
     if (std::find(kLater.begin(), kLater.end(), *s) != kLater.end()) {
       r_.Error(type_node, "format '" + *s +
                               "' is not supported by this version of weir yet; use "
-                              "json, csv or raw");
+                              "json, csv, raw or avro");
       return;
     }
     if (std::find(kFormats.begin(), kFormats.end(), *s) == kFormats.end()) {
-      r_.Error(type_node, "unknown format '" + *s + "': expected 'json', 'csv' or 'raw'" +
+      r_.Error(type_node, "unknown format '" + *s + "': expected 'json', 'csv', 'raw' or 'avro'" +
                               DidYouMean(*s, kFormats));
       return;
     }
-    (void)for_sink;
     f->type = *s;
+    if (*s != "avro") {
+      if (has_schema) r_.Error(avro_schema, "'schema' is an option of format avro, not " + *s);
+      if (has_registry)
+        r_.Error(avro_registry, "'registry_schemas' is an option of format avro, not " + *s);
+      if (has_id) r_.Error(avro_id, "'schema_id' is an option of format avro, not " + *s);
+      return;
+    }
+    ReadAvroOptions(n, has_schema ? &avro_schema : nullptr, has_registry ? &avro_registry : nullptr,
+                    has_id ? &avro_id : nullptr, f, for_sink);
+  }
+
+  // The avro options of a format: each writer schema (inline JSON or a file
+  // path) is read and checked here, and kept as JSON text in the options.
+  void ReadAvroOptions(const YAML::Node& n, const YAML::Node* schema_opt,
+                       const YAML::Node* registry_opt, const YAML::Node* id_opt, FormatSpec* f,
+                       bool for_sink) {
+    auto read_schema = [&](const YAML::Node& node, const std::string& what) -> bool {
+      auto text = r_.String(node, what);
+      if (!text) return false;
+      auto json = format::LoadAvroSchemaText(*text);
+      if (!json.ok()) {
+        r_.Error(node, json.status().message());
+        return false;
+      }
+      if (Status st = format::CheckAvroSchema(*json); !st.ok()) {
+        r_.Error(node, what + ": " + st.message());
+        return false;
+      }
+      f->options[what == "schema" ? what : "registry_schemas." + what.substr(what.find(' ') + 1)] =
+          *json;
+      return true;
+    };
+    if (schema_opt != nullptr) read_schema(*schema_opt, "schema");
+    if (registry_opt != nullptr) {
+      const YAML::Node& registry = *registry_opt;
+      if (for_sink) {
+        r_.Error(registry,
+                 "registry_schemas is for sources; a sink gives 'schema' and 'schema_id'");
+      } else if (schema_opt != nullptr) {
+        r_.Error(registry, "give 'schema' or 'registry_schemas', not both");
+      } else if (!registry.IsMap() || registry.size() == 0) {
+        r_.Error(registry,
+                 "registry_schemas must map schema ids to Avro schemas (inline or a file)");
+      } else {
+        for (const auto& kv : registry) {
+          auto key = r_.Int(kv.first, "schema id", 0, 0xFFFFFFFFll);
+          if (key) read_schema(kv.second, "schema_id " + std::to_string(*key));
+        }
+      }
+    }
+    if (id_opt != nullptr) {
+      const YAML::Node& id = *id_opt;
+      if (!for_sink)
+        r_.Error(id, "schema_id is for sinks; a source maps ids with registry_schemas");
+      else if (auto v = r_.Int(id, "schema_id", 0, 0xFFFFFFFFll))
+        f->options["schema_id"] = std::to_string(*v);
+    }
+    if (!for_sink && schema_opt == nullptr && registry_opt == nullptr)
+      r_.Error(n,
+               "format avro needs 'schema' (the writer schema: inline JSON or a file path) "
+               "or 'registry_schemas'");
   }
 
   void ReadSchema(const YAML::Node& n, SourceSpec* src) {
@@ -1310,6 +1387,16 @@ class Validator {
     }
     if (auto f = m.Get("format"); f.IsDefined()) {
       ReadFormat(f, &s->format, true);
+      if (s->format.type == "avro" && type != "kafka") {
+        r_.Error(f, what + ": avro records are binary and need a kafka sink (" + type +
+                        " writes lines)");
+      } else if (s->format.type == "avro" && schema) {
+        auto it = s->format.options.find("schema");
+        Status st = format::CheckAvroSinkSchema(
+            it != s->format.options.end() ? it->second : format::DeriveAvroSchema(*schema),
+            *schema);
+        if (!st.ok()) r_.Error(f, what + ": " + st.message());
+      }
       if (s->format.type == "raw" && schema &&
           !(schema->size() == 1 && IsStringStored(schema->field(0).type)))
         r_.Error(f, "format raw writes one string or bytes field, but stream '" + s->from +

@@ -1,0 +1,265 @@
+#!/usr/bin/python3
+"""The avro format against an encoder and decoder that are not weir's.
+
+Debian's python3-avro writes Avro binary datums (plain, and in the
+schema-registry wire format with two writer schemas), python3-kafka produces
+them to a weir-dev-broker topic, and `weir local` reads them with an avro
+source and writes (1) a json file sink and (2) an avro kafka sink. The json
+rows must equal what the test wrote; the avro sink's messages, consumed with
+python3-kafka and decoded by python3-avro, must too. One malformed datum must
+go to the dead-letter file with a reason, not crash the job.
+
+Usage: avro_interop_test.py PATH/TO/weir PATH/TO/weir-dev-broker
+Exit status 0 on success.
+"""
+import datetime
+import decimal
+import glob
+import io
+import json
+import os
+import shutil
+import signal
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+
+import avro.io
+import avro.schema
+from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+
+WRITER_V1 = {
+    "type": "record", "name": "Order", "namespace": "shop",
+    "fields": [
+        {"name": "userId", "type": "string"},
+        {"name": "amount", "type": {"type": "bytes", "logicalType": "decimal",
+                                    "precision": 10, "scale": 2}},
+        {"name": "qty", "type": "int"},
+        {"name": "ts", "type": {"type": "long", "logicalType": "timestamp-millis"}},
+        {"name": "note", "type": ["null", "string"], "default": None},
+        {"name": "tags", "type": {"type": "array", "items": "string"}},
+        {"name": "ok", "type": "boolean"},
+    ],
+}
+# A later version: renamed user field, no decimal, a new field weir ignores.
+WRITER_V2 = {
+    "type": "record", "name": "Order", "namespace": "shop",
+    "fields": [
+        {"name": "user_id", "type": "string"},
+        {"name": "qty", "type": "long"},
+        {"name": "ts", "type": {"type": "long", "logicalType": "timestamp-millis"}},
+        {"name": "ok", "type": "boolean"},
+        {"name": "channel", "type": "string"},
+    ],
+}
+# The schema weir's avro sink writes, and python3-avro reads back.
+SINK = {
+    "type": "record", "name": "Out", "namespace": "shop",
+    "fields": [
+        {"name": "user_id", "type": "string"},
+        {"name": "amount", "type": ["null", "double"], "default": None},
+        {"name": "qty", "type": "long"},
+        {"name": "ts", "type": {"type": "long", "logicalType": "timestamp-millis"}},
+        {"name": "note", "type": ["null", "string"], "default": None},
+    ],
+}
+
+UTC = datetime.timezone.utc
+
+
+def encode(schema, datum):
+    buf = io.BytesIO()
+    avro.io.DatumWriter(avro.schema.parse(json.dumps(schema))).write(
+        datum, avro.io.BinaryEncoder(buf))
+    return buf.getvalue()
+
+
+def framed(schema_id, payload):
+    return b"\x00" + struct.pack(">I", schema_id) + payload
+
+
+def fail(msg):
+    print("FAIL: " + msg, file=sys.stderr)
+    sys.exit(1)
+
+
+def main():
+    weir, broker_bin = sys.argv[1], sys.argv[2]
+    work = tempfile.mkdtemp(prefix="weir-avro-interop.")
+    broker = None
+    try:
+        addr_file = os.path.join(work, "address")
+        broker = subprocess.Popen(
+            [broker_bin, "--topic", "plain:1", "--topic", "framed:1", "--topic", "out:1",
+             "--topic", "dlq:1", "--address-file", addr_file],
+            stdout=subprocess.DEVNULL, stderr=open(os.path.join(work, "broker.err"), "w"))
+        deadline = time.time() + 15
+        while not (os.path.exists(addr_file) and os.path.getsize(addr_file) > 0):
+            if time.time() > deadline or broker.poll() is not None:
+                fail("the dev broker did not start")
+            time.sleep(0.05)
+        bootstrap = open(addr_file).read().strip()
+
+        base = datetime.datetime(2024, 5, 1, 12, 0, 0, tzinfo=UTC)
+        plain_rows, expected = [], []
+        for i in range(20):
+            ts = base + datetime.timedelta(milliseconds=1500 * i + 7)
+            datum = {"userId": "u%d" % (i % 3), "amount": decimal.Decimal("%d.%02d" % (i, i)),
+                     "qty": i - 5, "ts": ts, "note": None if i % 2 else "n%d" % i,
+                     "tags": ["a", "b%d" % i][: i % 3], "ok": i % 4 == 0}
+            plain_rows.append(encode(WRITER_V1, datum))
+            expected.append({"user_id": datum["userId"], "amount": float(datum["amount"]),
+                             "qty": i - 5, "ts": ts, "note": datum["note"],
+                             "tags": json.dumps(datum["tags"], separators=(",", ":")),
+                             "ok": datum["ok"], "country": "unknown"})
+        framed_rows, framed_expected = [], []
+        for i in range(6):
+            ts = base + datetime.timedelta(seconds=100 + i)
+            if i % 2 == 0:
+                datum = {"userId": "f%d" % i, "amount": decimal.Decimal("-0.50"), "qty": i,
+                         "ts": ts, "note": "x", "tags": [], "ok": True}
+                framed_rows.append(framed(11, encode(WRITER_V1, datum)))
+                framed_expected.append({"user_id": "f%d" % i, "amount": -0.5, "qty": i, "ts": ts,
+                                        "note": "x", "tags": "[]", "ok": True,
+                                        "country": "unknown"})
+            else:
+                datum = {"user_id": "g%d" % i, "qty": 2 ** 40 + i, "ts": ts, "ok": False,
+                         "channel": "web"}
+                framed_rows.append(framed(12, encode(WRITER_V2, datum)))
+                framed_expected.append({"user_id": "g%d" % i, "amount": None,
+                                        "qty": 2 ** 40 + i, "ts": ts, "note": None,
+                                        "tags": None, "ok": False, "country": "unknown"})
+        framed_rows.append(framed(99, b"\x02"))         # an id weir does not know
+        plain_rows.insert(5, b"\x08abc")               # truncated datum
+
+        producer = KafkaProducer(bootstrap_servers=bootstrap)
+        for p in plain_rows:
+            producer.send("plain", p, partition=0)
+        for p in framed_rows:
+            producer.send("framed", p, partition=0)
+        producer.flush()
+        producer.close()
+
+        v1_path = os.path.join(work, "order_v1.avsc")
+        with open(v1_path, "w") as f:
+            json.dump(WRITER_V1, f)
+        schema_yaml = """
+    schema:
+      user_id: {type: string, aliases: [userId]}
+      amount: double
+      qty: bigint
+      ts: timestamp
+      note: string
+      tags: string
+      ok: boolean
+      country: {type: string, default: unknown}
+"""
+        job = """name: avro-interop
+sources:
+  plain:
+    type: kafka
+    brokers: %(b)s
+    topic: plain
+    end: latest
+    format: {type: avro, schema: %(v1)s}
+    on_error: dead_letter
+    dead_letter: {type: file, path: %(dlq)s}
+%(schema)s
+  framed:
+    type: kafka
+    brokers: %(b)s
+    topic: framed
+    end: latest
+    format:
+      type: avro
+      registry_schemas:
+        11: %(v1)s
+        12: '%(v2)s'
+    on_error: skip
+%(schema)s
+operators:
+  - name: both
+    union: [plain, framed]
+sinks:
+  rows: {from: both, type: file, path: %(out)s}
+  avro_out:
+    from: both
+    type: kafka
+    brokers: %(b)s
+    topic: out
+    format: {type: avro, schema: '%(sink)s', schema_id: 42}
+""" % {"b": bootstrap, "v1": v1_path, "v2": json.dumps(WRITER_V2), "sink": json.dumps(SINK),
+       "dlq": os.path.join(work, "dlq"), "out": os.path.join(work, "out"),
+       "schema": schema_yaml.rstrip("\n")}
+        job_path = os.path.join(work, "job.yaml")
+        with open(job_path, "w") as f:
+            f.write(job)
+        env = dict(os.environ, XDG_STATE_HOME=os.path.join(work, "state"))
+        r = subprocess.run([weir, "local", job_path], capture_output=True, text=True, timeout=120,
+                           env=env)
+        if r.returncode != 0:
+            fail("weir local exited %d:\n%s\n%s" % (r.returncode, r.stdout, r.stderr))
+
+        # (1) the json file sink.
+        got = []
+        for path in sorted(glob.glob(os.path.join(work, "out", "*"))):
+            with open(path) as f:
+                got += [json.loads(line) for line in f if line.strip()]
+        want = expected + framed_expected
+
+        def norm_json(row):
+            row = dict(row)
+            row["ts"] = datetime.datetime.fromisoformat(row["ts"].replace("Z", "+00:00"))
+            return row
+        key = lambda row: (row["user_id"], row["ts"])
+        got = sorted((norm_json(g) for g in got), key=key)
+        want = sorted(want, key=key)
+        if got != want:
+            fail("json sink rows differ:\n got  %s\n want %s" % (got, want))
+
+        # The malformed plain datum went to the dead-letter file with a reason.
+        dlq = []
+        for path in glob.glob(os.path.join(work, "dlq*")) + glob.glob(
+                os.path.join(work, "dlq", "*")):
+            if os.path.isfile(path):
+                with open(path) as f:
+                    dlq += [json.loads(line) for line in f if line.strip()]
+        if len(dlq) != 1 or "Avro" not in dlq[0].get("error", ""):
+            fail("expected one dead letter naming Avro, got %s" % dlq)
+
+        # (2) the avro kafka sink, read back by python3-avro.
+        consumer = KafkaConsumer(bootstrap_servers=bootstrap, auto_offset_reset="earliest",
+                                 enable_auto_commit=False, consumer_timeout_ms=5000)
+        tp = TopicPartition("out", 0)
+        consumer.assign([tp])
+        consumer.seek_to_beginning(tp)
+        reader = avro.io.DatumReader(avro.schema.parse(json.dumps(SINK)))
+        back = []
+        for msg in consumer:
+            v = msg.value
+            if v[:5] != b"\x00" + struct.pack(">I", 42):
+                fail("avro sink message without the wire-format header: %r" % v[:8])
+            back.append(reader.read(avro.io.BinaryDecoder(io.BytesIO(v[5:]))))
+            if len(back) == len(want):
+                break
+        consumer.close()
+        want_back = sorted(({"user_id": w["user_id"], "amount": w["amount"], "qty": w["qty"],
+                             "ts": w["ts"], "note": w["note"]} for w in want), key=key)
+        back = sorted(back, key=key)
+        if back != want_back:
+            fail("avro sink rows differ:\n got  %s\n want %s" % (back, want_back))
+        print("avro interop: %d rows in, json and avro out equal" % len(want))
+    finally:
+        if broker is not None and broker.poll() is None:
+            broker.send_signal(signal.SIGTERM)
+            try:
+                broker.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                broker.kill()
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
