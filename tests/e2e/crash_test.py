@@ -165,7 +165,7 @@ def main():
     ap.add_argument("weir")
     ap.add_argument("broker")
     ap.add_argument("--kills", type=int, default=12)
-    ap.add_argument("--events", type=int, default=300_000)
+    ap.add_argument("--events", type=int, default=450_000)
     ap.add_argument("--rate", type=int, default=30_000,
                     help="records/s the job reads (so kills land while it works)")
     ap.add_argument("--seed", type=int, default=int(os.environ.get("WEIR_CRASH_SEED", "0")) or
