@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# weir's benchmarks in one command (docs/benchmarks.md): configures a Release
+# build in build-bench/, builds weir and weir_bench, then runs the
+# micro-benchmarks and the Nexmark queries (built-in generator, `weir local`)
+# at parallelism 1 and 2, without checkpoints and with a checkpoint every
+# second, several rounds each, and prints medians and ratios. Machine-readable
+# results: build-bench/results.json.
+#
+#   tests/bench/run.sh [--runs N] [--events N] [--queries q0,q1,...]
+#                      [--parallelism 1,2] [--checkpoints none,1s]
+#                      [--micro-filter REGEX] [--min-time SECONDS]
+#                      [--skip-micro] [--skip-nexmark] [--build-dir DIR]
+#                      [--out FILE]
+#
+# Defaults: 3 runs, 2,000,000 events per Nexmark run, every query,
+# results in build-bench/results.json.
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+build="$root/build-bench"
+args=()
+while [[ $# -gt 0 ]]; do
+  case "$1" in
+    --build-dir) build="$(realpath -m "$2")"; shift 2 ;;
+    -h|--help) sed -n '2,16p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) args+=("$1"); shift ;;
+  esac
+done
+
+export CCACHE_DIR="${CCACHE_DIR:-$root/.cache/ccache}"
+# -Wno-restrict: at -O3, g++ 12 reports a false -Wrestrict inside
+# std::string's operator+ (GCC bug 105329) in common/expr/lexer.cc, which
+# -Werror turns into a failed build. Only this build sees -O3.
+cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DWEIR_BENCH=ON \
+  -DCMAKE_CXX_FLAGS=-Wno-restrict >/dev/null
+ninja -C "$build" weir weir_bench >/dev/null
+
+exec python3 "$root/tests/bench/bench.py" --build-dir "$build" "${args[@]}"
