@@ -205,9 +205,9 @@ std::string DescribeToken(const Token& t) {
     case TokenKind::kEnd:
       return "end of input";
     case TokenKind::kString:
-      return "string '" + Shorten(t.value) + "'";
+      return std::string("string '").append(Shorten(t.value)).append("'");
     default:
-      return "'" + Shorten(t.text) + "'";
+      return std::string("'").append(Shorten(t.text)).append("'");
   }
 }
 
