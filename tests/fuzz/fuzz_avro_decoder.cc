@@ -22,14 +22,14 @@
 #include "common/format/format.h"
 #include "common/spec/job_spec.h"
 #include "common/types.h"
+#include "tests/fuzz/decoder_fuzz_util.h"
 
 namespace {
 
-using weir::Column;
+constexpr char kTarget[] = "fuzz_avro_decoder";
 using weir::RecordBatch;
 using weir::Schema;
 using weir::TypeId;
-using weir::format::DecodeError;
 
 constexpr char kWriter[] = R"({"type":"record","name":"All","namespace":"f","fields":[
   {"name":"b","type":"boolean"},
@@ -50,31 +50,6 @@ constexpr char kWriter[] = R"({"type":"record","name":"All","namespace":"f","fie
 
 constexpr char kSmall[] = R"({"type":"record","name":"S","fields":[
   {"name":"s","type":"string"},{"name":"l","type":"long"}]})";
-
-void Fail(const char* what) {
-  std::fprintf(stderr, "fuzz_avro_decoder: %s\n", what);
-  std::abort();
-}
-
-bool SameValue(const Column& a, const Column& b, size_t r) {
-  if (a.IsNull(r) != b.IsNull(r)) return false;
-  if (a.IsNull(r)) return true;
-  switch (a.type()) {
-    case TypeId::kNull:
-      return true;
-    case TypeId::kBoolean:
-    case TypeId::kBigint:
-    case TypeId::kTimestamp:
-      return a.GetInt(r) == b.GetInt(r);
-    case TypeId::kDouble:
-      return (std::isnan(a.GetDouble(r)) && std::isnan(b.GetDouble(r))) ||
-             a.GetDouble(r) == b.GetDouble(r);
-    case TypeId::kString:
-    case TypeId::kBytes:
-      return a.GetString(r) == b.GetString(r);
-  }
-  return false;
-}
 
 struct Harness {
   std::shared_ptr<const Schema> schema;
@@ -121,34 +96,8 @@ struct Harness {
 
 void Check(Harness* h, const std::vector<std::string_view>& payloads,
            weir::format::Decoder* decoder) {
-  RecordBatch batch(h->schema);
-  std::vector<DecodeError> errors;
-  std::vector<uint32_t> rows_of;
-  decoder->Decode(payloads, &batch, &errors, &rows_of);
-  if (batch.num_rows() + errors.size() != payloads.size()) Fail("rows + errors != payloads");
-  if (rows_of.size() != batch.num_rows()) Fail("rows_of size");
-  for (const Column& c : batch.columns)
-    if (c.size() != batch.num_rows()) Fail("column size");
-  for (const DecodeError& e : errors) {
-    if (e.index >= payloads.size()) Fail("error index out of range");
-    if (e.reason.empty()) Fail("empty reason");
-  }
-  std::vector<std::string> encoded(batch.num_rows());
-  for (size_t r = 0; r < batch.num_rows(); ++r) h->encoder->Encode(batch, r, &encoded[r]);
-  std::vector<std::string_view> views(encoded.begin(), encoded.end());
-  RecordBatch again(h->schema);
-  errors.clear();
-  h->redecoder->Decode(views, &again, &errors, nullptr);
-  if (!errors.empty()) {
-    std::fprintf(stderr, "re-decoding failed: %s\n", errors[0].reason.c_str());
-    Fail("round trip: encoded row does not decode");
-  }
-  for (size_t r = 0; r < batch.num_rows(); ++r)
-    for (size_t c = 0; c < batch.columns.size(); ++c)
-      if (!SameValue(batch.columns[c], again.columns[c], r)) {
-        std::fprintf(stderr, "field %zu of row %zu changed\n", c, r);
-        Fail("round trip: value changed");
-      }
+  RecordBatch batch = weir::fuzz::DecodeChecked(kTarget, *decoder, h->schema, payloads);
+  weir::fuzz::CheckRoundTrip(kTarget, batch, *h->encoder, *h->redecoder);
 }
 
 }  // namespace

@@ -20,41 +20,16 @@
 #include "common/format/format.h"
 #include "common/spec/job_spec.h"
 #include "common/types.h"
+#include "tests/fuzz/decoder_fuzz_util.h"
 
 namespace {
 
-using weir::Column;
+constexpr char kTarget[] = "fuzz_csv_decoder";
 using weir::RecordBatch;
 using weir::Schema;
 using weir::TypeId;
-using weir::format::DecodeError;
 
 constexpr char kDelimiters[4] = {',', ';', '\t', '|'};
-
-void Fail(const char* what) {
-  std::fprintf(stderr, "fuzz_csv_decoder: %s\n", what);
-  std::abort();
-}
-
-bool SameValue(const Column& a, const Column& b, size_t r) {
-  if (a.IsNull(r) != b.IsNull(r)) return false;
-  if (a.IsNull(r)) return true;
-  switch (a.type()) {
-    case TypeId::kNull:
-      return true;
-    case TypeId::kBoolean:
-    case TypeId::kBigint:
-    case TypeId::kTimestamp:
-      return a.GetInt(r) == b.GetInt(r);
-    case TypeId::kDouble:
-      return a.GetDouble(r) == b.GetDouble(r) &&
-             std::signbit(a.GetDouble(r)) == std::signbit(b.GetDouble(r));
-    case TypeId::kString:
-    case TypeId::kBytes:
-      return a.GetString(r) == b.GetString(r);
-  }
-  return false;
-}
 
 struct Harness {
   std::shared_ptr<const Schema> schema;
@@ -92,55 +67,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const int delim = data[0] & 3;
   const int header = (data[0] >> 2) & 1;
   const std::string_view input(reinterpret_cast<const char*>(data) + 1, size - 1);
-  std::vector<std::string_view> payloads;
-  size_t start = 0;
-  while (true) {
-    size_t end = input.find('\x1e', start);
-    if (end == std::string_view::npos) {
-      payloads.push_back(input.substr(start));
-      break;
-    }
-    payloads.push_back(input.substr(start, end - start));
-    start = end + 1;
-  }
-
-  RecordBatch batch(h->schema);
-  std::vector<DecodeError> errors;
-  std::vector<uint32_t> rows_of;
-  h->decoders[delim][header]->Decode(payloads, &batch, &errors, &rows_of);
-
-  const size_t accounted = batch.num_rows() + errors.size();
-  if (accounted != payloads.size() && !(header && accounted + 1 == payloads.size()))
-    Fail("rows + errors != payloads");
-  if (rows_of.size() != batch.num_rows()) Fail("rows_of size");
-  for (const Column& c : batch.columns)
-    if (c.size() != batch.num_rows()) Fail("column size");
-  for (size_t i = 0; i < rows_of.size(); ++i) {
-    if (rows_of[i] >= payloads.size()) Fail("rows_of out of range");
-    if (i > 0 && rows_of[i] <= rows_of[i - 1]) Fail("rows_of not increasing");
-  }
-  for (const DecodeError& e : errors) {
-    if (e.index >= payloads.size()) Fail("error index out of range");
-    if (e.reason.empty()) Fail("empty reason");
-  }
-
-  // Round trip: encode every row and decode it again.
-  std::vector<std::string> encoded(batch.num_rows());
-  for (size_t r = 0; r < batch.num_rows(); ++r) h->encoders[delim]->Encode(batch, r, &encoded[r]);
-  std::vector<std::string_view> views(encoded.begin(), encoded.end());
-  RecordBatch again(h->schema);
-  errors.clear();
-  h->redecoders[delim]->Decode(views, &again, &errors, nullptr);
-  if (!errors.empty()) {
-    std::fprintf(stderr, "re-decoding [%s] failed: %s\n", encoded[errors[0].index].c_str(),
-                 errors[0].reason.c_str());
-    Fail("round trip: encoded row does not decode");
-  }
-  for (size_t r = 0; r < batch.num_rows(); ++r)
-    for (size_t c = 0; c < batch.columns.size(); ++c)
-      if (!SameValue(batch.columns[c], again.columns[c], r)) {
-        std::fprintf(stderr, "field %zu of [%s] changed\n", c, encoded[r].c_str());
-        Fail("round trip: value changed");
-      }
+  const std::vector<std::string_view> payloads = weir::fuzz::Split(input, "\x1e");
+  RecordBatch batch = weir::fuzz::DecodeChecked(kTarget, *h->decoders[delim][header], h->schema,
+                                                payloads, /*may_skip_one=*/header != 0);
+  weir::fuzz::CheckRoundTrip(kTarget, batch, *h->encoders[delim], *h->redecoders[delim]);
   return 0;
 }
