@@ -19,8 +19,9 @@ Result<std::unique_ptr<Decoder>> MakeDecoder(const spec::FormatSpec& format, con
   if (format.type == "csv") return internal::MakeCsvDecoder(format, schema);
   if (format.type == "raw") return internal::MakeRawDecoder(schema);
   if (format.type == "avro") return internal::MakeAvroDecoder(format, schema, fields);
+  if (format.type == "protobuf") return internal::MakeProtobufDecoder(format, schema, fields);
   return Status::InvalidArgument("unknown format '" + format.type +
-                                 "': expected 'json', 'csv', 'raw' or 'avro'");
+                                 "': expected 'json', 'csv', 'raw', 'avro' or 'protobuf'");
 }
 
 Result<std::unique_ptr<Encoder>> MakeEncoder(const spec::FormatSpec& format, const Schema& schema) {
@@ -28,8 +29,9 @@ Result<std::unique_ptr<Encoder>> MakeEncoder(const spec::FormatSpec& format, con
   if (format.type == "csv") return internal::MakeCsvEncoder(format, schema);
   if (format.type == "raw") return internal::MakeRawEncoder(schema);
   if (format.type == "avro") return internal::MakeAvroEncoder(format, schema);
+  if (format.type == "protobuf") return internal::MakeProtobufEncoder(format, schema);
   return Status::InvalidArgument("unknown format '" + format.type +
-                                 "': expected 'json', 'csv', 'raw' or 'avro'");
+                                 "': expected 'json', 'csv', 'raw', 'avro' or 'protobuf'");
 }
 
 namespace internal {

@@ -131,6 +131,12 @@ Result<std::unique_ptr<Decoder>> MakeAvroDecoder(const spec::FormatSpec& format,
                                                  const std::vector<spec::FieldSpec>& fields);
 Result<std::unique_ptr<Encoder>> MakeAvroEncoder(const spec::FormatSpec& format,
                                                  const Schema& schema);
+// protobuf (protobuf.cc): fail when the descriptors or the message cannot be loaded.
+Result<std::unique_ptr<Decoder>> MakeProtobufDecoder(const spec::FormatSpec& format,
+                                                     const Schema& schema,
+                                                     const std::vector<spec::FieldSpec>& fields);
+Result<std::unique_ptr<Encoder>> MakeProtobufEncoder(const spec::FormatSpec& format,
+                                                     const Schema& schema);
 
 // The csv delimiter of a format's options: its one character, or ',' when the
 // option is absent, not one character, or one that cannot be a delimiter

@@ -58,7 +58,7 @@ struct FieldSpec {
 };
 
 struct FormatSpec {
-  std::string type = "json";                   // json | csv | raw | avro (protobuf: later)
+  std::string type = "json";                   // json | csv | raw | avro | protobuf
   std::map<std::string, std::string> options;  // csv: delimiter, header
 };
 

@@ -11,8 +11,10 @@
 #include <functional>
 #include <set>
 #include <sstream>
+#include <tuple>
 
 #include "common/format/avro.h"
+#include "common/format/protobuf.h"
 #include "common/spec/job_spec.h"
 #include "common/spec/yaml_reader_internal.h"
 #include "common/text.h"
@@ -293,9 +295,9 @@ class Validator {
     if (type == "kafka" || type == "file") {
       if (auto n = m.Get("format"); n.IsDefined()) {
         ReadFormat(n, &src->format, false);
-        if (type == "file" && src->format.type == "avro")
-          r_.Error(n, what +
-                          ": avro records are binary and cannot be read as lines of a file; "
+        if (type == "file" && (src->format.type == "avro" || src->format.type == "protobuf"))
+          r_.Error(n, what + ": " + src->format.type +
+                          " records are binary and cannot be read as lines of a file; "
                           "use a kafka source");
       }
     } else if (m.Has("format")) {
@@ -383,23 +385,32 @@ class Validator {
   }
 
   void ReadFormat(const YAML::Node& n, FormatSpec* f, bool for_sink) {
-    static const std::vector<std::string> kFormats = {"json", "csv", "raw", "avro"};
-    static const std::vector<std::string> kLater = {"protobuf"};
+    static const std::vector<std::string> kFormats = {"json", "csv", "raw", "avro", "protobuf"};
     YAML::Node type_node = n;
     // The avro options (a default YAML::Node is defined, hence the flags).
     YAML::Node avro_schema, avro_registry, avro_id;
     bool has_schema = false, has_registry = false, has_id = false;
+    // The protobuf options.
+    YAML::Node pb_set, pb_proto, pb_message;
+    bool has_set = false, has_proto = false, has_message = false;
     if (n.IsMap()) {
       MapReader m(&r_, n, "format",
-                  {"type", "delimiter", "header", "schema", "registry_schemas", "schema_id"});
+                  {"type", "delimiter", "header", "schema", "registry_schemas", "schema_id",
+                   "descriptor_set", "proto", "message"});
       type_node.reset(m.Get("type"));
-      if (!type_node.IsDefined()) r_.Error(n, "format needs a 'type': json, csv, raw or avro");
+      if (!type_node.IsDefined()) r_.Error(n, "format needs a 'type': json, csv, raw, avro or protobuf");
       avro_schema.reset(m.Get("schema"));
       avro_registry.reset(m.Get("registry_schemas"));
       avro_id.reset(m.Get("schema_id"));
       has_schema = avro_schema.IsDefined();
       has_registry = avro_registry.IsDefined();
       has_id = avro_id.IsDefined();
+      pb_set.reset(m.Get("descriptor_set"));
+      pb_proto.reset(m.Get("proto"));
+      pb_message.reset(m.Get("message"));
+      has_set = pb_set.IsDefined();
+      has_proto = pb_proto.IsDefined();
+      has_message = pb_message.IsDefined();
       if (auto d = m.Get("delimiter"); d.IsDefined())
         if (auto s = r_.String(d, "delimiter")) {
           if (s->size() != 1) r_.Error(d, "the csv delimiter must be one character");
@@ -412,18 +423,27 @@ class Validator {
     }
     auto s = r_.String(type_node, "format");
     if (!s) return;
-    if (std::find(kLater.begin(), kLater.end(), *s) != kLater.end()) {
-      r_.Error(type_node, "format '" + *s +
-                              "' is not supported by this version of weir yet; use "
-                              "json, csv, raw or avro");
-      return;
-    }
     if (std::find(kFormats.begin(), kFormats.end(), *s) == kFormats.end()) {
-      r_.Error(type_node, "unknown format '" + *s + "': expected 'json', 'csv', 'raw' or 'avro'" +
+      r_.Error(type_node, "unknown format '" + *s + "': expected 'json', 'csv', 'raw', 'avro' or 'protobuf'" +
                               DidYouMean(*s, kFormats));
       return;
     }
     f->type = *s;
+    if (*s != "protobuf") {
+      for (auto [has, node, key] : {std::tuple{has_set, &pb_set, "descriptor_set"},
+                                    std::tuple{has_proto, &pb_proto, "proto"},
+                                    std::tuple{has_message, &pb_message, "message"}})
+        if (has)
+          r_.Error(*node, "'" + std::string(key) + "' is an option of format protobuf, not " + *s);
+    } else {
+      if (has_schema) r_.Error(avro_schema, "'schema' is an option of format avro, not " + *s);
+      if (has_registry)
+        r_.Error(avro_registry, "'registry_schemas' is an option of format avro, not " + *s);
+      if (has_id) r_.Error(avro_id, "'schema_id' is an option of format avro, not " + *s);
+      ReadProtobufOptions(n, has_set ? &pb_set : nullptr, has_proto ? &pb_proto : nullptr,
+                          has_message ? &pb_message : nullptr, f);
+      return;
+    }
     if (*s != "avro") {
       if (has_schema) r_.Error(avro_schema, "'schema' is an option of format avro, not " + *s);
       if (has_registry)
@@ -433,6 +453,41 @@ class Validator {
     }
     ReadAvroOptions(n, has_schema ? &avro_schema : nullptr, has_registry ? &avro_registry : nullptr,
                     has_id ? &avro_id : nullptr, f, for_sink);
+  }
+
+  // The protobuf options of a format: the descriptors are loaded here, so
+  // that a missing file or message is reported at its option.
+  void ReadProtobufOptions(const YAML::Node& n, const YAML::Node* set_opt,
+                           const YAML::Node* proto_opt, const YAML::Node* message_opt,
+                           FormatSpec* f) {
+    if (set_opt != nullptr && proto_opt != nullptr) {
+      r_.Error(*proto_opt, "give 'descriptor_set' or 'proto', not both");
+      return;
+    }
+    if (set_opt == nullptr && proto_opt == nullptr) {
+      r_.Error(n,
+               "format protobuf needs 'descriptor_set' (a FileDescriptorSet file) or 'proto' "
+               "(a .proto file)");
+      return;
+    }
+    const YAML::Node& file = set_opt != nullptr ? *set_opt : *proto_opt;
+    const std::string key = set_opt != nullptr ? "descriptor_set" : "proto";
+    auto path = r_.String(file, key);
+    if (!path) return;
+    f->options[key] = *path;
+    if (Status st = format::CheckProtobufFile(f->options); !st.ok()) {
+      r_.Error(file, st.message());
+      return;
+    }
+    if (message_opt == nullptr) {
+      r_.Error(n, "format protobuf needs 'message', the full name of the message (pkg.Name)");
+      return;
+    }
+    auto message = r_.String(*message_opt, "message");
+    if (!message) return;
+    f->options["message"] = *message;
+    if (Status st = format::CheckProtobufMessage(f->options); !st.ok())
+      r_.Error(*message_opt, st.message());
   }
 
   // The avro options of a format: each writer schema (inline JSON or a file
@@ -1390,6 +1445,13 @@ class Validator {
       if (s->format.type == "avro" && type != "kafka") {
         r_.Error(f, what + ": avro records are binary and need a kafka sink (" + type +
                         " writes lines)");
+      } else if (s->format.type == "protobuf" && type != "kafka") {
+        r_.Error(f, what + ": protobuf records are binary and need a kafka sink (" + type +
+                        " writes lines)");
+      } else if (s->format.type == "protobuf" && schema &&
+                 s->format.options.count("message") != 0) {
+        Status st = format::CheckProtobufSinkSchema(s->format.options, *schema);
+        if (!st.ok()) r_.Error(f, what + ": " + st.message());
       } else if (s->format.type == "avro" && schema) {
         auto it = s->format.options.find("schema");
         Status st = format::CheckAvroSinkSchema(

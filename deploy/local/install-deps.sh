@@ -7,12 +7,12 @@ BUILD_PKGS=(
   build-essential cmake ninja-build ccache pkg-config git
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   librocksdb-dev librdkafka-dev libyaml-cpp-dev libspdlog-dev libfmt-dev
-  libsimdjson-dev libcli11-dev libpq-dev libavro-dev
+  libsimdjson-dev libcli11-dev libpq-dev libavro-dev libprotoc-dev
 )
 TEST_PKGS=(
   googletest libgtest-dev libgmock-dev libbenchmark-dev
   clang libclang-rt-14-dev
-  kcat python3 python3-kafka python3-avro postgresql
+  kcat python3 python3-kafka python3-avro python3-protobuf postgresql
 )
 
 want=("${BUILD_PKGS[@]}")
