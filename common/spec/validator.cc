@@ -398,7 +398,8 @@ class Validator {
                   {"type", "delimiter", "header", "schema", "registry_schemas", "schema_id",
                    "descriptor_set", "proto", "message"});
       type_node.reset(m.Get("type"));
-      if (!type_node.IsDefined()) r_.Error(n, "format needs a 'type': json, csv, raw, avro or protobuf");
+      if (!type_node.IsDefined())
+        r_.Error(n, "format needs a 'type': json, csv, raw, avro or protobuf");
       avro_schema.reset(m.Get("schema"));
       avro_registry.reset(m.Get("registry_schemas"));
       avro_id.reset(m.Get("schema_id"));
@@ -424,7 +425,8 @@ class Validator {
     auto s = r_.String(type_node, "format");
     if (!s) return;
     if (std::find(kFormats.begin(), kFormats.end(), *s) == kFormats.end()) {
-      r_.Error(type_node, "unknown format '" + *s + "': expected 'json', 'csv', 'raw', 'avro' or 'protobuf'" +
+      r_.Error(type_node, "unknown format '" + *s +
+                              "': expected 'json', 'csv', 'raw', 'avro' or 'protobuf'" +
                               DidYouMean(*s, kFormats));
       return;
     }
