@@ -15,12 +15,12 @@
 #include <thread>
 
 #include "cli/commands.h"
+#include "common/checkpoint/storage.h"
 #include "common/spec/job_spec.h"
 #include "common/time.h"
 #include "coordinator/planner.h"
 #include "worker/devbroker/dev_broker.h"
 #include "worker/runtime/job_runner.h"
-#include "worker/state/checkpoint_storage.h"
 
 namespace weir::cli {
 namespace {
@@ -99,7 +99,7 @@ int RunLocal(const GlobalOptions& g, const LocalCommand& cmd) {
       return kExitUsage;
     }
     if (cmd.from_checkpoint != "latest") {
-      auto meta = state::CheckpointStorage::ReadMetadata(cmd.from_checkpoint);
+      auto meta = checkpoint::CheckpointStorage::ReadMetadata(cmd.from_checkpoint);
       if (!meta.ok()) {
         std::fprintf(stderr, "weir: --from-checkpoint: %s\n", meta.status().message().c_str());
         return meta.status().code() == StatusCode::kNotFound ? kExitNotFound : kExitError;

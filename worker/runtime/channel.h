@@ -30,12 +30,23 @@ struct Element {
   int64_t checkpoint_id = 0;  // kBarrier
 };
 
-class InputQueue {
+// Where a producer sends elements: a consumer's InputQueue in this process,
+// or a stream to the worker that runs the consumer (worker/cluster). One
+// virtual call per batch, not per row.
+class ElementSink {
+ public:
+  virtual ~ElementSink() = default;
+  // Blocks while the consumer cannot take more (backpressure). False when
+  // the job is being cancelled or the consumer has gone.
+  virtual bool Push(Element&& e) = 0;
+};
+
+class InputQueue final : public ElementSink {
  public:
   explicit InputQueue(size_t capacity) : capacity_(capacity) {}
 
   // Blocks while full. False when the queue was closed.
-  bool Push(Element&& e) {
+  bool Push(Element&& e) override {
     std::unique_lock lock(mu_);
     not_full_.wait(lock, [&] { return closed_ || items_.size() < capacity_; });
     if (closed_) return false;

@@ -9,78 +9,6 @@ namespace weir::runtime {
 
 namespace fs = std::filesystem;
 
-// ---------------------------------------------------------------- metadata
-
-namespace {
-constexpr uint8_t kMetadataVersion = 1;
-}
-
-std::string CheckpointMetadata::Encode() const {
-  std::string out;
-  ByteWriter w(&out);
-  w.PutU8(kMetadataVersion);
-  w.PutSigned(id);
-  w.PutU8(savepoint ? 1 : 0);
-  w.PutBytes(job);
-  w.PutVarint(static_cast<uint64_t>(max_parallelism));
-  w.PutSigned(completed_ms);
-  w.PutVarint(tasks.size());
-  for (const auto& t : tasks) {
-    w.PutBytes(t.vertex);
-    w.PutVarint(static_cast<uint64_t>(t.subtask));
-    w.PutU8(t.source_position ? 1 : 0);
-    if (t.source_position) w.PutBytes(*t.source_position);
-    w.PutU8(t.sink_state ? 1 : 0);
-    if (t.sink_state) w.PutBytes(*t.sink_state);
-  }
-  w.PutBytes(db_manifest);
-  return out;
-}
-
-Result<CheckpointMetadata> CheckpointMetadata::Decode(std::string_view bytes) {
-  ByteReader r(bytes);
-  CheckpointMetadata m;
-  uint8_t version = r.GetU8();
-  if (r.ok() && version != kMetadataVersion)
-    return Status::DataLoss("checkpoint metadata version " + std::to_string(version) +
-                            " is not one this weir reads (" + std::to_string(kMetadataVersion) +
-                            ")");
-  m.id = r.GetSigned();
-  m.savepoint = r.GetU8() != 0;
-  m.job = std::string(r.GetBytes());
-  m.max_parallelism = static_cast<int>(r.GetVarint());
-  m.completed_ms = r.GetSigned();
-  uint64_t n = r.GetVarint();
-  for (uint64_t i = 0; r.ok() && i < n; ++i) {
-    TaskSnapshot t;
-    t.vertex = std::string(r.GetBytes());
-    t.subtask = static_cast<int>(r.GetVarint());
-    if (r.GetU8()) t.source_position = std::string(r.GetBytes());
-    if (r.GetU8()) t.sink_state = std::string(r.GetBytes());
-    m.tasks.push_back(std::move(t));
-  }
-  m.db_manifest = std::string(r.GetBytes());
-  if (!r.ok() || !r.done()) return Status::DataLoss("checkpoint metadata is malformed");
-  return m;
-}
-
-std::vector<std::string> CheckpointMetadata::SourcePositions(const std::string& vertex) const {
-  std::vector<std::string> out;
-  for (const auto& t : tasks) {
-    if (t.vertex != vertex || !t.source_position) continue;
-    if (out.size() <= static_cast<size_t>(t.subtask))
-      out.resize(static_cast<size_t>(t.subtask) + 1);
-    out[static_cast<size_t>(t.subtask)] = *t.source_position;
-  }
-  return out;
-}
-
-const TaskSnapshot* CheckpointMetadata::Find(const std::string& vertex, int subtask) const {
-  for (const auto& t : tasks)
-    if (t.vertex == vertex && t.subtask == subtask) return &t;
-  return nullptr;
-}
-
 // ---------------------------------------------------------------- Checkpointer
 
 struct Checkpointer::Pending {
@@ -96,7 +24,7 @@ struct Checkpointer::Pending {
 
 Checkpointer::Checkpointer(std::string job, int max_parallelism, int num_tasks,
                            state::RocksDbStore* store,
-                           std::unique_ptr<state::CheckpointStorage> storage,
+                           std::unique_ptr<checkpoint::CheckpointStorage> storage,
                            std::string scratch_dir, int64_t first_id, const Clock* clock)
     : job_(std::move(job)),
       max_parallelism_(max_parallelism),
@@ -250,14 +178,32 @@ void Checkpointer::UploadLoop() {
     for (auto& a : p->acks) meta.tasks.push_back(std::move(*a));
     Status st;
     if (!p->local_dir.empty()) {
-      auto manifest = storage_->UploadDb(p->id, p->savepoint, p->local_dir);
+      auto manifest = storage_->UploadDb(p->id, p->savepoint, p->local_dir, part_);
       if (manifest.ok()) {
-        meta.db_manifest = std::move(manifest).value();
+        std::vector<KeyGroupRange> kgs = part_key_groups_;
+        if (!participant_) kgs = {{0, max_parallelism_ - 1}};
+        meta.db_parts.push_back({part_, std::move(manifest).value(), std::move(kgs)});
       } else {
         st = manifest.status();
       }
       std::error_code ec;
       fs::remove_all(p->local_dir, ec);
+    }
+    if (participant_) {
+      // The coordinator completes it (Confirm) once every worker's share is in.
+      LocalCheckpoint share;
+      share.id = p->id;
+      share.savepoint = p->savepoint;
+      share.status = st;
+      share.tasks = std::move(meta.tasks);
+      if (!meta.db_parts.empty()) share.db_part = std::move(meta.db_parts.front());
+      lock.lock();
+      started_ms_[p->id] = p->started_ms;
+      auto on_local = on_local_;
+      lock.unlock();
+      on_local(std::move(share));
+      lock.lock();
+      continue;
     }
     meta.completed_ms = SystemClock::Get()->NowMillis();
     if (st.ok()) {
@@ -316,6 +262,65 @@ void Checkpointer::CheckTimeout(int64_t timeout_ms) {
 int64_t Checkpointer::failed_id() const {
   std::lock_guard lock(mu_);
   return last_failed_;
+}
+
+void Checkpointer::SetParticipant(std::string part, std::vector<KeyGroupRange> key_groups,
+                                  std::function<void(LocalCheckpoint)> on_local) {
+  std::lock_guard lock(mu_);
+  participant_ = true;
+  part_ = std::move(part);
+  part_key_groups_ = std::move(key_groups);
+  on_local_ = std::move(on_local);
+}
+
+bool Checkpointer::TriggerAt(int64_t id, bool savepoint) {
+  std::lock_guard lock(mu_);
+  if (shutdown_ || id <= triggered_) return false;
+  if (pending_) Fail(pending_->id, "superseded by checkpoint " + std::to_string(id));
+  pending_ = std::make_unique<Pending>();
+  pending_->id = id;
+  pending_->savepoint = savepoint;
+  pending_->started_ms = clock_->NowMillis();
+  pending_->acks.resize(static_cast<size_t>(num_tasks_));
+  triggered_ = id;
+  next_id_ = id + 1;
+  // Tasks that finished before the trigger ack from their finished loop; if
+  // every task has finished already, nothing waits for the state snapshot.
+  MaybeSnapshotState();
+  MaybeFinish();
+  cv_.notify_all();
+  return true;
+}
+
+void Checkpointer::Confirm(int64_t id, bool ok, const std::string& path_or_reason) {
+  std::lock_guard lock(mu_);
+  int64_t started = clock_->NowMillis();
+  if (auto it = started_ms_.find(id); it != started_ms_.end()) {
+    started = it->second;
+    started_ms_.erase(started_ms_.begin(), std::next(it));
+  }
+  if (ok) {
+    completed_ = std::max(completed_, id);
+  } else {
+    if (pending_ && pending_->id == id) {
+      pending_->state_taken = true;
+      if (!pending_->local_dir.empty()) {
+        std::error_code ec;
+        fs::remove_all(pending_->local_dir, ec);
+      }
+      pending_.reset();
+    }
+    last_failed_ = std::max(last_failed_, id);
+  }
+  cv_.notify_all();
+  if (listener_)
+    listener_({id, false, ok, ok ? path_or_reason : "", ok ? "" : path_or_reason,
+               clock_->NowMillis() - started});
+}
+
+bool Checkpointer::all_ready() const {
+  std::lock_guard lock(mu_);
+  return ready_ >= num_tasks_;
 }
 
 void Checkpointer::Shutdown() {

@@ -43,36 +43,27 @@
 #include <thread>
 #include <vector>
 
+#include "common/checkpoint/metadata.h"
+#include "common/checkpoint/storage.h"
+#include "common/keys.h"
 #include "common/status.h"
 #include "common/time.h"
-#include "worker/state/checkpoint_storage.h"
 #include "worker/state/rocksdb_store.h"
 
 namespace weir::runtime {
 
-// What one subtask contributes to a checkpoint besides keyed state.
-struct TaskSnapshot {
-  std::string vertex;  // the vertex's name
-  int subtask = 0;
-  std::optional<std::string> source_position;  // a source task
-  std::optional<std::string> sink_state;       // a task whose chain ends in a sink
-};
+using checkpoint::CheckpointMetadata;
+using checkpoint::DbPart;
+using checkpoint::TaskSnapshot;
 
-// A checkpoint's metadata: what restore needs.
-struct CheckpointMetadata {
+// A participant's share of a checkpoint (cluster workers; see
+// SetParticipant).
+struct LocalCheckpoint {
   int64_t id = 0;
   bool savepoint = false;
-  std::string job;
-  int max_parallelism = 128;
-  int64_t completed_ms = 0;
+  Status status;  // not OK: this worker could not take its share
   std::vector<TaskSnapshot> tasks;
-  std::string db_manifest;  // CheckpointStorage::UploadDb's result; empty: no keyed state
-
-  std::string Encode() const;
-  static Result<CheckpointMetadata> Decode(std::string_view bytes);
-  // The source positions of every subtask of `vertex`, indexed by subtask.
-  std::vector<std::string> SourcePositions(const std::string& vertex) const;
-  const TaskSnapshot* Find(const std::string& vertex, int subtask) const;
+  std::optional<DbPart> db_part;
 };
 
 struct CheckpointEvent {
@@ -89,7 +80,7 @@ class Checkpointer {
   // `store` may be null (a job without keyed state still checkpoints its
   // sources and sinks). `storage` must not be null.
   Checkpointer(std::string job, int max_parallelism, int num_tasks, state::RocksDbStore* store,
-               std::unique_ptr<state::CheckpointStorage> storage, std::string scratch_dir,
+               std::unique_ptr<checkpoint::CheckpointStorage> storage, std::string scratch_dir,
                int64_t first_id, const Clock* clock);
   ~Checkpointer();
 
@@ -138,6 +129,22 @@ class Checkpointer {
   // Unblocks everyone; pending checkpoints are abandoned.
   void Shutdown();
 
+  // A worker of a cluster takes part in checkpoints that the coordinator
+  // drives: call before any task starts. The coordinator triggers
+  // (TriggerAt), this checkpointer aligns, snapshots and uploads its database
+  // as part `part` as usual, then hands its share to `on_local` (on its
+  // upload thread) instead of writing the metadata; the coordinator writes
+  // the metadata once every worker's share is in and calls Confirm, which
+  // completes (or fails) the checkpoint here.
+  void SetParticipant(std::string part, std::vector<KeyGroupRange> key_groups,
+                      std::function<void(LocalCheckpoint)> on_local);
+  // Starts checkpoint `id` (replacing a pending older one, which the
+  // coordinator has given up). False when shutting down or `id` is not newer.
+  bool TriggerAt(int64_t id, bool savepoint);
+  void Confirm(int64_t id, bool ok, const std::string& path_or_reason);
+  // Every task has called TaskReady.
+  bool all_ready() const;
+
  private:
   struct Pending;
   void MaybeSnapshotState();  // with mu_ held
@@ -149,7 +156,7 @@ class Checkpointer {
   const int max_parallelism_;
   const int num_tasks_;
   state::RocksDbStore* store_;
-  std::unique_ptr<state::CheckpointStorage> storage_;
+  std::unique_ptr<checkpoint::CheckpointStorage> storage_;
   const std::string scratch_dir_;
   const Clock* clock_;
 
@@ -166,6 +173,12 @@ class Checkpointer {
   std::deque<std::unique_ptr<Pending>> upload_queue_;
   bool shutdown_ = false;
   std::function<void(const CheckpointEvent&)> listener_;
+  // Participant mode.
+  bool participant_ = false;
+  std::string part_;
+  std::vector<KeyGroupRange> part_key_groups_;
+  std::function<void(LocalCheckpoint)> on_local_;
+  std::map<int64_t, int64_t> started_ms_;  // shares handed over, awaiting Confirm
   std::thread uploader_;
 };
 

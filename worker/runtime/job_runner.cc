@@ -7,8 +7,9 @@
 #include <filesystem>
 #include <thread>
 
+#include "common/checkpoint/storage.h"
 #include "worker/runtime/checkpointer.h"
-#include "worker/state/checkpoint_storage.h"
+#include "worker/runtime/state_restore.h"
 #include "worker/state/rocksdb_store.h"
 
 namespace weir::runtime {
@@ -94,8 +95,8 @@ Status JobRunner::Run() {
           "--from-checkpoint: the job has checkpoint.mode none, so it has no checkpoints");
     if (options_.from_checkpoint == "latest") {
       WEIR_ASSIGN_OR_RETURN(auto storage,
-                            state::CheckpointStorage::Open(StorageUri(job, options_.state_dir),
-                                                           job.name, job.checkpoint.retain));
+                            checkpoint::CheckpointStorage::Open(StorageUri(job, options_.state_dir),
+                                                                job.name, job.checkpoint.retain));
       WEIR_ASSIGN_OR_RETURN(auto latest, storage->Latest());
       if (latest) {
         restore_path = latest->path;
@@ -120,8 +121,8 @@ Status JobRunner::Run() {
     ++failures;
     restarts_.fetch_add(1);
     // Resume from the newest completed checkpoint, whichever run wrote it.
-    auto storage = state::CheckpointStorage::Open(StorageUri(job, options_.state_dir), job.name,
-                                                  job.checkpoint.retain);
+    auto storage = checkpoint::CheckpointStorage::Open(StorageUri(job, options_.state_dir),
+                                                       job.name, job.checkpoint.retain);
     if (storage.ok()) {
       auto latest = (*storage)->Latest();
       if (latest.ok() && *latest) restore_path = (*latest)->path;
@@ -154,36 +155,14 @@ Status JobRunner::RunAttempt(const std::string& restore_path, int64_t* last_comp
 
   if (checkpointing) {
     if (!restore_path.empty()) {
-      WEIR_ASSIGN_OR_RETURN(std::string bytes,
-                            state::CheckpointStorage::ReadMetadata(restore_path));
-      auto decoded = CheckpointMetadata::Decode(bytes);
-      if (!decoded.ok())
-        return Status(decoded.status().code(), restore_path + ": " + decoded.status().message());
-      restore = std::move(decoded).value();
-      if (restore->job != job.name)
-        return Status::InvalidArgument(restore_path + " is a checkpoint of job '" + restore->job +
-                                       "', not of '" + job.name + "'");
-      if (restore->max_parallelism != job.max_parallelism)
-        return Status::InvalidArgument(
-            restore_path + " was taken with max_parallelism " +
-            std::to_string(restore->max_parallelism) + "; the job now has " +
-            std::to_string(job.max_parallelism) +
-            " (the number of key groups is fixed for the life of a job's state)");
+      WEIR_ASSIGN_OR_RETURN(restore, checkpoint::ReadRestorePoint(restore_path, job));
     }
-    std::error_code ec;
-    fs::remove_all(db_dir, ec);
-    fs::remove_all(scratch_dir, ec);
-    fs::create_directories(scratch_dir, ec);
-    if (restore && !restore->db_manifest.empty()) {
-      WEIR_RETURN_IF_ERROR(state::CheckpointStorage::DownloadDb(restore_path, restore->db_manifest,
-                                                                db_dir.string()));
-    }
-    state::RocksDbOptions ro;
-    ro.dir = db_dir.string();
-    WEIR_ASSIGN_OR_RETURN(store, state::RocksDbStore::Open(ro));
     WEIR_ASSIGN_OR_RETURN(
-        auto storage, state::CheckpointStorage::Open(StorageUri(job, options_.state_dir), job.name,
-                                                     job.checkpoint.retain));
+        store, OpenAttemptState(db_dir.string(), scratch_dir.string(), restore_path,
+                                restore ? &*restore : nullptr, OwnedKeyGroups(plan_, nullptr)));
+    WEIR_ASSIGN_OR_RETURN(auto storage,
+                          checkpoint::CheckpointStorage::Open(StorageUri(job, options_.state_dir),
+                                                              job.name, job.checkpoint.retain));
     int64_t first_id = 1;
     WEIR_ASSIGN_OR_RETURN(auto stored, storage->List());
     for (const auto& c : stored) first_id = std::max(first_id, c.id + 1);

@@ -17,10 +17,13 @@ LocalExecutor::~LocalExecutor() {
 
 Status LocalExecutor::Start() {
   const spec::JobSpec& job = *plan_.job;
-  // tasks_by_vertex[v][s] is subtask s of vertex v.
-  std::vector<std::vector<Task*>> by_vertex(plan_.vertices.size());
+  auto local = [&](int v, int s) { return !options_.is_local || options_.is_local(v, s); };
+  // by_vertex_[v][s] is subtask s of vertex v (null when it runs elsewhere).
+  by_vertex_.assign(plan_.vertices.size(), {});
   for (const auto& v : plan_.vertices) {
+    by_vertex_[static_cast<size_t>(v.id)].assign(static_cast<size_t>(v.parallelism), nullptr);
     for (int s = 0; s < v.parallelism; ++s) {
+      if (!local(v.id, s)) continue;
       auto t =
           std::make_unique<Task>(plan_, v, s, options_.clock, options_.batch_size, &cancelled_);
       if (options_.checkpointer) {
@@ -30,7 +33,7 @@ Status LocalExecutor::Start() {
       }
       Status st = t->Build();
       if (!st.ok()) return Status(st.code(), t->name() + ": " + st.message());
-      by_vertex[static_cast<size_t>(v.id)].push_back(t.get());
+      by_vertex_[static_cast<size_t>(v.id)][static_cast<size_t>(s)] = t.get();
       tasks_.push_back(std::move(t));
     }
   }
@@ -52,8 +55,8 @@ Status LocalExecutor::Start() {
         }
         channel_of[{eid, c}] = std::move(per_producer);
       }
-      by_vertex[static_cast<size_t>(v.id)][static_cast<size_t>(c)]->SetInput(
-          std::make_unique<InputQueue>(options_.queue_capacity), std::move(inputs));
+      if (Task* t = by_vertex_[static_cast<size_t>(v.id)][static_cast<size_t>(c)])
+        t->SetInput(std::make_unique<InputQueue>(options_.queue_capacity), std::move(inputs));
     }
   }
   // Edge writers: each producer subtask gets one per outgoing edge.
@@ -63,14 +66,21 @@ Status LocalExecutor::Start() {
     auto schema = std::make_shared<Schema>(
         *from.chain[static_cast<size_t>(e.from_step)].output_schema(e.from_port));
     for (int p = 0; p < from.parallelism; ++p) {
+      Task* producer = by_vertex_[static_cast<size_t>(from.id)][static_cast<size_t>(p)];
+      if (!producer) continue;
       std::vector<EdgeWriter::Target> targets;
       for (int c = 0; c < to.parallelism; ++c) {
         int ch = channel_of[{e.id, c}][static_cast<size_t>(p)];
         if (ch < 0) continue;
-        targets.push_back(
-            {by_vertex[static_cast<size_t>(to.id)][static_cast<size_t>(c)]->input(), ch});
+        Task* consumer = by_vertex_[static_cast<size_t>(to.id)][static_cast<size_t>(c)];
+        ElementSink* sink =
+            consumer ? consumer->input() : (options_.remote ? options_.remote(e, p, c) : nullptr);
+        if (!sink)
+          return Status::Internal("no way to reach subtask " + std::to_string(c) + " of " +
+                                  to.name);
+        targets.push_back({sink, ch});
       }
-      by_vertex[static_cast<size_t>(from.id)][static_cast<size_t>(p)]->AddEdgeWriter(
+      producer->AddEdgeWriter(
           e.from_step, e.from_port,
           std::make_unique<EdgeWriter>(e, p, std::move(targets), schema, job.max_parallelism,
                                        options_.batch_size));
@@ -113,10 +123,27 @@ void LocalExecutor::Release() {
   for (auto& t : tasks_) t->Release();
 }
 
-int CountTasks(const plan::PhysicalPlan& plan) {
+int CountTasks(const plan::PhysicalPlan& plan,
+               const std::function<bool(int vertex, int subtask)>& is_local) {
   int n = 0;
-  for (const auto& v : plan.vertices) n += v.parallelism;
+  for (const auto& v : plan.vertices)
+    for (int s = 0; s < v.parallelism; ++s)
+      if (!is_local || is_local(v.id, s)) ++n;
   return n;
+}
+
+InputQueue* LocalExecutor::Input(int vertex, int subtask) const {
+  if (vertex < 0 || static_cast<size_t>(vertex) >= by_vertex_.size()) return nullptr;
+  const auto& subtasks = by_vertex_[static_cast<size_t>(vertex)];
+  if (subtask < 0 || static_cast<size_t>(subtask) >= subtasks.size()) return nullptr;
+  Task* t = subtasks[static_cast<size_t>(subtask)];
+  return t ? t->input() : nullptr;
+}
+
+bool LocalExecutor::has_sinks() const {
+  for (const auto& t : tasks_)
+    if (t->sink()) return true;
+  return false;
 }
 
 Status LocalExecutor::Wait() {

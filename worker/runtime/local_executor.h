@@ -1,6 +1,9 @@
-// LocalExecutor: runs a whole PhysicalPlan in this process, one thread per
-// subtask, wired with bounded in-memory queues. It is what `weir local` runs
-// and it uses the same Task code the distributed workers run.
+// LocalExecutor: runs the subtasks of a PhysicalPlan that belong to this
+// process, one thread per subtask, wired with bounded in-memory queues. For
+// `weir local` that is the whole plan; a worker of a cluster runs its share
+// (LocalOptions::is_local) and reaches the other subtasks through
+// LocalOptions::remote (worker/cluster/exchange.h). Channel numbers are
+// computed from the whole plan, so every process numbers them alike.
 //
 // Start() builds every task (a connector or operator that cannot be made
 // fails here) and starts the threads; Wait() joins them and returns the first
@@ -9,6 +12,7 @@
 #pragma once
 
 #include <atomic>
+#include <functional>
 #include <memory>
 #include <thread>
 #include <vector>
@@ -27,10 +31,17 @@ struct LocalOptions {
   Checkpointer* checkpointer = nullptr;
   state::RocksDbStore* store = nullptr;         // keyed state; null: in memory
   const CheckpointMetadata* restore = nullptr;  // the checkpoint to resume from
+  // A cluster worker: which subtasks run here (null: all of them), and the
+  // sink for a consumer subtask that runs elsewhere (edge, producer subtask,
+  // consumer subtask); it must outlive the executor.
+  std::function<bool(int vertex, int subtask)> is_local;
+  std::function<ElementSink*(const plan::Edge& edge, int producer, int consumer)> remote;
 };
 
-// The number of tasks (subtasks of all vertices) of a plan.
-int CountTasks(const plan::PhysicalPlan& plan);
+// The number of tasks (subtasks of all vertices) of a plan, or of those
+// `is_local` selects.
+int CountTasks(const plan::PhysicalPlan& plan,
+               const std::function<bool(int vertex, int subtask)>& is_local = nullptr);
 
 struct Progress {
   int64_t records_in = 0;             // rows read by all sources
@@ -54,6 +65,12 @@ class LocalExecutor {
   // Every sink has committed checkpoint `id`.
   bool Committed(int64_t id) const;
   Progress GetProgress() const;
+  // The input queue of a subtask that runs here (null otherwise), for
+  // elements that arrive from other workers. Valid after Start().
+  InputQueue* Input(int vertex, int subtask) const;
+  // Sinks that run here (for progress: a worker without sinks has no
+  // watermark at its sinks).
+  bool has_sinks() const;
 
  private:
   const plan::PhysicalPlan& plan_;
@@ -61,6 +78,7 @@ class LocalExecutor {
   std::atomic<bool> cancelled_{false};
   std::atomic<int> running_{0};
   std::vector<std::unique_ptr<Task>> tasks_;
+  std::vector<std::vector<Task*>> by_vertex_;  // [vertex][subtask], null when remote
   std::vector<std::thread> threads_;
   std::vector<Status> results_;
   std::mutex mu_;

@@ -45,7 +45,7 @@ namespace weir::runtime {
 class EdgeWriter {
  public:
   struct Target {
-    InputQueue* queue;
+    ElementSink* queue;
     int channel;  // this producer's channel index at that consumer
   };
   EdgeWriter(const plan::Edge& edge, int subtask, std::vector<Target> targets,

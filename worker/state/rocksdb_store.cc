@@ -36,6 +36,7 @@ namespace fs = std::filesystem;
 constexpr StateId kRegistryId = 0;
 constexpr int kMaxKeyGroup = 0xffff;  // key groups are stored in 2 bytes
 constexpr size_t kPrefixBytes = 6;
+constexpr size_t kImportBatchBytes = 4 << 20;  // ImportKeyGroups writes batches of this size
 
 void AppendBE32(uint32_t v, std::string* out) {
   for (int s = 24; s >= 0; s -= 8) out->push_back(static_cast<char>((v >> s) & 0xff));
@@ -153,6 +154,26 @@ class ListAppendOperator final : public rocksdb::MergeOperator {
   // Recorded in the database's OPTIONS file: keep it stable.
   const char* Name() const override { return "weir.ListAppend"; }
 };
+
+// `ranges` clipped to the key groups a key can hold, empty ones left out,
+// sorted by start, overlapping or adjacent ones merged.
+std::vector<KeyGroupRange> NormalizeRanges(const std::vector<KeyGroupRange>& ranges) {
+  std::vector<KeyGroupRange> sorted;
+  for (const KeyGroupRange& r : ranges) {
+    KeyGroupRange c{std::max(r.start, 0), std::min(r.end, kMaxKeyGroup)};
+    if (c.size() > 0) sorted.push_back(c);
+  }
+  std::sort(sorted.begin(), sorted.end(),
+            [](const KeyGroupRange& a, const KeyGroupRange& b) { return a.start < b.start; });
+  std::vector<KeyGroupRange> out;
+  for (const KeyGroupRange& r : sorted) {
+    if (!out.empty() && r.start <= out.back().end + 1)
+      out.back().end = std::max(out.back().end, r.end);
+    else
+      out.push_back(r);
+  }
+  return out;
+}
 
 // The first key after every key that starts with `prefix`: `prefix` without
 // its trailing 0xff bytes, last byte incremented. False when there is none
@@ -491,13 +512,7 @@ Status RocksDbStore::CreateLocalCheckpoint(const std::string& dir) {
 
 Status RocksDbStore::DropKeyGroupsOutside(const std::vector<KeyGroupRange>& keep) {
   // The key groups to keep, sorted and merged; the gaps between them go.
-  std::vector<KeyGroupRange> ranges;
-  for (const KeyGroupRange& r : keep) {
-    KeyGroupRange c{std::max(r.start, 0), std::min(r.end, kMaxKeyGroup)};
-    if (c.size() > 0) ranges.push_back(c);
-  }
-  std::sort(ranges.begin(), ranges.end(),
-            [](const KeyGroupRange& a, const KeyGroupRange& b) { return a.start < b.start; });
+  const std::vector<KeyGroupRange> ranges = NormalizeRanges(keep);
   std::vector<KeyGroupRange> drop;
   int next = 0;  // first key group not yet covered
   for (const KeyGroupRange& r : ranges) {
@@ -519,6 +534,99 @@ Status RocksDbStore::DropKeyGroupsOutside(const std::vector<KeyGroupRange>& keep
   }
   rocksdb::Status s = impl_->db->Write(impl_->write_options, &batch);
   if (!s.ok()) return FromRocks(s, "dropping key groups in " + impl_->options.dir);
+  return Status::OK();
+}
+
+Status RocksDbStore::ImportKeyGroups(const std::string& other_dir,
+                                     const std::vector<KeyGroupRange>& keep) {
+  const std::vector<KeyGroupRange> ranges = NormalizeRanges(keep);
+  if (ranges.empty()) return Status::OK();
+  const std::string what = "importing key groups from " + other_dir + " into " + impl_->options.dir;
+  std::error_code ec;
+  if (!fs::is_directory(other_dir, ec))
+    return Status::NotFound(what + ": " + other_dir + " is not a directory");
+
+  // Read-only: RocksDB writes nothing into other_dir (no LOCK, LOG, IDENTITY
+  // or OPTIONS file), so what DownloadDb produced stays as it is. The merge
+  // operator is needed to read list state; the compression setting is not
+  // (any the library reads works), so none is asked for.
+  rocksdb::Options options = MakeOptions(impl_->options, impl_->cache, rocksdb::kNoCompression);
+  options.create_if_missing = false;
+  rocksdb::DB* raw = nullptr;
+  rocksdb::Status s = rocksdb::DB::OpenForReadOnly(options, other_dir, &raw);
+  if (!s.ok()) return FromRocks(s, what);
+  std::unique_ptr<rocksdb::DB> other(raw);
+
+  // The other database's registry: its ids, and ours for the same names
+  // (registered here when new, which merges the registries).
+  std::vector<std::pair<StateId, StateId>> id_map;  // (other's id, this one's)
+  {
+    std::string lower, upper;
+    SetPrefix(kRegistryId, 0, &lower);
+    SetEndPrefix(kRegistryId, 0, &upper);
+    rocksdb::Slice upper_slice(upper);
+    rocksdb::ReadOptions ro;
+    ro.iterate_upper_bound = &upper_slice;
+    std::unique_ptr<rocksdb::Iterator> it(other->NewIterator(ro));
+    for (it->Seek(lower); it->Valid(); it->Next()) {
+      rocksdb::Slice k = it->key(), v = it->value();
+      const uint32_t op_size = k.size() >= kPrefixBytes + 4 ? ReadBE32(k.data() + kPrefixBytes) : 0;
+      if (v.size() != 4 || k.size() < kPrefixBytes + 4 || op_size > k.size() - kPrefixBytes - 4 ||
+          ReadBE32(v.data()) == kRegistryId)
+        return Status::DataLoss(what + ": malformed state registry entry");
+      const char* op = k.data() + kPrefixBytes + 4;
+      const size_t name_size = k.size() - kPrefixBytes - 4 - op_size;
+      StateId mine =
+          impl_->Register(std::string_view(op, op_size), std::string_view(op + op_size, name_size));
+      id_map.emplace_back(ReadBE32(v.data()), mine);
+    }
+    if (!it->status().ok()) return FromRocks(it->status(), what);
+  }
+  {
+    // Register cannot report errors; a mapping it failed to store would make
+    // the imported entries unreachable after a restore.
+    std::lock_guard lock(impl_->mu);
+    if (!impl_->registry_error.ok()) return impl_->registry_error;
+  }
+
+  // Each (state, key-group range) is one contiguous key range of the other
+  // database: scan exactly those, rewrite the id (the first 4 bytes), put.
+  rocksdb::ReadOptions ro;
+  ro.fill_cache = false;  // read once: keep the live state's blocks cached
+  ro.readahead_size = 2 << 20;
+  rocksdb::WriteBatch batch;
+  std::string key;  // reused: no allocation per entry once it is large enough
+  auto write = [&]() -> Status {
+    rocksdb::Status ws = impl_->db->Write(impl_->write_options, &batch);
+    if (!ws.ok()) return FromRocks(ws, what);
+    batch.Clear();
+    return Status::OK();
+  };
+  for (const auto& [theirs, mine] : id_map) {
+    std::string id_bytes;
+    AppendBE32(mine, &id_bytes);
+    for (const KeyGroupRange& r : ranges) {
+      std::string lower, upper;
+      SetPrefix(theirs, r.start, &lower);
+      SetEndPrefix(theirs, r.end, &upper);
+      rocksdb::Slice lower_slice(lower), upper_slice(upper);
+      ro.iterate_lower_bound = &lower_slice;
+      ro.iterate_upper_bound = &upper_slice;
+      std::unique_ptr<rocksdb::Iterator> it(other->NewIterator(ro));
+      for (it->Seek(lower_slice); it->Valid(); it->Next()) {
+        rocksdb::Slice k = it->key();
+        if (k.size() < kPrefixBytes) continue;  // cannot happen under these bounds
+        key.assign(k.data(), k.size());
+        std::memcpy(key.data(), id_bytes.data(), 4);
+        // The value of a list is its merged value: a Put, not the operands.
+        s = batch.Put(key, it->value());
+        if (!s.ok()) return FromRocks(s, what);
+        if (batch.GetDataSize() >= kImportBatchBytes) WEIR_RETURN_IF_ERROR(write());
+      }
+      if (!it->status().ok()) return FromRocks(it->status(), what);
+    }
+  }
+  if (batch.Count() > 0) WEIR_RETURN_IF_ERROR(write());
   return Status::OK();
 }
 

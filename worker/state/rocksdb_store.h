@@ -73,6 +73,19 @@ class RocksDbStore {
   // checkpoint taken with other key-group ranges.
   Status DropKeyGroupsOutside(const std::vector<KeyGroupRange>& keep);
 
+  // Copies into this database the entries of the database in `other_dir` (a
+  // directory DownloadDb produced; opened read-only, not modified) whose key
+  // group lies in one of `keep`, mapping state ids by their registered
+  // (operator, name) since two databases number their states independently.
+  // The registry of `other_dir` is merged into this one's. Merge operands are
+  // read merged and written as plain values. Same rule as CreateLocalCheckpoint:
+  // no task may write meanwhile.
+  // An entry this database already has under the same key is overwritten (the
+  // parts of one checkpoint never share a key group). An empty `keep` is a
+  // no-op that does not even open `other_dir`; a missing `other_dir` is
+  // kNotFound.
+  Status ImportKeyGroups(const std::string& other_dir, const std::vector<KeyGroupRange>& keep);
+
   // Flushes the memtables and compacts the whole database into its last
   // level (which folds list-state merge operands into plain values). For
   // tests and maintenance; the same no-write rule as CreateLocalCheckpoint

@@ -15,10 +15,12 @@
 #include <vector>
 
 #include "tests/unit/worker/test_util.h"
-#include "worker/state/checkpoint_storage.h"
+#include "common/checkpoint/storage.h"
 #include "worker/state/rocksdb_store.h"
 
 namespace weir::state {
+using checkpoint::CheckpointInfo;
+using checkpoint::CheckpointStorage;
 namespace {
 
 namespace fs = std::filesystem;
@@ -375,6 +377,188 @@ TEST(CheckpointStorage, DownloadDbChecksWhatItRestores) {
   st = CheckpointStorage::DownloadDb(chk, manifest, tmp.Sub("r3"));
   EXPECT_EQ(st.code(), StatusCode::kDataLoss);
   EXPECT_NE(st.message().find("db-A-000002.sst"), std::string::npos) << st.message();
+}
+
+// The bytes a DB manifest's files add up to.
+uint64_t ManifestBytes(const std::string& manifest) {
+  uint64_t total = 0;
+  std::istringstream in(manifest);
+  std::string line;
+  for (int n = 0; std::getline(in, line); ++n) {
+    if (n < 2) continue;  // header, dbid
+    std::istringstream fields(line);
+    std::string name, stored;
+    uint64_t size = 0;
+    fields >> name >> size >> stored;
+    total += size;
+  }
+  return total;
+}
+
+std::unique_ptr<RocksDbStore> OpenDb(const std::string& dir) {
+  RocksDbOptions o;
+  o.dir = dir;
+  o.write_buffer_bytes = 256 << 10;
+  o.block_cache_bytes = 1 << 20;
+  auto r = RocksDbStore::Open(o);
+  EXPECT_TRUE(r.ok()) << r.status().ToString();
+  return r.ok() ? std::move(r).value() : nullptr;
+}
+
+// Two worker processes, each with its database, upload into one checkpoint;
+// each part restores to its own database.
+TEST(CheckpointStorage, PartsOfOneCheckpointFromTwoDatabases) {
+  TempDir tmp;
+  auto storage = OpenStorage(tmp);
+  ASSERT_NE(storage, nullptr);
+  // Worker w1 owns key groups 0..31, w2 32..63.
+  std::unique_ptr<RocksDbStore> live[2] = {OpenDb(tmp.Sub("live-w1")), OpenDb(tmp.Sub("live-w2"))};
+  ASSERT_NE(live[0], nullptr);
+  ASSERT_NE(live[1], nullptr);
+  for (int w = 0; w < 2; ++w) {
+    auto view = live[w]->NewBackend();
+    StateId id = view->Register("op", "counts");
+    for (int i = 0; i < 1000; ++i)
+      ASSERT_TRUE(view->Put(id, 32 * w + i % 32, "k" + std::to_string(i),
+                            "w" + std::to_string(w + 1) + "-" + std::to_string(i))
+                      .ok());
+    ASSERT_TRUE(live[w]->CreateLocalCheckpoint(tmp.Sub("local-w" + std::to_string(w + 1))).ok());
+  }
+  EXPECT_NE(ReadFile(tmp.Sub("local-w1/IDENTITY")), ReadFile(tmp.Sub("local-w2/IDENTITY")));
+
+  auto m1 = storage->UploadDb(1, false, tmp.Sub("local-w1"), "w1");
+  ASSERT_TRUE(m1.ok()) << m1.status().ToString();
+  // A first attempt of w2, then its retry from a newer local checkpoint: the
+  // retry replaces w2's files and leaves w1's alone.
+  auto first_try = storage->UploadDb(1, false, FakeDb(tmp, "stale-w2", "db-stale", {7}), "w2");
+  ASSERT_TRUE(first_try.ok()) << first_try.status().ToString();
+  const std::string chk = storage->job_dir() + "/chk-1";
+  const auto w1_files = Snapshot(chk + "/db.w1");
+  auto m2 = storage->UploadDb(1, false, tmp.Sub("local-w2"), "w2");
+  ASSERT_TRUE(m2.ok()) << m2.status().ToString();
+  EXPECT_EQ(Snapshot(chk + "/db.w1"), w1_files);
+  EXPECT_EQ(ReadFile(chk + "/_db_manifest.w1"), *m1);
+  EXPECT_EQ(ReadFile(chk + "/_db_manifest.w2"), *m2);
+  EXPECT_FALSE(fs::exists(chk + "/db.w2/MANIFEST-000100")) << "the first try's file is left";
+
+  // Each part has its own manifest and directory; the layout of part "" is not used.
+  EXPECT_NE(m1->find(" db.w1/CURRENT\n"), std::string::npos) << *m1;
+  EXPECT_NE(m2->find(" db.w2/CURRENT\n"), std::string::npos) << *m2;
+  EXPECT_TRUE(fs::exists(chk + "/db.w1/CURRENT"));
+  EXPECT_TRUE(fs::exists(chk + "/db.w2/CURRENT"));
+  EXPECT_FALSE(fs::exists(chk + "/_db_manifest"));
+  EXPECT_FALSE(fs::exists(chk + "/db"));
+
+  // Part names are single path components without dots.
+  for (const char* bad : {"w.1", "../w1", "w/1", ".", "w 1"})
+    EXPECT_EQ(storage->UploadDb(1, false, tmp.Sub("local-w1"), bad).status().code(),
+              StatusCode::kInvalidArgument)
+        << bad;
+
+  ASSERT_TRUE(storage->Complete(1, false, "meta", 1000).ok());
+  auto list = storage->List();
+  ASSERT_TRUE(list.ok()) << list.status().ToString();
+  ASSERT_EQ(list->size(), 1u);
+  EXPECT_EQ((*list)[0].bytes,
+            fs::file_size(chk + "/_metadata") + ManifestBytes(*m1) + ManifestBytes(*m2));
+  // Only the replaced first try of w2 referenced this one: garbage now.
+  EXPECT_EQ(SharedFiles(*storage).count("db-stale-000007.sst"), 0u);
+
+  for (const char* part : {"w1", "w2"}) {
+    std::string manifest = ReadFile(chk + "/_db_manifest." + part);
+    ASSERT_TRUE(
+        CheckpointStorage::DownloadDb(chk, manifest, tmp.Sub(std::string("restore-") + part)).ok());
+  }
+
+  // Rescaled: a worker that now owns key groups 16..47 takes its state from
+  // both parts, which it leaves as they are.
+  {
+    const auto before1 = Snapshot(tmp.Sub("restore-w1"));
+    const auto before2 = Snapshot(tmp.Sub("restore-w2"));
+    auto store = OpenDb(tmp.Sub("rescaled"));
+    ASSERT_NE(store, nullptr);
+    ASSERT_TRUE(store->ImportKeyGroups(tmp.Sub("restore-w1"), {{16, 47}}).ok());
+    ASSERT_TRUE(store->ImportKeyGroups(tmp.Sub("restore-w2"), {{16, 47}}).ok());
+    EXPECT_EQ(Snapshot(tmp.Sub("restore-w1")), before1);
+    EXPECT_EQ(Snapshot(tmp.Sub("restore-w2")), before2);
+    auto view = store->NewBackend();
+    StateId id = view->Register("op", "counts");
+    std::map<int, size_t> per_kg;
+    ASSERT_TRUE(view->Scan(id, {0, 65535},
+                           [&](int kg, std::string_view k, std::string_view v) {
+                             EXPECT_EQ(std::string(v),
+                                       (kg < 32 ? "w1-" : "w2-") + std::string(k.substr(1)));
+                             ++per_kg[kg];
+                             return true;
+                           })
+                    .ok());
+    ASSERT_EQ(per_kg.size(), 32u);
+    EXPECT_EQ(per_kg.begin()->first, 16);
+    EXPECT_EQ(per_kg.rbegin()->first, 47);
+  }
+
+  // Each part restores as a database of its own, with its own data only.
+  for (int w = 0; w < 2; ++w) {
+    const std::string part = "w" + std::to_string(w + 1);
+    auto store = OpenDb(tmp.Sub("restore-" + part));
+    ASSERT_NE(store, nullptr);
+    auto view = store->NewBackend();
+    StateId id = view->Register("op", "counts");
+    size_t n = 0;
+    ASSERT_TRUE(view->Scan(id, {0, 65535},
+                           [&](int kg, std::string_view k, std::string_view v) {
+                             EXPECT_EQ(kg / 32, w) << k;
+                             EXPECT_EQ(std::string(v), part + "-" + std::string(k.substr(1)));
+                             ++n;
+                             return true;
+                           })
+                    .ok());
+    EXPECT_EQ(n, 1000u);
+  }
+}
+
+// Garbage collection reads the manifests of every part.
+TEST(CheckpointStorage, GarbageCollectionKeepsWhatAnyPartReferences) {
+  TempDir tmp;
+  auto s = OpenStorage(tmp, /*retain=*/1);
+  ASSERT_NE(s, nullptr);
+  ASSERT_TRUE(s->UploadDb(1, false, FakeDb(tmp, "l1-w1", "db-A", {1, 2}), "w1").ok());
+  ASSERT_TRUE(s->UploadDb(1, false, FakeDb(tmp, "l1-w2", "db-B", {1, 3}), "w2").ok());
+  ASSERT_TRUE(s->Complete(1, false, "meta-1", 1001).ok());
+  EXPECT_EQ(SharedFiles(*s).size(), 4u);
+
+  ASSERT_TRUE(s->UploadDb(2, false, FakeDb(tmp, "l2-w1", "db-A", {2, 4}), "w1").ok());
+  ASSERT_TRUE(s->UploadDb(2, false, FakeDb(tmp, "l2-w2", "db-B", {3, 5}), "w2").ok());
+  // An in-flight checkpoint with only one part uploaded so far holds on to
+  // its SSTs too.
+  ASSERT_TRUE(s->UploadDb(3, false, FakeDb(tmp, "l3-w2", "db-B", {5, 6}), "w2").ok());
+  ASSERT_TRUE(s->Complete(2, false, "meta-2", 1002).ok());
+  EXPECT_EQ(ListedIds(*s), (std::vector<int64_t>{2}));
+  auto shared = SharedFiles(*s);
+  for (const char* gone : {"db-A-000001.sst", "db-B-000001.sst"})
+    EXPECT_FALSE(shared.count(gone)) << gone << " is referenced by no part";
+  for (const char* kept : {"db-A-000002.sst", "db-A-000004.sst",  // chk-2 w1
+                           "db-B-000003.sst", "db-B-000005.sst",  // chk-2 w2
+                           "db-B-000006.sst"})                    // chk-3 w2, in flight
+    EXPECT_TRUE(shared.count(kept)) << kept;
+  EXPECT_EQ(shared.size(), 5u);
+
+  // Aborting the in-flight one drops what only it referenced.
+  ASSERT_TRUE(s->Abort(3, false).ok());
+  shared = SharedFiles(*s);
+  EXPECT_FALSE(shared.count("db-B-000006.sst"));
+  EXPECT_EQ(shared.size(), 4u);
+
+  // Both parts of the remaining checkpoint restore.
+  const std::string chk = s->job_dir() + "/chk-2";
+  for (const char* part : {"w1", "w2"}) {
+    std::string manifest = ReadFile(chk + "/_db_manifest." + part);
+    ASSERT_TRUE(
+        CheckpointStorage::DownloadDb(chk, manifest, tmp.Sub(std::string("r-") + part)).ok())
+        << part;
+  }
+  EXPECT_EQ(ReadFile(tmp.Sub("r-w2/000005.sst")), ReadFile(tmp.Sub("l2-w2/000005.sst")));
+  EXPECT_EQ(ReadFile(tmp.Sub("r-w1/MANIFEST-000100")), "manifest of l2-w1");
 }
 
 // The whole path with a real database: checkpoint, upload, restore, write to

@@ -36,7 +36,8 @@ class CheckpointerTest : public ::testing::Test {
     fs::remove_all(dir_);
   }
   void Make(int tasks) {
-    auto storage = state::CheckpointStorage::Open("file://" + (dir_ / "chk").string(), "job", 3);
+    auto storage =
+        checkpoint::CheckpointStorage::Open("file://" + (dir_ / "chk").string(), "job", 3);
     ASSERT_TRUE(storage.ok()) << storage.status().message();
     cp_ = std::make_unique<Checkpointer>("job", 128, tasks, store_.get(),
                                          std::move(storage).value(), (dir_ / "scratch").string(),
@@ -51,12 +52,13 @@ class CheckpointerTest : public ::testing::Test {
     return s;
   }
   Result<CheckpointMetadata> LatestMetadata() {
-    auto storage = state::CheckpointStorage::Open("file://" + (dir_ / "chk").string(), "job", 3);
+    auto storage =
+        checkpoint::CheckpointStorage::Open("file://" + (dir_ / "chk").string(), "job", 3);
     if (!storage.ok()) return storage.status();
     auto latest = (*storage)->Latest();
     if (!latest.ok()) return latest.status();
     if (!*latest) return Status::NotFound("no checkpoint");
-    auto bytes = state::CheckpointStorage::ReadMetadata((*latest)->path);
+    auto bytes = checkpoint::CheckpointStorage::ReadMetadata((*latest)->path);
     if (!bytes.ok()) return bytes.status();
     return CheckpointMetadata::Decode(*bytes);
   }
@@ -68,7 +70,7 @@ class CheckpointerTest : public ::testing::Test {
 };
 
 TEST_F(CheckpointerTest, NothingIsTriggeredBeforeEveryTaskIsReady) {
-  auto storage = state::CheckpointStorage::Open("file://" + (dir_ / "chk").string(), "job", 3);
+  auto storage = checkpoint::CheckpointStorage::Open("file://" + (dir_ / "chk").string(), "job", 3);
   ASSERT_TRUE(storage.ok());
   Checkpointer cp("job", 128, 2, store_.get(), std::move(storage).value(),
                   (dir_ / "scratch").string(), 7, &clock_);
@@ -103,11 +105,14 @@ TEST_F(CheckpointerTest, StateIsSnapshotWhenEveryRunningTaskAckedAndThenComplete
   ASSERT_TRUE(meta.ok()) << meta.status().message();
   EXPECT_EQ(meta->id, 1);
   EXPECT_EQ(meta->SourcePositions("src"), (std::vector<std::string>{"p0", "p1"}));
-  ASSERT_FALSE(meta->db_manifest.empty());
+  ASSERT_EQ(meta->db_parts.size(), 1u);
+  EXPECT_EQ(meta->db_parts[0].name, "");
+  EXPECT_EQ(meta->db_parts[0].key_groups, (std::vector<KeyGroupRange>{{0, 127}}));
   // Restore the state of checkpoint 1 and read the key back.
   auto latest = fs::path(dir_ / "chk" / "job" / "chk-1").string();
   const std::string restored = (dir_ / "restored").string();
-  ASSERT_TRUE(state::CheckpointStorage::DownloadDb(latest, meta->db_manifest, restored).ok());
+  ASSERT_TRUE(
+      checkpoint::CheckpointStorage::DownloadDb(latest, meta->db_parts[0].manifest, restored).ok());
   state::RocksDbOptions ro;
   ro.dir = restored;
   auto db = state::RocksDbStore::Open(ro);
@@ -207,7 +212,7 @@ TEST(CheckpointMetadata, RoundTripsAndRejectsDamage) {
   b.subtask = 0;
   b.sink_state = "prepared";
   m.tasks = {a, b};
-  m.db_manifest = "manifest";
+  m.db_parts = {{"", "manifest", {{0, 127}}}, {"w2", "other", {{128, 200}, {210, 255}}}};
   std::string bytes = m.Encode();
   auto back = CheckpointMetadata::Decode(bytes);
   ASSERT_TRUE(back.ok());
@@ -220,7 +225,10 @@ TEST(CheckpointMetadata, RoundTripsAndRejectsDamage) {
   ASSERT_NE(back->Find("sink", 0), nullptr);
   EXPECT_EQ(back->Find("sink", 0)->sink_state, "prepared");
   EXPECT_EQ(back->Find("sink", 1), nullptr);
-  EXPECT_EQ(back->db_manifest, "manifest");
+  ASSERT_EQ(back->db_parts.size(), 2u);
+  EXPECT_EQ(back->db_parts[0].manifest, "manifest");
+  EXPECT_EQ(back->db_parts[1].name, "w2");
+  EXPECT_EQ(back->db_parts[1].key_groups, (std::vector<KeyGroupRange>{{128, 200}, {210, 255}}));
   for (size_t cut = 0; cut < bytes.size(); ++cut)
     EXPECT_FALSE(CheckpointMetadata::Decode(bytes.substr(0, cut)).ok()) << cut;
   std::string newer = bytes;

@@ -1,12 +1,14 @@
 // RocksDbStore: the keyed state backend on RocksDB, its registry of state ids,
-// local checkpoints and key-group dropping.
+// local checkpoints, key-group dropping and importing.
 #include <gtest/gtest.h>
 #include <stdlib.h>
 
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <memory>
 #include <random>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <tuple>
@@ -15,6 +17,7 @@
 #include "tests/unit/worker/test_util.h"
 #include "worker/state/rocksdb_store.h"
 #include "worker/state/state_backend.h"
+#include "worker/state/typed_state.h"
 
 namespace weir::state {
 namespace {
@@ -312,6 +315,229 @@ TEST(RocksDbStore, DropKeyGroupsOutside) {
   ASSERT_TRUE(store->DropKeyGroupsOutside({}).ok());
   EXPECT_EQ(kgs(s1).size(), 0u);
   EXPECT_EQ(kgs(s2).size(), 0u);
+}
+
+// Every file under `dir`, relative path -> content.
+std::map<std::string, std::string> DirContent(const std::string& dir) {
+  std::map<std::string, std::string> out;
+  for (const auto& e : fs::recursive_directory_iterator(dir)) {
+    if (!e.is_regular_file()) continue;
+    std::ifstream in(e.path(), std::ios::binary);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    out[fs::relative(e.path(), dir).string()] = ss.str();
+  }
+  return out;
+}
+
+// Value, list and map state of one database, registered in the order given.
+struct ImportSource {
+  std::unique_ptr<RocksDbStore> store;
+  std::unique_ptr<KeyedStateBackend> view;
+  ValueState value;
+  ListState list;
+  MapState map;
+};
+
+// Writes value, list and map state for keys "a" and "b" in each of `kgs`
+// (values name `tag`, the key group and the key). List "a" is appended to
+// only (merge operands), list "b" is put, then appended to.
+void FillSource(ImportSource& src, const std::string& tag, const std::vector<int>& kgs) {
+  for (int kg : kgs) {
+    const std::string g = std::to_string(kg);
+    for (const char* k : {"a", "b"}) {
+      const std::string key = k;
+      const std::string v = tag + "-" + g + "-" + key;
+      ASSERT_TRUE(src.value.Put(kg, key, v).ok());
+      if (key == "b") {
+        ASSERT_TRUE(src.list.Update(kg, key, std::vector<std::string>{v + "-0"}).ok());
+      }
+      for (int i = 1; i <= 3; ++i) {
+        ASSERT_TRUE(src.list.Add(kg, key, v + "-" + std::to_string(i)).ok());
+      }
+      ASSERT_TRUE(src.map.Put(kg, key, "x", v + "-x").ok());
+      ASSERT_TRUE(src.map.Put(kg, key, "y", v + "-y").ok());
+    }
+  }
+}
+
+std::vector<std::string> ListOf(ListState& list, int kg, std::string_view key) {
+  std::vector<std::string_view> elements;
+  auto r = list.Get(kg, key, &elements);
+  EXPECT_TRUE(r.ok()) << r.status().ToString();
+  if (!r.ok() || !*r) return {"<absent>"};
+  return std::vector<std::string>(elements.begin(), elements.end());
+}
+
+// Two databases that registered the same states in another order (so under
+// other ids) checkpoint; a third imports parts of each.
+TEST(RocksDbStore, ImportKeyGroupsFromTwoDatabases) {
+  TempDir tmp;
+  ImportSource a, b;
+  a.store = OpenStore(tmp.Sub("a"));
+  b.store = OpenStore(tmp.Sub("b"));
+  ASSERT_NE(a.store, nullptr);
+  ASSERT_NE(b.store, nullptr);
+  a.view = a.store->NewBackend();
+  b.view = b.store->NewBackend();
+  a.value = ValueState(a.view.get(), "op", "value");
+  a.list = ListState(a.view.get(), "op", "list");
+  a.map = MapState(a.view.get(), "op2", "map");
+  StateId b_only = b.view->Register("op3", "only-b");
+  b.map = MapState(b.view.get(), "op2", "map");
+  b.list = ListState(b.view.get(), "op", "list");
+  b.value = ValueState(b.view.get(), "op", "value");
+  ASSERT_NE(a.value.id(), b.value.id());
+  ASSERT_NE(a.list.id(), b.list.id());
+  ASSERT_NE(a.map.id(), b.map.id());
+
+  // a owned key groups 0..9 and 300, b 10..19 and 65535.
+  std::vector<int> a_kgs = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 300};
+  std::vector<int> b_kgs = {10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 65535};
+  FillSource(a, "A", a_kgs);
+  FillSource(b, "B", b_kgs);
+  for (int kg : b_kgs) ASSERT_TRUE(b.view->Put(b_only, kg, "k", "only-b").ok());
+  ASSERT_TRUE(a.store->CreateLocalCheckpoint(tmp.Sub("chk-a")).ok());
+  ASSERT_TRUE(b.store->CreateLocalCheckpoint(tmp.Sub("chk-b")).ok());
+  // Written after the checkpoints: never imported.
+  ASSERT_TRUE(a.value.Put(5, "late", "late").ok());
+
+  // The importing database already has state of its own, some under names
+  // the sources use too.
+  auto c = OpenStore(tmp.Sub("c"));
+  ASSERT_NE(c, nullptr);
+  auto cview = c->NewBackend();
+  ListState own_list(cview.get(), "op", "list");
+  const StateId own_list_id = own_list.id();
+  ValueState own(cview.get(), "mine", "own");
+  ASSERT_TRUE(own.Put(5, "own", "kept").ok());
+
+  // c owns key groups 3..5, 8..12 and 65535, given unsorted and overlapping.
+  const std::vector<KeyGroupRange> keep = {{10, 12}, {3, 5}, {8, 11}, {65535, 70000}, {20, 19}};
+  auto owned = [](int kg) { return (kg >= 3 && kg <= 5) || (kg >= 8 && kg <= 12) || kg == 65535; };
+  const auto a_files = DirContent(tmp.Sub("chk-a"));
+  const auto b_files = DirContent(tmp.Sub("chk-b"));
+  Status st = c->ImportKeyGroups(tmp.Sub("chk-a"), keep);
+  ASSERT_TRUE(st.ok()) << st.ToString();
+  st = c->ImportKeyGroups(tmp.Sub("chk-b"), keep);
+  ASSERT_TRUE(st.ok()) << st.ToString();
+  EXPECT_EQ(DirContent(tmp.Sub("chk-a")), a_files) << "the source was modified";
+  EXPECT_EQ(DirContent(tmp.Sub("chk-b")), b_files) << "the source was modified";
+
+  auto check = [&](RocksDbStore& store) {
+    auto view = store.NewBackend();
+    ValueState value(view.get(), "op", "value");
+    ListState list(view.get(), "op", "list");
+    MapState map(view.get(), "op2", "map");
+    StateId only_b = view->Register("op3", "only-b");
+    EXPECT_EQ(list.id(), own_list_id);  // known before the import: same id
+    EXPECT_EQ(GetOr(*view, view->Register("mine", "own"), 5, "own"), "kept");
+
+    // Exactly the owned key groups' entries, from both sources.
+    std::vector<Entry> want_values, want_only_b;
+    std::vector<int> want_list_kgs, want_map_kgs;
+    for (const auto* kgs : {&a_kgs, &b_kgs}) {
+      const std::string tag = kgs == &a_kgs ? "A" : "B";
+      for (int kg : *kgs) {
+        if (!owned(kg)) continue;
+        const std::string g = tag + "-" + std::to_string(kg);
+        want_values.emplace_back(kg, "a", g + "-a");
+        want_values.emplace_back(kg, "b", g + "-b");
+        if (tag == "B") want_only_b.emplace_back(kg, "k", "only-b");
+        for (int n = 0; n < 2; ++n) want_list_kgs.push_back(kg);
+        for (int n = 0; n < 4; ++n) want_map_kgs.push_back(kg);
+        EXPECT_EQ(ListOf(list, kg, "a"),
+                  (std::vector<std::string>{g + "-a-1", g + "-a-2", g + "-a-3"}));
+        EXPECT_EQ(ListOf(list, kg, "b"),
+                  (std::vector<std::string>{g + "-b-0", g + "-b-1", g + "-b-2", g + "-b-3"}));
+        std::map<std::string, std::string> entries;
+        EXPECT_TRUE(map.Iterate(kg, "a",
+                                [&](std::string_view mk, std::string_view v) {
+                                  entries.emplace(mk, v);
+                                  return true;
+                                })
+                        .ok());
+        EXPECT_EQ(entries,
+                  (std::map<std::string, std::string>{{"x", g + "-a-x"}, {"y", g + "-a-y"}}));
+      }
+    }
+    std::sort(want_values.begin(), want_values.end());
+    EXPECT_EQ(ScanAll(*view, value.id(), {0, 65535}), want_values);
+    EXPECT_EQ(ScanAll(*view, only_b, {0, 65535}), want_only_b);
+    auto kgs_of = [&](StateId id) {
+      std::vector<int> out;
+      for (const auto& [kg, k, v] : ScanAll(*view, id, {0, 65535})) out.push_back(kg);
+      return out;
+    };
+    std::sort(want_list_kgs.begin(), want_list_kgs.end());
+    std::sort(want_map_kgs.begin(), want_map_kgs.end());
+    EXPECT_EQ(kgs_of(list.id()), want_list_kgs);
+    EXPECT_EQ(kgs_of(map.id()), want_map_kgs);
+    EXPECT_EQ(GetOr(*view, value.id(), 5, "late"), "<absent>");
+  };
+  check(*c);
+
+  // Imported lists are plain values that appends extend.
+  ASSERT_TRUE(own_list.Add(4, "a", "more").ok());
+  EXPECT_EQ(ListOf(own_list, 4, "a"),
+            (std::vector<std::string>{"A-4-a-1", "A-4-a-2", "A-4-a-3", "more"}));
+  ASSERT_TRUE(
+      own_list.Update(4, "a", std::vector<std::string>{"A-4-a-1", "A-4-a-2", "A-4-a-3"}).ok());
+
+  // The merged registry and the entries are in the database: they survive
+  // a reopen and a checkpoint.
+  own_list = ListState();
+  cview.reset();
+  c.reset();
+  c = OpenStore(tmp.Sub("c"));
+  ASSERT_NE(c, nullptr);
+  check(*c);
+  ASSERT_TRUE(c->CreateLocalCheckpoint(tmp.Sub("chk-c")).ok());
+  c.reset();
+  auto restored = OpenStore(tmp.Sub("chk-c"));
+  ASSERT_NE(restored, nullptr);
+  check(*restored);
+}
+
+TEST(RocksDbStore, ImportKeyGroupsErrorsAndNothingToImport) {
+  TempDir tmp;
+  {
+    auto src = OpenStore(tmp.Sub("src"));
+    ASSERT_NE(src, nullptr);
+    auto view = src->NewBackend();
+    StateId id = view->Register("op", "s");
+    for (int kg = 0; kg < 10; ++kg) ASSERT_TRUE(view->Put(id, kg, "k", "v").ok());
+    ASSERT_TRUE(src->CreateLocalCheckpoint(tmp.Sub("chk")).ok());
+  }
+  auto store = OpenStore(tmp.Sub("db"));
+  ASSERT_NE(store, nullptr);
+
+  Status st = store->ImportKeyGroups(tmp.Sub("missing"), {{0, 9}});
+  EXPECT_EQ(st.code(), StatusCode::kNotFound);
+  EXPECT_NE(st.message().find(tmp.Sub("missing")), std::string::npos) << st.message();
+  fs::create_directories(tmp.Sub("empty"));
+  st = store->ImportKeyGroups(tmp.Sub("empty"), {{0, 9}});
+  EXPECT_FALSE(st.ok());
+  EXPECT_NE(st.message().find(tmp.Sub("empty")), std::string::npos) << st.message();
+  EXPECT_TRUE(fs::is_empty(tmp.Sub("empty")));
+
+  // No key group to keep (none, an empty range, none a key can have): nothing
+  // is imported.
+  const auto files = DirContent(tmp.Sub("chk"));
+  for (const std::vector<KeyGroupRange>& keep :
+       {std::vector<KeyGroupRange>{}, std::vector<KeyGroupRange>{{5, 4}},
+        std::vector<KeyGroupRange>{{65536, 70000}, {-5, -1}}})
+    ASSERT_TRUE(store->ImportKeyGroups(tmp.Sub("chk"), keep).ok());
+  EXPECT_EQ(DirContent(tmp.Sub("chk")), files);
+  auto view = store->NewBackend();
+  StateId id = view->Register("op", "s");
+  EXPECT_EQ(id, 1u);  // nothing was registered either
+  EXPECT_TRUE(ScanAll(*view, id, {0, 65535}).empty());
+  // Key groups the source has none of: the registry is merged, no entry is.
+  ASSERT_TRUE(store->ImportKeyGroups(tmp.Sub("chk"), {{10, 65535}}).ok());
+  EXPECT_TRUE(ScanAll(*view, id, {0, 65535}).empty());
+  ASSERT_TRUE(store->ImportKeyGroups(tmp.Sub("chk"), {{9, 9}}).ok());
+  EXPECT_EQ(ScanAll(*view, id, {0, 65535}), (std::vector<Entry>{{9, "k", "v"}}));
 }
 
 // More state than the block cache and the write buffer together: flushed to

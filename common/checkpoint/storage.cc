@@ -5,13 +5,18 @@
 //                 is copied: it tells garbage collection which shared SSTs
 //                 the checkpoint references, even while it is being uploaded
 //   db/           the database's non-SST files (all of its files for a savepoint)
+//   _db_manifest.P, db.P/
+//                 the same for part P, when several databases upload into one
+//                 checkpoint (parts are named without dots, so no part's file
+//                 is ever taken for another's, nor for a temporary file)
 //   _metadata     written last by Complete
 //
 // DB manifest (text, one entry a line):
 //   weir-db-manifest 1
 //   dbid <DBID>
 //   <database file name> <size> <stored path, relative to the checkpoint directory>
-// e.g. "000012.sst 4096 ../shared/DBID-000012.sst" or "MANIFEST-000005 210 db/MANIFEST-000005".
+// e.g. "000012.sst 4096 ../shared/DBID-000012.sst" or "MANIFEST-000005 210 db/MANIFEST-000005"
+// ("db.P/MANIFEST-000005" for part P).
 // The database's IDENTITY file is not part of it: a restored database gets a
 // fresh identity, so the SST files it writes later never take the name of a
 // different file that the original database put into shared/.
@@ -20,7 +25,7 @@
 //   magic "WEIRMETA" | version u32 | flags u32 (bit 0: savepoint) | id i64 |
 //   completed_ms i64 | files_bytes u64 | payload length u64 | payload |
 //   CRC32C u32 of everything before it
-#include "worker/state/checkpoint_storage.h"
+#include "common/checkpoint/storage.h"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -40,7 +45,7 @@
 #include <system_error>
 #include <utility>
 
-namespace weir::state {
+namespace weir::checkpoint {
 namespace {
 
 namespace fs = std::filesystem;
@@ -311,6 +316,29 @@ bool IsSst(std::string_view name) {
   return name.ends_with(".sst");
 }
 
+// A part name (UploadDb): a safe name without dots, so that "_db_manifest.P"
+// and "db.P" split at their only dot and never look like a temporary file
+// (TempName adds ".tmp.").
+bool IsPartName(std::string_view part) {
+  return IsSafeName(part) && part.find('.') == std::string_view::npos;
+}
+
+// The manifest file and the directory of the non-SST files of part `part`.
+std::string ManifestFileOf(std::string_view part) {
+  return part.empty() ? std::string(kManifestFile) : kManifestFile + ("." + std::string(part));
+}
+std::string DbDirOf(std::string_view part) {
+  return part.empty() ? std::string("db") : "db." + std::string(part);
+}
+
+// True for "_db_manifest" and "_db_manifest.P" (P a part name); not for
+// their temporary files.
+bool IsManifestFileName(std::string_view name) {
+  if (!name.starts_with(kManifestFile)) return false;
+  name.remove_prefix(sizeof kManifestFile - 1);
+  return name.empty() || (name.starts_with(".") && IsPartName(name.substr(1)));
+}
+
 // ---- DB manifest -------------------------------------------------------------
 
 struct ManifestEntry {
@@ -364,8 +392,12 @@ Result<DbManifest> ParseManifest(std::string_view text, std::string_view where) 
     if (ec != std::errc() || p != size.data() + size.size() || size.empty())
       return bad("size on line " + std::to_string(i + 1));
     std::string_view leaf;
+    const size_t slash = e.stored.find('/');
     if (e.stored.starts_with("db/")) {
       leaf = std::string_view(e.stored).substr(3);
+    } else if (e.stored.starts_with("db.") && slash != std::string::npos &&
+               IsPartName(std::string_view(e.stored).substr(3, slash - 3))) {
+      leaf = std::string_view(e.stored).substr(slash + 1);  // "db.P/NAME": part P's file
     } else if (e.stored.starts_with("../shared/")) {
       leaf = std::string_view(e.stored).substr(10);
     } else {
@@ -376,6 +408,30 @@ Result<DbManifest> ParseManifest(std::string_view text, std::string_view where) 
     m.files.push_back(std::move(e));
   }
   return m;
+}
+
+// The DB manifests in checkpoint directory `chk`, one per part uploaded so
+// far (none for a job without keyed state, or a directory gone meanwhile).
+// An unreadable or malformed one is an error: its references are unknown.
+Result<std::vector<DbManifest>> ReadManifests(const fs::path& chk) {
+  std::vector<DbManifest> out;
+  auto names = ListDir(chk);
+  if (!names.ok()) {
+    if (names.status().code() == StatusCode::kNotFound) return out;
+    return names.status();
+  }
+  for (const std::string& n : *names) {
+    if (!IsManifestFileName(n)) continue;
+    const fs::path file = chk / n;
+    auto text = ReadWholeFile(file);
+    if (!text.ok()) {
+      if (text.status().code() == StatusCode::kNotFound) continue;
+      return text.status();
+    }
+    WEIR_ASSIGN_OR_RETURN(DbManifest m, ParseManifest(*text, file.string()));
+    out.push_back(std::move(m));
+  }
+  return out;
 }
 
 // ---- _metadata ---------------------------------------------------------------
@@ -512,22 +568,17 @@ struct CheckpointStorage::Impl {
   }
 
   // Deletes the shared SSTs that no checkpoint directory still present
-  // references (in-flight ones included: their _db_manifest is written before
-  // their files).
+  // references in any of its parts' manifests (in-flight ones included: a
+  // part's _db_manifest is written before its files).
   Status CollectGarbage() {
     WEIR_ASSIGN_OR_RETURN(auto dirs, CheckpointDirs());
     std::set<std::string, std::less<>> referenced;
     for (const auto& [name, key] : dirs) {
-      fs::path manifest = job_dir / name / kManifestFile;
-      auto text = ReadWholeFile(manifest);
-      if (!text.ok()) {
-        if (text.status().code() == StatusCode::kNotFound) continue;  // no keyed state
-        return text.status();
-      }
       // Unreadable references: deleting anything could break that checkpoint.
-      WEIR_ASSIGN_OR_RETURN(DbManifest m, ParseManifest(*text, manifest.string()));
-      for (const ManifestEntry& e : m.files)
-        if (e.shared()) referenced.insert(e.shared_name());
+      WEIR_ASSIGN_OR_RETURN(std::vector<DbManifest> parts, ReadManifests(job_dir / name));
+      for (const DbManifest& m : parts)
+        for (const ManifestEntry& e : m.files)
+          if (e.shared()) referenced.insert(e.shared_name());
     }
     WEIR_ASSIGN_OR_RETURN(std::vector<std::string> names, ListDir(shared_dir));
     const time_t now = ::time(nullptr);
@@ -571,8 +622,12 @@ Result<std::unique_ptr<CheckpointStorage>> CheckpointStorage::Open(std::string_v
 }
 
 Result<std::string> CheckpointStorage::UploadDb(int64_t id, bool savepoint,
-                                                const std::string& local_dir) {
+                                                const std::string& local_dir,
+                                                std::string_view part) {
   if (id < 0) return Status::InvalidArgument("negative checkpoint id " + std::to_string(id));
+  if (!part.empty() && !IsPartName(part))
+    return Status::InvalidArgument("part name '" + std::string(part) +
+                                   "': expected letters, digits, '-' and '_'");
   const fs::path chk = impl_->DirOf(id, savepoint);
   if (Exists(chk / kMetadataFile))
     return Status::AlreadyExists("checkpoint " + chk.string() + " is already complete");
@@ -585,6 +640,7 @@ Result<std::string> CheckpointStorage::UploadDb(int64_t id, bool savepoint,
   if (!IsSafeName(dbid))
     return Status::FailedPrecondition("unusable database identity in " + identity.string());
 
+  const std::string db_dir_name = DbDirOf(part);
   DbManifest manifest;
   manifest.dbid = dbid;
   WEIR_ASSIGN_OR_RETURN(std::vector<std::string> names, ListDir(local_dir));
@@ -596,19 +652,20 @@ Result<std::string> CheckpointStorage::UploadDb(int64_t id, bool savepoint,
     ManifestEntry e;
     e.db_name = n;
     e.size = size;
-    e.stored = (IsSst(n) && !savepoint) ? "../shared/" + dbid + "-" + n : "db/" + n;
+    e.stored = (IsSst(n) && !savepoint) ? "../shared/" + dbid + "-" + n : db_dir_name + "/" + n;
     manifest.files.push_back(std::move(e));
   }
   const std::string text = EncodeManifest(manifest);
 
-  // A retry of the same checkpoint starts its own files afresh.
-  const fs::path db_dir = chk / "db";
+  // A retry of the same checkpoint and part starts that part's files afresh;
+  // the other parts' are not touched.
+  const fs::path db_dir = chk / db_dir_name;
   WEIR_RETURN_IF_ERROR(RemoveTree(db_dir));
   std::error_code ec;
   fs::create_directories(db_dir, ec);
   if (ec) return EcStatus("creating", db_dir, ec);
   // References first, so that garbage collection keeps what we reuse.
-  WEIR_RETURN_IF_ERROR(WriteFileAtomic(chk / kManifestFile, text));
+  WEIR_RETURN_IF_ERROR(WriteFileAtomic(chk / ManifestFileOf(part), text));
 
   bool wrote_shared = false;
   for (const ManifestEntry& e : manifest.files) {
@@ -651,14 +708,9 @@ Status CheckpointStorage::Complete(int64_t id, bool savepoint, std::string_view 
   h.id = id;
   h.savepoint = savepoint;
   h.completed_ms = completed_ms;
-  const fs::path manifest_path = chk / kManifestFile;
-  auto text = ReadWholeFile(manifest_path);
-  if (text.ok()) {
-    WEIR_ASSIGN_OR_RETURN(DbManifest m, ParseManifest(*text, manifest_path.string()));
+  WEIR_ASSIGN_OR_RETURN(std::vector<DbManifest> parts, ReadManifests(chk));
+  for (const DbManifest& m : parts)
     for (const ManifestEntry& e : m.files) h.files_bytes += e.size;
-  } else if (text.status().code() != StatusCode::kNotFound) {
-    return text.status();
-  }
 
   WEIR_RETURN_IF_ERROR(WriteFileAtomic(chk / kMetadataFile, EncodeMetadata(h, metadata)));
   WEIR_RETURN_IF_ERROR(SyncDir(chk));
@@ -776,4 +828,4 @@ const std::string& CheckpointStorage::job_dir() const {
   return impl_->job_dir_string;
 }
 
-}  // namespace weir::state
+}  // namespace weir::checkpoint

@@ -12,6 +12,8 @@
 //                                   collection, which reads only these)
 //     db/                           the non-SST files of the RocksDB checkpoint
 //                                   (MANIFEST, CURRENT, OPTIONS...)
+//     _db_manifest.P, db.P/         the same for part P (one database of
+//                                   several, e.g. one per worker process)
 //     _metadata                     written last: complete <=> this exists and
 //                                   verifies
 //   ROOT/J/savepoint-N/             a savepoint: self-contained (its SSTs are
@@ -22,9 +24,11 @@
 // the IDENTITY file of the local checkpoint. IDENTITY itself is not stored:
 // a database restored by DownloadDb gets a fresh identity, so the SSTs it
 // writes later never take the name of a different file already in shared/.
-// One database per checkpoint id: a second UploadDb of the same id replaces
-// the first (a retry). Several processes uploading into one checkpoint would
-// need a per-process subdirectory and name in this API.
+// Parts: several databases (one per worker process) may upload into one
+// checkpoint id, each under a part name of its own; part "" is the layout of
+// a single database (_db_manifest, db/). A second UploadDb of the same id and
+// part replaces that part's files (a retry) and leaves the other parts alone.
+// Their SSTs never clash in shared/: each database has its own DBID.
 //
 // Incremental: UploadDb copies an SST only when shared/ does not already hold
 // it; otherwise the checkpoint references the stored copy. Files are written
@@ -59,7 +63,7 @@
 
 #include "common/status.h"
 
-namespace weir::state {
+namespace weir::checkpoint {
 
 struct CheckpointInfo {
   int64_t id = 0;
@@ -77,14 +81,18 @@ class CheckpointStorage {
   ~CheckpointStorage();
 
   // Copies the RocksDB checkpoint directory `local_dir` (CreateLocalCheckpoint)
-  // into checkpoint `id`. Returns the DB manifest to put into the metadata:
-  // which stored file becomes which file of the database on restore.
-  Result<std::string> UploadDb(int64_t id, bool savepoint, const std::string& local_dir);
+  // into checkpoint `id`, as its part `part` ("" for the only database;
+  // otherwise letters, digits, '-' and '_', e.g. "w3"). Returns the DB
+  // manifest to put into the metadata: which stored file becomes which file
+  // of the database on restore (DownloadDb takes it, whatever the part).
+  Result<std::string> UploadDb(int64_t id, bool savepoint, const std::string& local_dir,
+                               std::string_view part = "");
 
   // Makes checkpoint `id` complete with `metadata` (the runtime's bytes),
-  // durably; then applies retention. `completed_ms` is recorded. UploadDb may
-  // not have been called (a job without keyed state). kAlreadyExists when
-  // `id` is already complete.
+  // durably; then applies retention. `completed_ms` is recorded, and the
+  // bytes of the files of every part uploaded. UploadDb may not have been
+  // called (a job without keyed state). kAlreadyExists when `id` is already
+  // complete.
   Status Complete(int64_t id, bool savepoint, std::string_view metadata, int64_t completed_ms);
 
   // Drops what an uncompleted checkpoint `id` wrote (a failed or timed-out
@@ -122,4 +130,4 @@ class CheckpointStorage {
   std::unique_ptr<Impl> impl_;
 };
 
-}  // namespace weir::state
+}  // namespace weir::checkpoint

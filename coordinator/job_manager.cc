@@ -1,0 +1,938 @@
+#include "coordinator/job_manager.h"
+
+#include <algorithm>
+#include <filesystem>
+
+#include "common/checkpoint/metadata.h"
+#include "common/keys.h"
+#include "common/rpc/graph.h"
+#include "coordinator/planner.h"
+
+namespace weir::coordinator {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+bool Terminal(v1::JobState s) {
+  return s == v1::JOB_STATE_FINISHED || s == v1::JOB_STATE_CANCELLED || s == v1::JOB_STATE_FAILED;
+}
+
+std::string StateName(v1::JobState s) {
+  std::string n = v1::JobState_Name(s);
+  return n.substr(std::string("JOB_STATE_").size());
+}
+
+constexpr int64_t kDrainCommitsMs = 10'000;
+
+}  // namespace
+
+struct JobManager::Worker {
+  std::string id;
+  std::string address;
+  int slots = 0;
+  bool alive = false;
+  int64_t last_heartbeat_ms = 0;
+  int64_t registered_ms = 0;
+  int64_t token = 0;
+  std::shared_ptr<WorkerLink> link;
+};
+
+struct JobManager::Job {
+  v1::StoredJob rec;
+  std::unique_ptr<spec::JobSpec> spec;
+  plan::PhysicalPlan plan;
+  v1::JobGraph graph;
+  std::unique_ptr<checkpoint::CheckpointStorage> storage;  // null: no checkpointing
+  bool checkpointing() const { return storage != nullptr; }
+
+  // The current attempt.
+  bool deployed = false;
+  std::vector<v1::TaskPlacement> placement;
+  std::map<std::string, int> slots_on;  // worker -> slots it gives this attempt
+  std::set<std::string> workers, ready, finished, exited;
+  std::map<std::string, v1::TaskProgress> progress;
+  bool stopping = false;
+  Then then = Then::kRestart;
+  std::string stop_reason;
+  int rescale_to = 0;
+  int64_t restart_at_ms = 0;
+
+  // Checkpoints.
+  struct Pending {
+    int64_t id = 0;
+    bool savepoint = false;
+    int64_t started_ms = 0;
+    std::string purpose;  // "", "final", "savepoint", "cancel", "rescale"
+    std::map<std::string, std::string> shares;
+  };
+  std::optional<Pending> pending;
+  int64_t next_checkpoint_id = 1;
+  int64_t last_trigger_ms = 0;
+  int64_t final_id = 0;
+  bool released = false;
+  int64_t last_completed_id = 0;
+  std::string last_completed_path;
+
+  // One savepoint request at a time (savepoint, cancel --savepoint, rescale).
+  struct SavepointRequest {
+    int64_t no = 0;
+    std::string purpose;
+    int rescale_to = 0;
+    int64_t checkpoint_id = 0;  // once triggered
+    bool done = false;
+    Status status;
+    std::string path;
+  };
+  std::optional<SavepointRequest> sp;
+  int64_t sp_counter = 0;
+
+  std::deque<v1::JobEvent> events;
+  size_t events_base = 0;  // the index of events.front()
+};
+
+// ---------------------------------------------------------------- setup
+
+JobManager::JobManager(ManagerOptions options, std::unique_ptr<Registry> registry)
+    : options_(std::move(options)), registry_(std::move(registry)) {
+  if (!options_.clock) options_.clock = SystemClock::Get();
+}
+
+JobManager::~JobManager() = default;
+
+Result<std::unique_ptr<JobManager>> JobManager::Create(ManagerOptions options) {
+  std::error_code ec;
+  fs::create_directories(options.data_dir, ec);
+  if (ec)
+    return Status::Unavailable("cannot create the data directory " + options.data_dir + ": " +
+                               ec.message());
+  if (options.checkpoint_storage.empty())
+    options.checkpoint_storage =
+        "file://" + (fs::absolute(options.data_dir) / "checkpoints").string();
+  WEIR_ASSIGN_OR_RETURN(auto registry,
+                        Registry::Open((fs::path(options.data_dir) / "registry").string()));
+  std::unique_ptr<JobManager> m(new JobManager(std::move(options), std::move(registry)));
+  WEIR_RETURN_IF_ERROR(m->Load());
+  return m;
+}
+
+void JobManager::Log(const std::string& m) const {
+  if (options_.log) options_.log(m);
+}
+
+Status JobManager::PlanJob(Job& j, int parallelism) {
+  PlanOptions po;
+  po.parallelism_override = parallelism;
+  WEIR_ASSIGN_OR_RETURN(j.plan, Plan(*j.spec, po));
+  j.graph = rpc::ToProto(j.plan);
+  j.rec.set_parallelism(parallelism);
+  return Status::OK();
+}
+
+Status JobManager::Load() {
+  WEIR_ASSIGN_OR_RETURN(auto stored, registry_->LoadAll());
+  const int64_t now = options_.clock->NowMillis();
+  for (auto& rec : stored) {
+    auto j = std::make_unique<Job>();
+    j->rec = rec;
+    if (!Terminal(rec.state())) {
+      auto loaded = spec::ParseJob(rec.job_yaml(), rec.file_name());
+      Status st =
+          loaded.job
+              ? Status::OK()
+              : Status::InvalidArgument(FormatDiagnostics(rec.file_name(), loaded.diagnostics));
+      if (st.ok()) {
+        j->spec = std::move(loaded.job);
+        st = PlanJob(*j, rec.parallelism());
+      }
+      if (st.ok() && j->spec->checkpoint.mode != spec::CheckpointMode::kNone) {
+        auto storage = checkpoint::CheckpointStorage::Open(
+            j->spec->checkpoint.storage.empty() ? options_.checkpoint_storage
+                                                : j->spec->checkpoint.storage,
+            j->spec->name, j->spec->checkpoint.retain);
+        if (storage.ok())
+          j->storage = std::move(storage).value();
+        else
+          st = storage.status();
+      }
+      if (!st.ok()) {
+        j->rec.set_failure("cannot resume after a coordinator restart: " + st.message());
+        SetState(*j, v1::JOB_STATE_FAILED, j->rec.failure());
+      } else {
+        j->restart_at_ms = now;
+        SetState(*j, v1::JOB_STATE_RESTARTING,
+                 "coordinator restarted: resuming from the latest checkpoint");
+      }
+    }
+    jobs_[rec.id()] = std::move(j);
+  }
+  if (!jobs_.empty()) Log("loaded " + std::to_string(jobs_.size()) + " job(s) from the registry");
+  return Status::OK();
+}
+
+// ---------------------------------------------------------------- helpers
+
+JobManager::Job* JobManager::Find(const std::string& id) const {
+  auto it = jobs_.find(id);
+  return it == jobs_.end() ? nullptr : it->second.get();
+}
+
+void JobManager::Event(Job& j, const std::string& message) {
+  v1::JobEvent ev;
+  ev.set_time_ms(options_.clock->NowMillis());
+  ev.set_message(message);
+  *ev.mutable_job() = ToProto(j);
+  j.events.push_back(std::move(ev));
+  while (j.events.size() > 1000) {
+    j.events.pop_front();
+    j.events_base++;
+  }
+  Log("job " + j.rec.id() + ": " + message);
+  cv_.notify_all();
+}
+
+void JobManager::Persist(Job& j) {
+  Status st = registry_->Put(j.rec);
+  if (!st.ok()) Log("job " + j.rec.id() + ": " + st.message());
+}
+
+void JobManager::SetState(Job& j, v1::JobState s, const std::string& message) {
+  j.rec.set_state(s);
+  j.rec.set_state_changed_ms(options_.clock->NowMillis());
+  Persist(j);
+  Event(j, StateName(s) + (message.empty() ? "" : ": " + message));
+}
+
+void JobManager::SendTo(const std::string& worker, const v1::CoordinatorMessage& m) {
+  auto it = workers_.find(worker);
+  if (it != workers_.end() && it->second->alive && it->second->link) it->second->link->Send(m);
+}
+
+int JobManager::FreeSlots(const std::string& worker) const {
+  auto it = workers_.find(worker);
+  if (it == workers_.end() || !it->second->alive) return 0;
+  int used = 0;
+  for (const auto& [id, j] : jobs_)
+    if (j->deployed)
+      if (auto s = j->slots_on.find(worker); s != j->slots_on.end()) used += s->second;
+  return it->second->slots - used;
+}
+
+v1::Job JobManager::ToProto(const Job& j) const {
+  v1::Job p;
+  p.set_id(j.rec.id());
+  p.set_state(j.rec.state());
+  p.set_parallelism(j.spec ? (j.rec.parallelism() > 0 ? j.rec.parallelism() : j.spec->parallelism)
+                           : j.rec.parallelism());
+  p.set_submitted_ms(j.rec.submitted_ms());
+  p.set_state_changed_ms(j.rec.state_changed_ms());
+  p.set_restarts(j.rec.restarts());
+  p.set_attempt(j.rec.attempt());
+  p.set_failure(j.rec.failure());
+  p.set_last_checkpoint_id(j.last_completed_id);
+  p.set_last_checkpoint_path(j.last_completed_path);
+  p.set_file_name(j.rec.file_name());
+  p.set_savepoint_path(j.rec.savepoint_path());
+  *p.mutable_graph() = j.graph;
+  for (const auto& t : j.placement) *p.add_tasks() = t;
+  int64_t wm = 0;
+  bool any_sink = false;
+  for (const auto& [w, pr] : j.progress) {
+    if (pr.attempt() != j.rec.attempt()) continue;
+    p.set_records_in(p.records_in() + pr.records_in());
+    p.set_records_out(p.records_out() + pr.records_out());
+    p.set_skipped(p.skipped() + pr.skipped());
+    if (pr.has_sinks()) {
+      wm = any_sink ? std::min(wm, pr.watermark_ms()) : pr.watermark_ms();
+      any_sink = true;
+    }
+  }
+  p.set_watermark_ms(any_sink && wm > 0 ? wm : 0);
+  return p;
+}
+
+Result<std::string> JobManager::RestorePathFor(Job& j) {
+  if (j.storage) {
+    WEIR_ASSIGN_OR_RETURN(auto all, j.storage->List());
+    for (auto it = all.rbegin(); it != all.rend(); ++it)
+      if (it->id >= j.rec.first_checkpoint_id()) return it->path;
+  }
+  return j.rec.from_savepoint();
+}
+
+// ---------------------------------------------------------------- deploy
+
+bool JobManager::TryDeploy(Job& j) {
+  int need = 0;
+  for (const auto& v : j.plan.vertices) need = std::max(need, v.parallelism);
+  // Slots: round robin over the workers with free slots, most free first.
+  std::vector<std::pair<std::string, int>> free;
+  int total = 0;
+  for (const auto& [id, w] : workers_) {
+    int f = FreeSlots(id);
+    if (f > 0) {
+      free.push_back({id, f});
+      total += f;
+    }
+  }
+  if (total < need) {
+    if (j.rec.state() != v1::JOB_STATE_PENDING && j.rec.state() != v1::JOB_STATE_RESTARTING)
+      SetState(j, v1::JOB_STATE_PENDING, "");
+    if (j.stop_reason != "slots") {
+      j.stop_reason = "slots";
+      Event(j, "waiting for " + std::to_string(need) + " free slots (" + std::to_string(total) +
+                   " free)");
+    }
+    return false;
+  }
+  std::stable_sort(free.begin(), free.end(),
+                   [](const auto& a, const auto& b) { return a.second > b.second; });
+  std::vector<std::string> slot_worker;
+  while (static_cast<int>(slot_worker.size()) < need) {
+    for (auto& [id, f] : free) {
+      if (f == 0 || static_cast<int>(slot_worker.size()) == need) continue;
+      slot_worker.push_back(id);
+      --f;
+    }
+  }
+  auto restore = RestorePathFor(j);
+  if (!restore.ok()) {
+    j.rec.set_failure(restore.status().message());
+    SetState(j, v1::JOB_STATE_FAILED, restore.status().message());
+    return false;
+  }
+  j.stop_reason.clear();
+  j.rec.set_attempt(j.rec.attempt() + 1);
+  j.placement.clear();
+  j.slots_on.clear();
+  j.workers.clear();
+  j.ready.clear();
+  j.finished.clear();
+  j.exited.clear();
+  j.progress.clear();
+  j.pending.reset();
+  j.final_id = 0;
+  j.released = false;
+  const int maxp = j.spec->max_parallelism;
+  std::set<std::pair<std::string, int>> slots_used;
+  for (const auto& v : j.plan.vertices) {
+    for (int s = 0; s < v.parallelism; ++s) {
+      v1::TaskPlacement t;
+      t.set_vertex(v.id);
+      t.set_vertex_name(v.name);
+      t.set_subtask(s);
+      t.set_worker_id(slot_worker[static_cast<size_t>(s)]);
+      if (v.keyed) {
+        KeyGroupRange r = KeyGroupRangeFor(s, v.parallelism, maxp);
+        t.set_key_group_first(r.start);
+        t.set_key_group_last(r.end);
+      }
+      j.placement.push_back(t);
+      j.workers.insert(t.worker_id());
+      slots_used.insert({t.worker_id(), s});
+    }
+  }
+  for (const auto& [w, s] : slots_used) j.slots_on[w]++;
+  if (j.storage) {
+    int64_t next = std::max<int64_t>(1, j.rec.first_checkpoint_id());
+    auto all = j.storage->List();
+    if (all.ok())
+      for (const auto& c : *all) next = std::max(next, c.id + 1);
+    j.next_checkpoint_id = next;
+  }
+  v1::CoordinatorMessage m;
+  v1::DeployJob* d = m.mutable_deploy();
+  d->set_job_id(j.rec.id());
+  d->set_attempt(j.rec.attempt());
+  d->set_job_yaml(j.rec.job_yaml());
+  d->set_file_name(j.rec.file_name());
+  *d->mutable_graph() = j.graph;
+  for (const auto& t : j.placement) *d->add_tasks() = t;
+  for (const auto& w : j.workers) {
+    v1::Peer* p = d->add_peers();
+    p->set_worker_id(w);
+    p->set_address(workers_.at(w)->address);
+  }
+  if (j.storage)
+    d->set_checkpoint_storage(j.spec->checkpoint.storage.empty() ? options_.checkpoint_storage
+                                                                 : j.spec->checkpoint.storage);
+  d->set_restore_path(*restore);
+  for (const auto& w : j.workers) SendTo(w, m);
+  j.deployed = true;
+  j.stopping = false;
+  j.last_trigger_ms = options_.clock->NowMillis();
+  std::string where;
+  for (const auto& w : j.workers) where += (where.empty() ? "" : ", ") + w;
+  SetState(j, v1::JOB_STATE_RUNNING,
+           "attempt " + std::to_string(j.rec.attempt()) + " on " + where +
+               (restore->empty() ? std::string(" from the beginning") : " restoring " + *restore));
+  return true;
+}
+
+// ---------------------------------------------------------------- stopping
+
+void JobManager::StopAttempt(Job& j, Then then, const std::string& why) {
+  if (j.stopping) return;
+  j.then = then;
+  if (j.pending) {
+    if (j.storage) (void)j.storage->Abort(j.pending->id, j.pending->savepoint);
+    j.pending.reset();
+  }
+  if (j.sp && !j.sp->done && then != Then::kCancel && then != Then::kRescale) {
+    j.sp->done = true;
+    j.sp->status = Status::Aborted("the job stopped before the savepoint completed: " + why);
+    cv_.notify_all();
+  }
+  if (!j.deployed) {
+    AfterStop(j);
+    return;
+  }
+  j.stopping = true;
+  const bool drain = then == Then::kCancel || then == Then::kRescale;
+  v1::CoordinatorMessage m;
+  m.mutable_cancel()->set_job_id(j.rec.id());
+  m.mutable_cancel()->set_attempt(j.rec.attempt());
+  if (drain) m.mutable_cancel()->set_drain_commits_ms(kDrainCommitsMs);
+  for (const auto& w : j.workers)
+    if (!j.exited.count(w)) SendTo(w, m);
+  if (then == Then::kRestart) {
+    j.rec.set_failure(why);
+    SetState(j, v1::JOB_STATE_RESTARTING, why);
+  } else if (then == Then::kCancel) {
+    SetState(j, v1::JOB_STATE_CANCELLING, why);
+  } else {
+    Event(j, why);
+  }
+}
+
+void JobManager::AfterStop(Job& j) {
+  j.deployed = false;
+  j.stopping = false;
+  j.slots_on.clear();
+  const int64_t now = options_.clock->NowMillis();
+  switch (j.then) {
+    case Then::kRestart: {
+      const auto& rs = j.spec->restart;
+      if (!j.checkpointing()) {
+        SetState(j, v1::JOB_STATE_FAILED,
+                 j.rec.failure() + " (no restart: the job has checkpoint.mode none)");
+        return;
+      }
+      if (j.rec.failures() >= rs.attempts) {
+        SetState(
+            j, v1::JOB_STATE_FAILED,
+            j.rec.failure() + " (out of restart attempts: " + std::to_string(rs.attempts) + ")");
+        return;
+      }
+      j.rec.set_failures(j.rec.failures() + 1);
+      j.rec.set_restarts(j.rec.restarts() + 1);
+      j.restart_at_ms = now + rs.delay_ms;
+      SetState(j, v1::JOB_STATE_RESTARTING,
+               "restart " + std::to_string(j.rec.failures()) + " of " +
+                   std::to_string(rs.attempts) + " in " + std::to_string(rs.delay_ms) + " ms");
+      return;
+    }
+    case Then::kCancel:
+      SetState(j, v1::JOB_STATE_CANCELLED, "");
+      return;
+    case Then::kRescale: {
+      Status st = PlanJob(j, j.rescale_to);
+      if (!st.ok()) {
+        j.rec.set_failure("rescale: " + st.message());
+        SetState(j, v1::JOB_STATE_FAILED, j.rec.failure());
+        return;
+      }
+      j.restart_at_ms = now;
+      SetState(j, v1::JOB_STATE_RESTARTING,
+               "rescaling to parallelism " + std::to_string(j.rescale_to));
+      return;
+    }
+    case Then::kFinish:
+      SetState(j, v1::JOB_STATE_FINISHED, "");
+      return;
+    case Then::kFail:
+      SetState(j, v1::JOB_STATE_FAILED, j.rec.failure());
+      return;
+  }
+}
+
+// ---------------------------------------------------------------- checkpoints
+
+std::optional<int64_t> JobManager::Trigger(Job& j, bool savepoint, const std::string& purpose) {
+  if (!j.storage || j.pending || !j.deployed || j.stopping) return std::nullopt;
+  Job::Pending p;
+  p.id = j.next_checkpoint_id++;
+  p.savepoint = savepoint;
+  p.started_ms = options_.clock->NowMillis();
+  p.purpose = purpose;
+  j.pending = p;
+  j.last_trigger_ms = p.started_ms;
+  v1::CoordinatorMessage m;
+  auto* t = m.mutable_trigger();
+  t->set_job_id(j.rec.id());
+  t->set_attempt(j.rec.attempt());
+  t->set_checkpoint_id(p.id);
+  t->set_savepoint(savepoint);
+  for (const auto& w : j.workers) SendTo(w, m);
+  return p.id;
+}
+
+void JobManager::CheckpointFailed(Job& j, const std::string& why) {
+  if (!j.pending) return;
+  const int64_t id = j.pending->id;
+  (void)j.storage->Abort(id, j.pending->savepoint);
+  v1::CoordinatorMessage m;
+  auto* d = m.mutable_checkpoint_done();
+  d->set_job_id(j.rec.id());
+  d->set_attempt(j.rec.attempt());
+  d->set_checkpoint_id(id);
+  d->set_ok(false);
+  for (const auto& w : j.workers) SendTo(w, m);
+  j.pending.reset();
+  if (j.sp && !j.sp->done && j.sp->checkpoint_id == id) {
+    j.sp->done = true;
+    j.sp->status = Status::Aborted("savepoint " + std::to_string(id) + " failed: " + why);
+    cv_.notify_all();
+  }
+  // As with one process: a failed checkpoint fails the attempt, so no sink
+  // holds prepared data that no checkpoint will commit.
+  StopAttempt(j, Then::kRestart, "checkpoint " + std::to_string(id) + " failed: " + why);
+}
+
+void JobManager::OnAck(Job& j, const std::string& worker, const v1::CheckpointAck& ack) {
+  if (ack.attempt() != j.rec.attempt() || !j.pending || j.pending->id != ack.checkpoint_id() ||
+      j.stopping)
+    return;
+  if (!ack.ok()) {
+    CheckpointFailed(j, "worker " + worker + ": " + ack.error());
+    return;
+  }
+  j.pending->shares[worker] = ack.share();
+  if (j.pending->shares.size() < j.workers.size()) return;
+
+  // Every share is in: the metadata, then completion.
+  Job::Pending p = std::move(*j.pending);
+  checkpoint::CheckpointMetadata meta;
+  meta.id = p.id;
+  meta.savepoint = p.savepoint;
+  meta.job = j.spec->name;
+  meta.max_parallelism = j.spec->max_parallelism;
+  for (const auto& [w, bytes] : p.shares) {
+    auto share = checkpoint::CheckpointMetadata::Decode(bytes);
+    if (!share.ok()) {
+      CheckpointFailed(j, "worker " + w + " sent a malformed share: " + share.status().message());
+      return;
+    }
+    for (auto& t : share->tasks) meta.tasks.push_back(std::move(t));
+    for (auto& d : share->db_parts) meta.db_parts.push_back(std::move(d));
+  }
+  meta.completed_ms = SystemClock::Get()->NowMillis();
+  Status st = j.storage->Complete(p.id, p.savepoint, meta.Encode(), meta.completed_ms);
+  if (!st.ok()) {
+    CheckpointFailed(j, st.message());
+    return;
+  }
+  j.pending.reset();
+  const std::string path = (fs::path(j.storage->job_dir()) /
+                            ((p.savepoint ? "savepoint-" : "chk-") + std::to_string(p.id)))
+                               .string();
+  j.last_completed_id = p.id;
+  j.last_completed_path = path;
+  v1::CoordinatorMessage m;
+  auto* d = m.mutable_checkpoint_done();
+  d->set_job_id(j.rec.id());
+  d->set_attempt(j.rec.attempt());
+  d->set_checkpoint_id(p.id);
+  d->set_ok(true);
+  for (const auto& w : j.workers) SendTo(w, m);
+  if (p.savepoint) {
+    j.rec.set_savepoint_path(path);
+    Persist(j);
+  }
+  Event(j, std::string(p.savepoint ? "savepoint " : "checkpoint ") + std::to_string(p.id) +
+               " completed in " + std::to_string(options_.clock->NowMillis() - p.started_ms) +
+               " ms: " + path);
+  if (j.sp && !j.sp->done && j.sp->checkpoint_id == p.id) {
+    j.sp->done = true;
+    j.sp->path = path;
+    cv_.notify_all();
+  }
+  if (p.purpose == "final") {
+    v1::CoordinatorMessage r;
+    r.mutable_release()->set_job_id(j.rec.id());
+    r.mutable_release()->set_attempt(j.rec.attempt());
+    for (const auto& w : j.workers) SendTo(w, r);
+    j.released = true;
+  } else if (p.purpose == "cancel") {
+    StopAttempt(j, Then::kCancel, "cancelled after savepoint " + std::to_string(p.id));
+  } else if (p.purpose == "rescale") {
+    j.rescale_to = j.sp ? j.sp->rescale_to : j.rescale_to;
+    StopAttempt(j, Then::kRescale, "savepoint " + std::to_string(p.id) + " taken for the rescale");
+  }
+}
+
+void JobManager::OnTaskEvent(Job& j, const std::string& worker, const v1::TaskEvent& ev) {
+  if (ev.attempt() != j.rec.attempt() || !j.deployed) return;
+  switch (ev.kind()) {
+    case v1::TaskEvent::KIND_READY:
+      j.ready.insert(worker);
+      return;
+    case v1::TaskEvent::KIND_FINISHED:
+      j.finished.insert(worker);
+      return;
+    case v1::TaskEvent::KIND_FAILED:
+      StopAttempt(j, Then::kRestart, "worker " + worker + ": " + ev.message());
+      return;
+    case v1::TaskEvent::KIND_EXITED:
+      j.exited.insert(worker);
+      if (j.stopping) return;  // Tick completes the stop
+      if (j.exited.size() == j.workers.size() && (j.released || !j.checkpointing())) {
+        j.then = Then::kFinish;
+        j.stopping = true;
+        return;
+      }
+      if (!j.released && j.checkpointing())
+        StopAttempt(j, Then::kRestart, "worker " + worker + " ended its tasks unexpectedly");
+      return;
+    default:
+      return;
+  }
+}
+
+// ---------------------------------------------------------------- workers
+
+int64_t JobManager::WorkerRegistered(const v1::RegisterWorker& r,
+                                     std::shared_ptr<WorkerLink> link) {
+  std::lock_guard lock(mu_);
+  auto& w = workers_[r.worker_id()];
+  if (!w) w = std::make_unique<Worker>();
+  if (w->alive) LoseWorker(*w, "it registered again");
+  const int64_t now = options_.clock->NowMillis();
+  w->id = r.worker_id();
+  w->address = r.address();
+  w->slots = r.slots();
+  w->alive = true;
+  w->last_heartbeat_ms = now;
+  w->registered_ms = now;
+  w->token = next_token_++;
+  w->link = std::move(link);
+  v1::CoordinatorMessage m;
+  m.mutable_registered()->set_heartbeat_interval_ms(options_.heartbeat_interval_ms);
+  m.mutable_registered()->set_fence_after_ms(fence_after_ms());
+  w->link->Send(m);
+  Log("worker " + w->id + " registered: " + w->address + ", " + std::to_string(w->slots) +
+      " slots");
+  return w->token;
+}
+
+void JobManager::LoseWorker(Worker& w, const std::string& why) {
+  if (!w.alive) return;
+  w.alive = false;
+  if (w.link) w.link->Close();
+  w.link.reset();
+  Log("worker " + w.id + " lost: " + why);
+  for (auto& [id, j] : jobs_) {
+    if (!j->deployed || !j->workers.count(w.id)) continue;
+    j->exited.insert(w.id);  // its tasks are gone (or fence themselves)
+    if (!j->stopping) StopAttempt(*j, Then::kRestart, "worker " + w.id + " lost: " + why);
+  }
+}
+
+void JobManager::WorkerMessage(int64_t token, const v1::WorkerMessage& m) {
+  std::lock_guard lock(mu_);
+  Worker* w = nullptr;
+  for (auto& [id, x] : workers_)
+    if (x->token == token && x->alive) w = x.get();
+  if (!w) return;
+  w->last_heartbeat_ms = options_.clock->NowMillis();
+  switch (m.msg_case()) {
+    case v1::WorkerMessage::kHeartbeat: {
+      for (const auto& p : m.heartbeat().progress())
+        if (Job* j = Find(p.job_id()); j && p.attempt() == j->rec.attempt()) j->progress[w->id] = p;
+      v1::CoordinatorMessage ack;
+      ack.mutable_heartbeat_ack()->set_time_ms(w->last_heartbeat_ms);
+      w->link->Send(ack);
+      return;
+    }
+    case v1::WorkerMessage::kTaskEvent:
+      if (Job* j = Find(m.task_event().job_id())) OnTaskEvent(*j, w->id, m.task_event());
+      return;
+    case v1::WorkerMessage::kCheckpointAck:
+      if (Job* j = Find(m.checkpoint_ack().job_id())) OnAck(*j, w->id, m.checkpoint_ack());
+      return;
+    default:
+      return;
+  }
+}
+
+void JobManager::WorkerGone(int64_t token, const std::string& why) {
+  std::lock_guard lock(mu_);
+  for (auto& [id, w] : workers_)
+    if (w->token == token) LoseWorker(*w, why);
+}
+
+// ---------------------------------------------------------------- timer
+
+void JobManager::Tick() {
+  std::lock_guard lock(mu_);
+  const int64_t now = options_.clock->NowMillis();
+  for (auto& [id, w] : workers_)
+    if (w->alive && now - w->last_heartbeat_ms > options_.heartbeat_timeout_ms)
+      LoseWorker(*w, "no heartbeat for " + std::to_string(now - w->last_heartbeat_ms) + " ms");
+  for (auto& [id, jp] : jobs_) {
+    Job& j = *jp;
+    if (Terminal(j.rec.state())) continue;
+    if (j.stopping) {
+      bool all = true;
+      for (const auto& w : j.workers) {
+        auto it = workers_.find(w);
+        const bool gone = it == workers_.end() || !it->second->alive;
+        if (!gone && !j.exited.count(w)) all = false;
+      }
+      if (all) AfterStop(j);
+      continue;
+    }
+    if (!j.deployed) {
+      if (now >= j.restart_at_ms) TryDeploy(j);
+      continue;
+    }
+    if (!j.checkpointing()) continue;
+    if (j.pending && now - j.pending->started_ms > j.spec->checkpoint.timeout_ms) {
+      CheckpointFailed(j,
+                       "timed out after " + std::to_string(j.spec->checkpoint.timeout_ms) + " ms");
+      continue;
+    }
+    if (j.pending || j.ready.size() < j.workers.size() || j.final_id != 0) continue;
+    if (j.finished.size() == j.workers.size()) {
+      if (auto cid = Trigger(j, false, "final")) j.final_id = *cid;
+    } else if (j.sp && !j.sp->done && j.sp->checkpoint_id == 0) {
+      if (auto cid = Trigger(j, true, j.sp->purpose)) j.sp->checkpoint_id = *cid;
+    } else if (j.spec->checkpoint.interval_ms > 0 &&
+               now - j.last_trigger_ms >= j.spec->checkpoint.interval_ms) {
+      Trigger(j, false, "");
+    }
+  }
+}
+
+// ---------------------------------------------------------------- admin
+
+Result<v1::Job> JobManager::Submit(const v1::SubmitJobRequest& req,
+                                   std::vector<spec::Diagnostic>* diags) {
+  const std::string file = req.file_name().empty() ? "job.yaml" : req.file_name();
+  auto loaded = spec::ParseJob(req.job_yaml(), file);
+  if (!loaded.job) {
+    *diags = loaded.diagnostics;
+    return Status::InvalidArgument(FormatDiagnostics(file, loaded.diagnostics));
+  }
+  auto j = std::make_unique<Job>();
+  j->spec = std::move(loaded.job);
+  const std::string id = j->spec->name;
+  j->rec.set_id(id);
+  j->rec.set_job_yaml(req.job_yaml());
+  j->rec.set_file_name(file);
+  if (req.parallelism() < 0) return Status::InvalidArgument("parallelism must be positive");
+  WEIR_RETURN_IF_ERROR(PlanJob(*j, req.parallelism()));
+  if (j->spec->checkpoint.mode != spec::CheckpointMode::kNone) {
+    WEIR_ASSIGN_OR_RETURN(j->storage,
+                          checkpoint::CheckpointStorage::Open(j->spec->checkpoint.storage.empty()
+                                                                  ? options_.checkpoint_storage
+                                                                  : j->spec->checkpoint.storage,
+                                                              id, j->spec->checkpoint.retain));
+    int64_t first = 1;
+    WEIR_ASSIGN_OR_RETURN(auto all, j->storage->List());
+    for (const auto& c : all) first = std::max(first, c.id + 1);
+    if (!req.from_savepoint().empty()) {
+      WEIR_ASSIGN_OR_RETURN(auto meta,
+                            checkpoint::ReadRestorePoint(req.from_savepoint(), *j->spec));
+      first = std::max(first, meta.id + 1);
+      j->rec.set_from_savepoint(req.from_savepoint());
+    }
+    j->rec.set_first_checkpoint_id(first);
+  } else if (!req.from_savepoint().empty()) {
+    return Status::InvalidArgument(
+        "--from-savepoint: the job has checkpoint.mode none, so it cannot restore one");
+  }
+  std::lock_guard lock(mu_);
+  if (Job* old = Find(id); old && !Terminal(old->rec.state()))
+    return Status::AlreadyExists("job " + id + " is " + StateName(old->rec.state()) +
+                                 "; cancel it first or give the new one another name");
+  const int64_t now = options_.clock->NowMillis();
+  j->rec.set_submitted_ms(now);
+  j->restart_at_ms = now;
+  Job& ref = *j;
+  jobs_[id] = std::move(j);
+  SetState(ref, v1::JOB_STATE_PENDING, "submitted");
+  TryDeploy(ref);
+  return ToProto(ref);
+}
+
+std::vector<v1::Job> JobManager::List(bool include_finished) const {
+  std::lock_guard lock(mu_);
+  std::vector<v1::Job> out;
+  for (const auto& [id, j] : jobs_)
+    if (include_finished || !Terminal(j->rec.state())) out.push_back(ToProto(*j));
+  return out;
+}
+
+Result<v1::Job> JobManager::Get(const std::string& id) const {
+  std::lock_guard lock(mu_);
+  Job* j = Find(id);
+  if (!j) return Status::NotFound("no job " + id);
+  return ToProto(*j);
+}
+
+Result<v1::CancelJobResponse> JobManager::Cancel(const std::string& id, bool savepoint,
+                                                 int64_t timeout_ms) {
+  std::unique_lock lock(mu_);
+  Job* j = Find(id);
+  if (!j) return Status::NotFound("no job " + id);
+  if (Terminal(j->rec.state()) || j->rec.state() == v1::JOB_STATE_CANCELLING)
+    return Status::FailedPrecondition("job " + id + " is " + StateName(j->rec.state()));
+  v1::CancelJobResponse resp;
+  if (savepoint) {
+    if (!j->checkpointing())
+      return Status::FailedPrecondition("job " + id +
+                                        " has checkpoint.mode none: it cannot take a savepoint");
+    if (j->rec.state() != v1::JOB_STATE_RUNNING)
+      return Status::FailedPrecondition("job " + id + " is " + StateName(j->rec.state()) +
+                                        ": a savepoint needs it RUNNING");
+    if (j->sp && !j->sp->done)
+      return Status::FailedPrecondition("job " + id + " is taking a savepoint already");
+    j->sp = Job::SavepointRequest{++j->sp_counter, "cancel"};
+    const int64_t no = j->sp->no;
+    cv_.wait_for(lock, std::chrono::milliseconds(timeout_ms),
+                 [&] { return !j->sp || j->sp->no != no || j->sp->done; });
+    if (!j->sp || j->sp->no != no) return Status::Aborted("savepoint request superseded");
+    if (!j->sp->done)
+      return Status::DeadlineExceeded("the savepoint did not complete within " +
+                                      std::to_string(timeout_ms) + " ms; the job keeps running");
+    if (!j->sp->status.ok()) return j->sp->status;
+    resp.set_savepoint_path(j->sp->path);
+  } else {
+    StopAttempt(*j, Then::kCancel, "cancelled");
+  }
+  *resp.mutable_job() = ToProto(*j);
+  return resp;
+}
+
+Result<v1::TriggerSavepointResponse> JobManager::Savepoint(const std::string& id,
+                                                           int64_t timeout_ms) {
+  std::unique_lock lock(mu_);
+  Job* j = Find(id);
+  if (!j) return Status::NotFound("no job " + id);
+  if (!j->checkpointing())
+    return Status::FailedPrecondition("job " + id +
+                                      " has checkpoint.mode none: it cannot take a savepoint");
+  if (j->rec.state() != v1::JOB_STATE_RUNNING)
+    return Status::FailedPrecondition("job " + id + " is " + StateName(j->rec.state()) +
+                                      ": a savepoint needs it RUNNING");
+  if (j->sp && !j->sp->done)
+    return Status::FailedPrecondition("job " + id + " is taking a savepoint already");
+  j->sp = Job::SavepointRequest{++j->sp_counter, "savepoint"};
+  const int64_t no = j->sp->no;
+  cv_.wait_for(lock, std::chrono::milliseconds(timeout_ms),
+               [&] { return !j->sp || j->sp->no != no || j->sp->done; });
+  if (!j->sp || j->sp->no != no) return Status::Aborted("savepoint request superseded");
+  if (!j->sp->done)
+    return Status::DeadlineExceeded("the savepoint did not complete within " +
+                                    std::to_string(timeout_ms) + " ms");
+  if (!j->sp->status.ok()) return j->sp->status;
+  v1::TriggerSavepointResponse resp;
+  resp.set_checkpoint_id(j->sp->checkpoint_id);
+  resp.set_path(j->sp->path);
+  return resp;
+}
+
+Result<v1::RescaleJobResponse> JobManager::Rescale(const std::string& id, int parallelism,
+                                                   int64_t timeout_ms) {
+  std::unique_lock lock(mu_);
+  Job* j = Find(id);
+  if (!j) return Status::NotFound("no job " + id);
+  if (parallelism < 1 || parallelism > j->spec->max_parallelism)
+    return Status::InvalidArgument("parallelism must be 1.." +
+                                   std::to_string(j->spec->max_parallelism) +
+                                   " (the job's max_parallelism)");
+  if (!j->checkpointing())
+    return Status::FailedPrecondition("job " + id +
+                                      " has checkpoint.mode none: rescaling needs a savepoint");
+  if (j->rec.state() != v1::JOB_STATE_RUNNING)
+    return Status::FailedPrecondition("job " + id + " is " + StateName(j->rec.state()) +
+                                      ": a rescale needs it RUNNING");
+  if (j->sp && !j->sp->done)
+    return Status::FailedPrecondition("job " + id + " is taking a savepoint already");
+  {
+    // Checked before stopping anything: the new plan must be valid.
+    PlanOptions po;
+    po.parallelism_override = parallelism;
+    auto p = Plan(*j->spec, po);
+    if (!p.ok()) return p.status();
+  }
+  j->sp = Job::SavepointRequest{++j->sp_counter, "rescale", parallelism};
+  const int64_t no = j->sp->no;
+  cv_.wait_for(lock, std::chrono::milliseconds(timeout_ms),
+               [&] { return !j->sp || j->sp->no != no || j->sp->done; });
+  if (!j->sp || j->sp->no != no) return Status::Aborted("rescale request superseded");
+  if (!j->sp->done)
+    return Status::DeadlineExceeded("the savepoint for the rescale did not complete within " +
+                                    std::to_string(timeout_ms) + " ms; the job keeps running");
+  if (!j->sp->status.ok()) return j->sp->status;
+  v1::RescaleJobResponse resp;
+  resp.set_savepoint_path(j->sp->path);
+  *resp.mutable_job() = ToProto(*j);
+  return resp;
+}
+
+Result<std::vector<v1::Checkpoint>> JobManager::Checkpoints(const std::string& id) const {
+  std::unique_lock lock(mu_);
+  Job* j = Find(id);
+  if (!j) return Status::NotFound("no job " + id);
+  std::vector<v1::Checkpoint> out;
+  if (!j->storage) return out;
+  WEIR_ASSIGN_OR_RETURN(auto all, j->storage->List());
+  for (const auto& c : all) {
+    v1::Checkpoint p;
+    p.set_id(c.id);
+    p.set_savepoint(c.savepoint);
+    p.set_path(c.path);
+    p.set_completed_ms(c.completed_ms);
+    p.set_bytes(c.bytes);
+    out.push_back(std::move(p));
+  }
+  return out;
+}
+
+std::vector<v1::Worker> JobManager::Workers() const {
+  std::lock_guard lock(mu_);
+  std::vector<v1::Worker> out;
+  for (const auto& [id, w] : workers_) {
+    v1::Worker p;
+    p.set_id(w->id);
+    p.set_address(w->address);
+    p.set_slots(w->slots);
+    p.set_slots_used(w->alive ? w->slots - FreeSlots(id) : 0);
+    p.set_alive(w->alive);
+    p.set_last_heartbeat_ms(w->last_heartbeat_ms);
+    p.set_registered_ms(w->registered_ms);
+    out.push_back(std::move(p));
+  }
+  return out;
+}
+
+std::vector<v1::JobEvent> JobManager::Events(const std::string& id, size_t* from,
+                                             int64_t wait_ms) const {
+  std::unique_lock lock(mu_);
+  auto ready = [&] {
+    Job* j = Find(id);
+    return !j || j->events_base + j->events.size() > *from;
+  };
+  cv_.wait_for(lock, std::chrono::milliseconds(wait_ms), ready);
+  std::vector<v1::JobEvent> out;
+  Job* j = Find(id);
+  if (!j) return out;
+  size_t i = std::max(*from, j->events_base);
+  for (; i < j->events_base + j->events.size(); ++i) out.push_back(j->events[i - j->events_base]);
+  *from = i;
+  return out;
+}
+
+}  // namespace weir::coordinator

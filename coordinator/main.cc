@@ -1,0 +1,130 @@
+// weir-coordinator: the job registry, scheduler, checkpoint coordinator and
+// failure detector of a cluster (shared/design/cli.md).
+//   weir-coordinator [--config FILE] [--data-dir DIR] [--port 7600]
+//                    [--checkpoint-storage URI] [--heartbeat-timeout MS]
+// Serves weir.v1.Admin and weir.v1.Control on --port, with grpc.health.v1
+// and server reflection, until SIGTERM or SIGINT.
+#include <grpcpp/ext/proto_server_reflection_plugin.h>
+#include <grpcpp/grpcpp.h>
+#include <grpcpp/health_check_service_interface.h>
+#include <signal.h>
+
+#include <CLI/CLI.hpp>
+#include <atomic>
+#include <cstdio>
+#include <thread>
+
+#include "common/config.h"
+#include "coordinator/services.h"
+
+namespace {
+void Log(const std::string& m) {
+  std::fprintf(stderr, "weir-coordinator: %s\n", m.c_str());
+}
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string data_dir = "weir-coordinator-data", port = "7600", storage, hb_timeout = "5000",
+              hb_interval = "500";
+  std::map<std::string, std::string*> keys = {{"data-dir", &data_dir},
+                                              {"port", &port},
+                                              {"checkpoint-storage", &storage},
+                                              {"heartbeat-timeout", &hb_timeout},
+                                              {"heartbeat-interval", &hb_interval}};
+  const std::string config = weir::FindConfigFlag(argc, argv);
+  if (!config.empty()) {
+    weir::Status st = weir::ApplyYamlConfig(config, keys);
+    if (!st.ok()) {
+      Log(st.message());
+      return 2;
+    }
+  }
+  CLI::App app{"weir-coordinator: schedules weir jobs on workers", "weir-coordinator"};
+  std::string config_flag;
+  app.add_option("--config", config_flag, "YAML file of settings (flags override it)");
+  app.add_option("--data-dir", data_dir, "the job registry and default checkpoint storage")
+      ->envname("WEIR_DATA_DIR")
+      ->capture_default_str();
+  app.add_option("--port", port, "admin and control port (0: any free port)")
+      ->envname("WEIR_PORT")
+      ->capture_default_str();
+  app.add_option("--checkpoint-storage", storage,
+                 "file:// URI for jobs that name none (default DATA_DIR/checkpoints); workers "
+                 "must see the same path")
+      ->envname("WEIR_CHECKPOINT_STORAGE");
+  app.add_option("--heartbeat-timeout", hb_timeout,
+                 "ms without a heartbeat before a worker is lost")
+      ->envname("WEIR_HEARTBEAT_TIMEOUT")
+      ->capture_default_str();
+  app.add_option("--heartbeat-interval", hb_interval, "ms between a worker's heartbeats")
+      ->envname("WEIR_HEARTBEAT_INTERVAL")
+      ->capture_default_str();
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    Log(std::string(e.what()) + " (see weir-coordinator --help)");
+    return 2;
+  }
+  weir::coordinator::ManagerOptions mo;
+  int port_n = 0;
+  try {
+    port_n = std::stoi(port);
+    mo.heartbeat_timeout_ms = std::stoll(hb_timeout);
+    mo.heartbeat_interval_ms = std::stoll(hb_interval);
+  } catch (...) {
+    Log("--port, --heartbeat-timeout and --heartbeat-interval take numbers");
+    return 2;
+  }
+  if (mo.heartbeat_interval_ms < 10 || mo.heartbeat_timeout_ms < 2 * mo.heartbeat_interval_ms) {
+    Log("--heartbeat-timeout must be at least twice --heartbeat-interval (>= 10 ms)");
+    return 2;
+  }
+  mo.data_dir = data_dir;
+  mo.checkpoint_storage = storage;
+  mo.log = Log;
+  auto manager = weir::coordinator::JobManager::Create(mo);
+  if (!manager.ok()) {
+    Log(manager.status().message());
+    return 1;
+  }
+
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  weir::coordinator::AdminService admin(manager->get());
+  weir::coordinator::ControlService control(manager->get());
+  grpc::ServerBuilder builder;
+  int bound = 0;
+  builder.AddListeningPort("0.0.0.0:" + std::to_string(port_n), grpc::InsecureServerCredentials(),
+                           &bound);
+  builder.SetMaxReceiveMessageSize(16 << 20);
+  builder.RegisterService(&admin);
+  builder.RegisterService(&control);
+  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  if (!server || bound == 0) {
+    Log("cannot listen on port " + std::to_string(port_n) + " (in use?)");
+    return 5;
+  }
+  Log("serving on port " + std::to_string(bound) + ", data in " + data_dir);
+
+  sigset_t sigs;
+  sigemptyset(&sigs);
+  sigaddset(&sigs, SIGINT);
+  sigaddset(&sigs, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
+  std::atomic<bool> stop{false};
+  std::thread ticker([&] {
+    while (!stop.load()) {
+      (*manager)->Tick();
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+  });
+  int sig = 0;
+  sigwait(&sigs, &sig);
+  Log("stopping (jobs resume when a coordinator starts again on this data directory)");
+  stop.store(true);
+  ticker.join();
+  server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(1));
+  return 0;
+}

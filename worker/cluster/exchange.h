@@ -1,0 +1,125 @@
+// The data exchange between workers (proto/weir/v1/exchange.proto).
+//
+// Sending: a producer subtask reaches each consumer subtask on another worker
+// through a RemoteTarget, an ElementSink that writes to the ExchangeClient of
+// (that producer, that worker): one Transfer stream, opened on first use,
+// shared by every edge and consumer subtask of that worker. Send blocks until
+// the receiver has granted a credit, so a slow consumer stops its producers
+// with at most `credits` frames per stream in flight.
+//
+// Receiving: ExchangeService looks up the attempt a stream belongs to (it
+// waits a little for the deployment, which may lag behind the producer's),
+// decodes each element against the edge's schema and pushes it into the
+// consumer subtask's InputQueue (which blocks when full), then grants a
+// credit back. A frame that does not fit the plan ends the stream with
+// INVALID_ARGUMENT; the sender's attempt then fails and restarts.
+#pragma once
+
+#include <grpcpp/grpcpp.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+#include <thread>
+
+#include "weir/v1/exchange.grpc.pb.h"
+#include "worker/runtime/channel.h"
+
+namespace weir::cluster {
+
+constexpr int kExchangeCredits = 8;
+
+// What a receiving attempt offers the exchange service.
+class ExchangeReceiver {
+ public:
+  virtual ~ExchangeReceiver() = default;
+  // The input queue of a consumer subtask that runs here, or null.
+  virtual runtime::InputQueue* Input(int vertex, int subtask) = 0;
+  // The schema of the rows an edge carries, or null for an unknown edge;
+  // `to_vertex` must be the edge's consumer.
+  virtual std::shared_ptr<const Schema> EdgeSchema(int edge, int to_vertex) = 0;
+};
+
+class ExchangeService final : public v1::Exchange::Service {
+ public:
+  ExchangeService() = default;
+  ~ExchangeService() override;
+
+  // Makes an attempt reachable. Unregister stops its streams and returns
+  // once no handler uses the receiver any more.
+  void Register(const std::string& job, int64_t attempt, ExchangeReceiver* receiver);
+  void Unregister(const std::string& job, int64_t attempt);
+  // Ends every stream (server shutdown).
+  void Shutdown();
+
+  grpc::Status Transfer(
+      grpc::ServerContext* ctx,
+      grpc::ServerReaderWriter<v1::ExchangeCredit, v1::ExchangeFrame>* stream) override;
+
+ private:
+  using Key = std::pair<std::string, int64_t>;
+  struct Entry {
+    ExchangeReceiver* receiver = nullptr;
+    int active = 0;
+    std::set<grpc::ServerContext*> contexts;
+  };
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::map<Key, Entry> entries_;
+  bool shutdown_ = false;
+};
+
+// One Transfer stream from a producer subtask to one worker.
+class ExchangeClient {
+ public:
+  ExchangeClient(std::shared_ptr<grpc::Channel> channel, v1::StreamHeader header, std::string peer,
+                 std::function<void(const std::string&)> on_error);
+  ~ExchangeClient();
+
+  // Sends one element (blocking for a credit). False when the stream broke
+  // (on_error has been told why) or Cancel() was called.
+  bool Send(v1::ExchangeElement&& element);
+  // Ends the stream: waits for the receiver to take what was sent.
+  void Close();
+  // Any thread: unblocks Send and tears the stream down.
+  void Cancel();
+
+ private:
+  bool Open();  // with mu_ not held
+  void ReadCredits();
+
+  std::shared_ptr<grpc::Channel> channel_;
+  v1::StreamHeader header_;
+  std::string peer_;
+  std::function<void(const std::string&)> on_error_;
+  grpc::ClientContext ctx_;
+  std::unique_ptr<grpc::ClientReaderWriter<v1::ExchangeFrame, v1::ExchangeCredit>> stream_;
+  std::thread reader_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  int credits_ = 0;
+  bool broken_ = false;
+  bool cancelled_ = false;
+  bool closed_ = false;
+  bool sent_header_ = false;
+  std::string batch_buf_;
+};
+
+// An ElementSink for a consumer subtask on another worker.
+class RemoteTarget final : public runtime::ElementSink {
+ public:
+  RemoteTarget(ExchangeClient* client, int edge, int to_vertex, int to_subtask)
+      : client_(client), edge_(edge), to_vertex_(to_vertex), to_subtask_(to_subtask) {}
+  bool Push(runtime::Element&& e) override;
+
+ private:
+  ExchangeClient* client_;
+  int edge_, to_vertex_, to_subtask_;
+};
+
+}  // namespace weir::cluster
