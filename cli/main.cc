@@ -10,6 +10,7 @@ int main(int argc, char** argv) {
   using namespace weir::cli;
   CLI::App app{"weir: a distributed stream processing engine", "weir"};
   app.require_subcommand(1);
+  app.fallthrough();  // global flags also after the command, as kubectl takes them
   GlobalOptions g;
   app.add_option("-o,--output", g.output, "output format: table, wide, json or yaml")
       ->check(CLI::IsMember({"table", "wide", "json", "yaml", "name"}));

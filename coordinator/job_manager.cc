@@ -398,6 +398,9 @@ void JobManager::StopAttempt(Job& j, Then then, const std::string& why) {
   if (then == Then::kRestart) {
     j.rec.set_failure(why);
     SetState(j, v1::JOB_STATE_RESTARTING, why);
+  } else if (then == Then::kFail) {
+    j.rec.set_failure(why);
+    Event(j, why + " (not worth a restart)");
   } else if (then == Then::kCancel) {
     SetState(j, v1::JOB_STATE_CANCELLING, why);
   } else {
@@ -581,7 +584,8 @@ void JobManager::OnTaskEvent(Job& j, const std::string& worker, const v1::TaskEv
       j.finished.insert(worker);
       return;
     case v1::TaskEvent::KIND_FAILED:
-      StopAttempt(j, Then::kRestart, "worker " + worker + ": " + ev.message());
+      StopAttempt(j, ev.permanent() ? Then::kFail : Then::kRestart,
+                  "worker " + worker + ": " + ev.message());
       return;
     case v1::TaskEvent::KIND_EXITED:
       j.exited.insert(worker);

@@ -172,6 +172,7 @@ void Agent::Handle(const v1::CoordinatorMessage& m) {
           ev.mutable_task_event()->set_attempt(d.attempt());
           ev.mutable_task_event()->set_kind(kind);
           ev.mutable_task_event()->set_message(st.message());
+          ev.mutable_task_event()->set_permanent(IsPermanent(st));
           Send(ev);
         }
         return;

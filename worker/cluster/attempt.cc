@@ -149,13 +149,19 @@ std::shared_ptr<const Schema> Attempt::EdgeSchema(int edge, int to_vertex) {
   return edge_schemas_[static_cast<size_t>(edge)];
 }
 
-void Attempt::Report(v1::TaskEvent::Kind kind, const std::string& message) {
+bool IsPermanent(const Status& st) {
+  return st.code() == StatusCode::kInvalidArgument || st.code() == StatusCode::kNotFound ||
+         st.code() == StatusCode::kDataLoss;
+}
+
+void Attempt::Report(v1::TaskEvent::Kind kind, const std::string& message, bool permanent) {
   v1::WorkerMessage m;
   auto* ev = m.mutable_task_event();
   ev->set_job_id(job_id());
   ev->set_attempt(attempt());
   ev->set_kind(kind);
   ev->set_message(message);
+  ev->set_permanent(permanent);
   env_.send(std::move(m));
 }
 
@@ -186,8 +192,12 @@ void Attempt::Monitor() {
     std::lock_guard lock(mu_);
     failure = failure_;
   }
-  if (failure.empty() && !st.ok() && !cancelled_.load()) failure = st.message();
-  if (!failure.empty()) Report(v1::TaskEvent::KIND_FAILED, failure);
+  bool permanent = false;
+  if (failure.empty() && !st.ok() && !cancelled_.load()) {
+    failure = st.message();
+    permanent = IsPermanent(st);
+  }
+  if (!failure.empty()) Report(v1::TaskEvent::KIND_FAILED, failure, permanent);
   Report(v1::TaskEvent::KIND_EXITED, st.ok() ? "" : st.message());
   exited_.store(true);
 }

@@ -40,6 +40,10 @@ struct AttemptEnv {
   const Clock* clock = nullptr;
 };
 
+// Failures that a restart cannot fix (the job file or the checkpoint is at
+// fault), as the single-process runner decides.
+bool IsPermanent(const Status& st);
+
 class Attempt final : public ExchangeReceiver {
  public:
   Attempt(v1::DeployJob deploy, AttemptEnv env);
@@ -70,7 +74,7 @@ class Attempt final : public ExchangeReceiver {
 
  private:
   void Monitor();
-  void Report(v1::TaskEvent::Kind kind, const std::string& message);
+  void Report(v1::TaskEvent::Kind kind, const std::string& message, bool permanent = false);
   runtime::ElementSink* Remote(const plan::Edge& edge, int producer, int consumer);
 
   v1::DeployJob deploy_;

@@ -90,17 +90,12 @@ Status FileSource::Open(const SourceContext& ctx) {
 
 Status FileSource::ApplyRestoredPositions() {
   const std::string what = "file source '" + spec_.name + "'";
-  const size_t parallelism = static_cast<size_t>(ctx_.parallelism > 0 ? ctx_.parallelism : 1);
   if (*restored_parallelism_ == 0) {
     return Status::FailedPrecondition(what + ": the checkpoint holds no position for it");
   }
-  if (*restored_parallelism_ != parallelism) {
-    return Status::FailedPrecondition(
-        what + ": the checkpoint was taken with parallelism " +
-        std::to_string(*restored_parallelism_) + " and the source now runs with " +
-        std::to_string(parallelism) +
-        "; a file source resumes only with the parallelism of its checkpoint");
-  }
+  // Positions are per file, so they survive a change of parallelism (a
+  // rescale): this subtask takes the positions of the files it now reads,
+  // whichever subtask read them before.
   std::map<std::string_view, const FilePosition*> by_path;
   for (const FilePosition& p : restored_) by_path.emplace(p.path, &p);
   for (size_t k = 0; k < files_.size(); ++k) {
@@ -112,9 +107,10 @@ Status FileSource::ApplyRestoredPositions() {
     f.done = it->second->done;
     if (f.done) watermarks_->End(static_cast<int>(k));
   }
-  // An unfinished file of this subtask's position must still be there.
+  // An unfinished file of the checkpoint must still be there (every subtask
+  // sees every position; subtask 0 checks).
   for (const FilePosition& p : restored_) {
-    if (p.subtask != static_cast<size_t>(ctx_.subtask) || p.done) continue;
+    if (ctx_.subtask != 0 || p.done) continue;
     std::error_code ec;
     if (!std::filesystem::is_regular_file(p.path, ec)) {
       return Status::FailedPrecondition(what + ": '" + p.path + "' was read up to line " +
