@@ -339,6 +339,10 @@ bool JobManager::TryDeploy(Job& j) {
     if (all.ok())
       for (const auto& c : *all) next = std::max(next, c.id + 1);
     j.next_checkpoint_id = next;
+    // A checkpoint that a crashed coordinator left incomplete may hold this
+    // id's directory, with parts of workers that are not in this attempt.
+    (void)j.storage->Abort(next, false);
+    (void)j.storage->Abort(next, true);
   }
   v1::CoordinatorMessage m;
   v1::DeployJob* d = m.mutable_deploy();

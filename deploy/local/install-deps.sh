@@ -12,7 +12,7 @@ BUILD_PKGS=(
 TEST_PKGS=(
   googletest libgtest-dev libgmock-dev libbenchmark-dev
   clang libclang-rt-14-dev
-  kcat python3 python3-kafka python3-avro python3-protobuf postgresql
+  kcat python3 python3-kafka python3-avro python3-protobuf python3-grpcio postgresql
 )
 
 want=("${BUILD_PKGS[@]}")

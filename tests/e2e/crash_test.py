@@ -85,14 +85,14 @@ def reference(rows):
 
 
 JOB = """\
-name: crash-test
-parallelism: 2
+name: {name}
+parallelism: {parallelism}
 checkpoint:
   interval: {interval}
   mode: exactly_once
   storage: file://{work}/checkpoints
   retain: 2
-restart: {{attempts: 3, delay: 100ms}}
+restart: {restart}
 sources:
   events:
     type: kafka
@@ -139,6 +139,61 @@ class Problem(Exception):
     pass
 
 
+def job_yaml(work, brokers, dsn, rate, interval="150ms", name="crash-test", parallelism=2,
+             restart="{attempts: 3, delay: 100ms}"):
+    """The job: its paths under `work` (absolute, as a cluster needs)."""
+    return JOB.format(interval=interval, work=os.path.abspath(work), brokers=brokers, dsn=dsn,
+                      rate=rate, name=name, parallelism=parallelism, restart=restart)
+
+
+def start_postgres(pg_dir, port):
+    """Starts a throwaway server (tests/e2e/postgres.sh); returns its DSN."""
+    return subprocess.run(["bash", POSTGRES_SH, "start", pg_dir, str(port)], check=True,
+                          stdout=subprocess.PIPE, text=True).stdout.strip().splitlines()[-1]
+
+
+def stop_postgres(pg_dir):
+    subprocess.run(["bash", POSTGRES_SH, "stop", pg_dir], stdout=subprocess.DEVNULL)
+
+
+def start_broker(broker_bin, work, partitions=16):
+    """Starts the development broker with the topic `events`; returns
+    (process, bootstrap servers)."""
+    addr_file = os.path.join(work, "broker.addr")
+    broker = subprocess.Popen([broker_bin, "--topic", "events:%d" % partitions, "--address-file",
+                               addr_file], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(200):
+            if os.path.exists(addr_file):
+                break
+            time.sleep(0.05)
+        return broker, open(addr_file).read().strip()
+    except OSError:
+        broker.kill()
+        broker.wait()
+        raise
+
+
+def load_input(brokers, rows, work):
+    """Produces the rows to the topic `events` and checks they are all there."""
+    # kcat in chunks of 50,000 lines: one call with many more loses some.
+    chunk = os.path.join(work, "chunk.jsonl")
+    for start in range(0, len(rows), 50_000):
+        with open(chunk, "w") as f:
+            for r in rows[start:start + 50_000]:
+                f.write("%d\t%s\n" % (r["seq"], json.dumps(r)))
+        # Keyed by seq, so the partitions fill evenly (the broker keeps at
+        # most 5 MiB per partition).
+        subprocess.run(["kcat", "-P", "-b", brokers, "-t", "events", "-X", "linger.ms=20",
+                        "-K", "\t", "-l", chunk], check=True)
+    # The development broker drops old data silently past its retention
+    # (docs/dev-broker.md): make sure all the input is there.
+    stored = subprocess.run(["kcat", "-C", "-b", brokers, "-t", "events", "-o", "beginning",
+                             "-e", "-q"], check=True, stdout=subprocess.PIPE).stdout.count(b"\n")
+    if stored != len(rows):
+        raise Problem("the broker holds %d of the %d input events" % (stored, len(rows)))
+
+
 def read_jsonl_dir(d):
     rows = []
     for p in sorted(glob.glob(os.path.join(d, "part-*"))):
@@ -158,6 +213,38 @@ def compare(label, expected, actual):
                           label, sum(missing.values()), list(missing)[:3], sum(extra.values()),
                           list(extra)[:3], sum(expected.values()), sum(actual.values())))
     log("ok   %s: %d rows, each exactly once" % (label, sum(expected.values())))
+
+
+def check_outputs(work, dsn, rows):
+    """The outputs of the job under `work` equal the reference of `rows`:
+    every window exactly once in the file sink and the table, every filtered
+    row exactly once in the other file sink, nothing left prepared or
+    pending."""
+    exp_windows, exp_big = reference(rows)
+    got_windows = collections.Counter(
+        (r["uid"], parse_ts(r["window_start"]), parse_ts(r["window_end"]), r["n"], r["total"])
+        for r in read_jsonl_dir(os.path.join(work, "out", "windows")))
+    compare("windows in the file sink", exp_windows, got_windows)
+    q = ("select uid, (extract(epoch from window_start) * 1000)::bigint, "
+         "(extract(epoch from window_end) * 1000)::bigint, n, total from per_user_windows")
+    out = subprocess.run(["psql", dsn, "-At", "-F", ",", "-c", q], check=True,
+                         stdout=subprocess.PIPE, text=True).stdout
+    got_pg = collections.Counter()
+    for line in out.splitlines():
+        uid, ws, we, n, total = line.split(",")
+        got_pg[(uid, int(ws), int(we), int(n), int(total))] += 1
+    compare("windows in postgres", exp_windows, got_pg)
+    prepared = subprocess.run(["psql", dsn, "-At", "-c", "select count(*) from pg_prepared_xacts"],
+                              check=True, stdout=subprocess.PIPE, text=True).stdout.strip()
+    if prepared != "0":
+        raise Problem("%s prepared transactions left behind" % prepared)
+    got_big = collections.Counter((r["uid"], r["amount"], parse_ts(r["ts"]), r["seq"])
+                                  for r in read_jsonl_dir(os.path.join(work, "out", "big")))
+    compare("filtered rows in the file sink", exp_big, got_big)
+    leftovers = [f for d in ("windows", "big") for f in os.listdir(os.path.join(work, "out", d))
+                 if f.startswith(".")]
+    if leftovers:
+        raise Problem("in-progress or pending files left behind: %s" % leftovers[:5])
 
 
 def main():
@@ -180,36 +267,13 @@ def main():
     broker = None
     pg_dir = os.path.join(work, "pg")
     try:
-        dsn = subprocess.run(["bash", POSTGRES_SH, "start", pg_dir, str(a.pg_port)], check=True,
-                             stdout=subprocess.PIPE, text=True).stdout.strip().splitlines()[-1]
-        addr_file = os.path.join(work, "broker.addr")
-        broker = subprocess.Popen([a.broker, "--topic", "events:16", "--address-file", addr_file],
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        for _ in range(200):
-            if os.path.exists(addr_file):
-                break
-            time.sleep(0.05)
-        brokers = open(addr_file).read().strip()
+        dsn = start_postgres(pg_dir, a.pg_port)
+        broker, brokers = start_broker(a.broker, work)
         rows = make_input(os.path.join(work, "events.jsonl"), a.events, a.seed)
-        # kcat in chunks of 50,000 lines: one call with many more loses some.
-        chunk = os.path.join(work, "chunk.jsonl")
-        for start in range(0, len(rows), 50_000):
-            with open(chunk, "w") as f:
-                for r in rows[start:start + 50_000]:
-                    f.write("%d\t%s\n" % (r["seq"], json.dumps(r)))
-            # Keyed by seq, so the partitions fill evenly (the broker keeps at
-            # most 5 MiB per partition).
-            subprocess.run(["kcat", "-P", "-b", brokers, "-t", "events", "-X", "linger.ms=20",
-                            "-K", "\t", "-l", chunk], check=True)
-        # The development broker drops old data silently past its retention
-        # (docs/dev-broker.md): make sure all the input is there.
-        stored = subprocess.run(["kcat", "-C", "-b", brokers, "-t", "events", "-o", "beginning",
-                                 "-e", "-q"], check=True, stdout=subprocess.PIPE).stdout.count(b"\n")
-        if stored != a.events:
-            raise Problem("the broker holds %d of the %d input events" % (stored, a.events))
+        load_input(brokers, rows, work)
         job = os.path.join(work, "job.yaml")
         with open(job, "w") as f:
-            f.write(JOB.format(interval="150ms", work=work, brokers=brokers, dsn=dsn, rate=a.rate))
+            f.write(job_yaml(work, brokers, dsn, a.rate))
         env = dict(os.environ, XDG_STATE_HOME=os.path.join(work, "state"))
         cmd = [a.weir, "-q", "local", job, "--from-checkpoint", "latest"]
 
@@ -291,31 +355,7 @@ def main():
         if kills["point"] < 1 or kills["random"] < 1:
             raise Problem("kills must include both crash points and random moments")
 
-        exp_windows, exp_big = reference(rows)
-        got_windows = collections.Counter(
-            (r["uid"], parse_ts(r["window_start"]), parse_ts(r["window_end"]), r["n"], r["total"])
-            for r in read_jsonl_dir(os.path.join(work, "out", "windows")))
-        compare("windows in the file sink", exp_windows, got_windows)
-        q = ("select uid, (extract(epoch from window_start) * 1000)::bigint, "
-             "(extract(epoch from window_end) * 1000)::bigint, n, total from per_user_windows")
-        out = subprocess.run(["psql", dsn, "-At", "-F", ",", "-c", q], check=True,
-                             stdout=subprocess.PIPE, text=True).stdout
-        got_pg = collections.Counter()
-        for line in out.splitlines():
-            uid, ws, we, n, total = line.split(",")
-            got_pg[(uid, int(ws), int(we), int(n), int(total))] += 1
-        compare("windows in postgres", exp_windows, got_pg)
-        prepared = subprocess.run(["psql", dsn, "-At", "-c", "select count(*) from pg_prepared_xacts"],
-                                  check=True, stdout=subprocess.PIPE, text=True).stdout.strip()
-        if prepared != "0":
-            raise Problem("%s prepared transactions left behind" % prepared)
-        got_big = collections.Counter((r["uid"], r["amount"], parse_ts(r["ts"]), r["seq"])
-                                      for r in read_jsonl_dir(os.path.join(work, "out", "big")))
-        compare("filtered rows in the file sink", exp_big, got_big)
-        leftovers = [f for d in ("windows", "big") for f in os.listdir(os.path.join(work, "out", d))
-                     if f.startswith(".")]
-        if leftovers:
-            raise Problem("in-progress or pending files left behind: %s" % leftovers[:5])
+        check_outputs(work, dsn, rows)
         print("1 passed, 0 failed")
         return 0
     except (Problem, subprocess.CalledProcessError, OSError) as e:
@@ -328,7 +368,7 @@ def main():
         if broker:
             broker.terminate()
             broker.wait()
-        subprocess.run(["bash", POSTGRES_SH, "stop", pg_dir], stdout=subprocess.DEVNULL)
+        stop_postgres(pg_dir)
         if not a.keep:
             shutil.rmtree(work, ignore_errors=True)
 
