@@ -580,6 +580,8 @@ void JobManager::OnAck(Job& j, const std::string& worker, const v1::CheckpointAc
 
 void JobManager::OnTaskEvent(Job& j, const std::string& worker, const v1::TaskEvent& ev) {
   if (ev.attempt() != j.rec.attempt() || !j.deployed) return;
+  if (ev.has_progress() && ev.progress().attempt() == j.rec.attempt())
+    j.progress[worker] = ev.progress();
   switch (ev.kind()) {
     case v1::TaskEvent::KIND_READY:
       j.ready.insert(worker);

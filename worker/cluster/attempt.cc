@@ -162,6 +162,7 @@ void Attempt::Report(v1::TaskEvent::Kind kind, const std::string& message, bool 
   ev->set_kind(kind);
   ev->set_message(message);
   ev->set_permanent(permanent);
+  if (exec_) *ev->mutable_progress() = Progress();
   env_.send(std::move(m));
 }
 
