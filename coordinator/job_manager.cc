@@ -5,6 +5,7 @@
 
 #include "common/checkpoint/metadata.h"
 #include "common/keys.h"
+#include "common/metrics.h"
 #include "common/rpc/graph.h"
 #include "coordinator/planner.h"
 
@@ -73,6 +74,10 @@ struct JobManager::Job {
   bool released = false;
   int64_t last_completed_id = 0;
   std::string last_completed_path;
+  int64_t checkpoints_completed = 0;
+  int64_t checkpoint_failures = 0;
+  int64_t last_checkpoint_ms = 0;
+  uint64_t last_checkpoint_bytes = 0;
 
   // One savepoint request at a time (savepoint, cancel --savepoint, rescale).
   struct SavepointRequest {
@@ -486,6 +491,7 @@ std::optional<int64_t> JobManager::Trigger(Job& j, bool savepoint, const std::st
 
 void JobManager::CheckpointFailed(Job& j, const std::string& why) {
   if (!j.pending) return;
+  j.checkpoint_failures++;
   const int64_t id = j.pending->id;
   (void)j.storage->Abort(id, j.pending->savepoint);
   v1::CoordinatorMessage m;
@@ -545,6 +551,11 @@ void JobManager::OnAck(Job& j, const std::string& worker, const v1::CheckpointAc
                                .string();
   j.last_completed_id = p.id;
   j.last_completed_path = path;
+  j.checkpoints_completed++;
+  j.last_checkpoint_ms = options_.clock->NowMillis() - p.started_ms;
+  if (auto all = j.storage->List(); all.ok())
+    for (const auto& c : *all)
+      if (c.id == p.id) j.last_checkpoint_bytes = c.bytes;
   v1::CoordinatorMessage m;
   auto* d = m.mutable_checkpoint_done();
   d->set_job_id(j.rec.id());
@@ -724,6 +735,52 @@ void JobManager::Tick() {
   }
 }
 
+std::string JobManager::RenderMetrics() const {
+  std::lock_guard lock(mu_);
+  Metrics m;
+  int alive = 0, lost = 0, slots = 0, used = 0;
+  for (const auto& [id, w] : workers_) {
+    if (w->alive) {
+      ++alive;
+      slots += w->slots;
+      used += w->slots - FreeSlots(id);
+    } else {
+      ++lost;
+    }
+  }
+  m.Gauge("weir_workers", "Registered workers by status", {{"status", "alive"}}, alive);
+  m.Gauge("weir_workers", "Registered workers by status", {{"status", "lost"}}, lost);
+  m.Gauge("weir_slots", "Task slots of the live workers", {{"use", "total"}}, slots);
+  m.Gauge("weir_slots", "Task slots of the live workers", {{"use", "used"}}, used);
+  for (const auto& [id, jp] : jobs_) {
+    const Job& j = *jp;
+    const Labels l = {{"job", id}};
+    for (int s = v1::JOB_STATE_PENDING; s <= v1::JOB_STATE_FAILED; ++s) {
+      Labels sl = l;
+      sl.emplace_back("state", StateName(static_cast<v1::JobState>(s)));
+      m.Gauge("weir_job_state", "1 for the job's current state", sl, j.rec.state() == s ? 1 : 0);
+    }
+    m.Counter("weir_job_restarts_total", "Restarts of the job after failures", l, j.rec.restarts());
+    const v1::Job p = ToProto(j);
+    m.Gauge("weir_job_records_in", "Rows read by the current attempt's sources", l,
+            static_cast<double>(p.records_in()));
+    m.Gauge("weir_job_records_out", "Rows written by the current attempt's sinks", l,
+            static_cast<double>(p.records_out()));
+    if (!j.storage) continue;
+    m.Counter("weir_checkpoints_completed_total", "Checkpoints and savepoints completed", l,
+              static_cast<double>(j.checkpoints_completed));
+    m.Counter("weir_checkpoint_failures_total", "Checkpoints that failed or timed out", l,
+              static_cast<double>(j.checkpoint_failures));
+    m.Gauge("weir_checkpoint_last_duration_seconds", "Trigger to completion of the last checkpoint",
+            l, static_cast<double>(j.last_checkpoint_ms) / 1000.0);
+    m.Gauge("weir_checkpoint_last_size_bytes", "Stored bytes the last checkpoint references", l,
+            static_cast<double>(j.last_checkpoint_bytes));
+    m.Gauge("weir_checkpoint_last_id", "Id of the last completed checkpoint", l,
+            static_cast<double>(j.last_completed_id));
+  }
+  return m.Render();
+}
+
 // ---------------------------------------------------------------- admin
 
 Result<v1::Job> JobManager::Submit(const v1::SubmitJobRequest& req,
@@ -858,6 +915,10 @@ Result<v1::RescaleJobResponse> JobManager::Rescale(const std::string& id, int pa
   std::unique_lock lock(mu_);
   Job* j = Find(id);
   if (!j) return Status::NotFound("no job " + id);
+  // A terminal job loaded from the registry has no spec.
+  if (!j->spec)
+    return Status::FailedPrecondition("job " + id + " is " + StateName(j->rec.state()) +
+                                      ": a rescale needs it RUNNING");
   if (parallelism < 1 || parallelism > j->spec->max_parallelism)
     return Status::InvalidArgument("parallelism must be 1.." +
                                    std::to_string(j->spec->max_parallelism) +

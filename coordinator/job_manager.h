@@ -96,6 +96,10 @@ class JobManager {
   // ---- timer
   void Tick();
 
+  // Prometheus text: jobs (state, restarts, records, checkpoints: count,
+  // failures, last duration and size) and workers (alive, slots).
+  std::string RenderMetrics() const;
+
   int64_t heartbeat_interval_ms() const { return options_.heartbeat_interval_ms; }
   // Workers fence themselves (cancel their tasks) after this much silence:
   // well before the coordinator gives them up and redeploys elsewhere.

@@ -15,6 +15,7 @@
 #include <thread>
 
 #include "common/config.h"
+#include "common/metrics.h"
 #include "coordinator/services.h"
 
 namespace {
@@ -25,12 +26,13 @@ void Log(const std::string& m) {
 
 int main(int argc, char** argv) {
   std::string data_dir = "weir-coordinator-data", port = "7600", storage, hb_timeout = "5000",
-              hb_interval = "500";
+              hb_interval = "500", metrics_port = "9249";
   std::map<std::string, std::string*> keys = {{"data-dir", &data_dir},
                                               {"port", &port},
                                               {"checkpoint-storage", &storage},
                                               {"heartbeat-timeout", &hb_timeout},
-                                              {"heartbeat-interval", &hb_interval}};
+                                              {"heartbeat-interval", &hb_interval},
+                                              {"metrics-port", &metrics_port}};
   const std::string config = weir::FindConfigFlag(argc, argv);
   if (!config.empty()) {
     weir::Status st = weir::ApplyYamlConfig(config, keys);
@@ -59,6 +61,10 @@ int main(int argc, char** argv) {
   app.add_option("--heartbeat-interval", hb_interval, "ms between a worker's heartbeats")
       ->envname("WEIR_HEARTBEAT_INTERVAL")
       ->capture_default_str();
+  app.add_option("--metrics-port", metrics_port,
+                 "HTTP port for /metrics (Prometheus) and /healthz (0: any free port, -1: off)")
+      ->envname("WEIR_METRICS_PORT")
+      ->capture_default_str();
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -68,9 +74,10 @@ int main(int argc, char** argv) {
     return 2;
   }
   weir::coordinator::ManagerOptions mo;
-  int port_n = 0;
+  int port_n = 0, metrics_n = 0;
   try {
     port_n = std::stoi(port);
+    metrics_n = std::stoi(metrics_port);
     mo.heartbeat_timeout_ms = std::stoll(hb_timeout);
     mo.heartbeat_interval_ms = std::stoll(hb_interval);
   } catch (...) {
@@ -106,6 +113,14 @@ int main(int argc, char** argv) {
     Log("cannot listen on port " + std::to_string(port_n) + " (in use?)");
     return 5;
   }
+  weir::MetricsServer metrics;
+  if (metrics_n >= 0) {
+    weir::Status st = metrics.Start(metrics_n, [m = manager->get()] { return m->RenderMetrics(); });
+    if (!st.ok())  // not fatal: several processes on one machine may want one port
+      Log(st.message() + "; running without /metrics (--metrics-port)");
+    else
+      Log("metrics on http://0.0.0.0:" + std::to_string(metrics.port()) + "/metrics");
+  }
   Log("serving on port " + std::to_string(bound) + ", data in " + data_dir);
 
   sigset_t sigs;
@@ -125,6 +140,7 @@ int main(int argc, char** argv) {
   Log("stopping (jobs resume when a coordinator starts again on this data directory)");
   stop.store(true);
   ticker.join();
+  metrics.Stop();
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(1));
   return 0;
 }

@@ -17,6 +17,7 @@
 #include <thread>
 
 #include "common/config.h"
+#include "common/metrics.h"
 #include "worker/cluster/agent.h"
 
 namespace {
@@ -34,10 +35,12 @@ std::string Hostname() {
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::string coordinator = "127.0.0.1:7600", port = "7700", slots = "4", data_dir, id, advertise;
+  std::string coordinator = "127.0.0.1:7600", port = "7700", slots = "4", data_dir, id, advertise,
+              metrics_port = "9250";
   std::map<std::string, std::string*> keys = {
-      {"coordinator", &coordinator}, {"port", &port}, {"slots", &slots},
-      {"data-dir", &data_dir},       {"id", &id},     {"advertise", &advertise}};
+      {"coordinator", &coordinator},  {"port", &port}, {"slots", &slots},
+      {"data-dir", &data_dir},        {"id", &id},     {"advertise", &advertise},
+      {"metrics-port", &metrics_port}};
   const std::string config = weir::FindConfigFlag(argc, argv);
   if (!config.empty()) {
     weir::Status st = weir::ApplyYamlConfig(config, keys);
@@ -63,6 +66,10 @@ int main(int argc, char** argv) {
                  "the host other workers reach this one at (default: this host's name, or "
                  "127.0.0.1 when the coordinator is on loopback)")
       ->envname("WEIR_ADVERTISE");
+  app.add_option("--metrics-port", metrics_port,
+                 "HTTP port for /metrics (Prometheus) and /healthz (0: any free port, -1: off)")
+      ->envname("WEIR_METRICS_PORT")
+      ->capture_default_str();
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -71,10 +78,11 @@ int main(int argc, char** argv) {
     Log(std::string(e.what()) + " (see weir-worker --help)");
     return 2;
   }
-  int port_n = 0, slots_n = 0;
+  int port_n = 0, slots_n = 0, metrics_n = 0;
   try {
     port_n = std::stoi(port);
     slots_n = std::stoi(slots);
+    metrics_n = std::stoi(metrics_port);
   } catch (...) {
     Log("--port and --slots take numbers");
     return 2;
@@ -122,6 +130,14 @@ int main(int argc, char** argv) {
   // Attempts left by an earlier run of this worker are scratch.
   std::filesystem::remove_all(ao.data_dir, ec);
   weir::cluster::Agent agent(ao, &exchange);
+  weir::MetricsServer metrics;
+  if (metrics_n >= 0) {
+    weir::Status st = metrics.Start(metrics_n, [&agent] { return agent.RenderMetrics(); });
+    if (!st.ok())  // not fatal: several processes on one machine may want one port
+      Log(st.message() + "; running without /metrics (--metrics-port)");
+    else
+      Log("metrics on http://0.0.0.0:" + std::to_string(metrics.port()) + "/metrics");
+  }
   Log("worker " + id + " serving the exchange on " + ao.address + ", coordinator " + coordinator);
 
   sigset_t sigs;
@@ -137,6 +153,7 @@ int main(int argc, char** argv) {
   });
   signals.detach();
   agent.Run();
+  metrics.Stop();
   exchange.Shutdown();
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
   return 0;

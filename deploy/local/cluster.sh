@@ -11,6 +11,7 @@
 # start waits until every worker has registered, then prints the admin
 # address (also in DIR/addr; `export WEIR_ADDR=$(cat DIR/addr)` points the
 # CLI at it) and, with --broker, the bootstrap servers (DIR/brokers).
+# DIR/metrics lists each process's /metrics URL (ports picked free).
 # Everything lives under DIR: the coordinator's data (DIR/coordinator), the
 # workers' state (DIR/workers), logs (DIR/*.log) and pid files. Binaries come
 # from $WEIR_BIN_DIR, else the repository's build/ directory.
@@ -60,14 +61,14 @@ case "$cmd" in
       for _ in $(seq 100); do [[ -s "$dir/brokers" ]] && break; sleep 0.1; done
       [[ -s "$dir/brokers" ]] || { echo "cluster.sh: the dev broker did not start (see $dir/broker.log)" >&2; exit 5; }
     fi
-    "$bin/weir-coordinator" --port "$port" --data-dir "$dir/coordinator" \
+    "$bin/weir-coordinator" --port "$port" --data-dir "$dir/coordinator" --metrics-port 0 \
       --heartbeat-timeout "$hb" --heartbeat-interval "$((hb / 10 < 50 ? 50 : hb / 10))" \
       >>"$dir/coordinator.log" 2>&1 &
     echo $! >"$dir/coordinator.pid"
     echo "127.0.0.1:$port" >"$dir/addr"
     for i in $(seq "$workers"); do
       "$bin/weir-worker" --coordinator "127.0.0.1:$port" --port 0 --slots "$slots" \
-        --id "w$i" --data-dir "$dir/workers" >>"$dir/worker-$i.log" 2>&1 &
+        --id "w$i" --data-dir "$dir/workers" --metrics-port 0 >>"$dir/worker-$i.log" 2>&1 &
       echo $! >"$dir/worker-$i.pid"
     done
     echo "$workers" >"$dir/workers.count"
@@ -80,6 +81,12 @@ case "$cmd" in
     if [[ "${n:-0}" -lt "$workers" ]]; then
       echo "cluster.sh: only ${n:-0} of $workers workers registered (see $dir/*.log)" >&2; exit 5
     fi
+    # Where each process serves /metrics (ports picked free at start).
+    : >"$dir/metrics"
+    for log in "$dir/coordinator.log" "$dir"/worker-*.log; do
+      url="$(grep -o 'metrics on http://[^ ]*' "$log" | tail -1 | sed 's/metrics on //; s/0.0.0.0/127.0.0.1/')"
+      [[ -n "$url" ]] && echo "$(basename "$log" .log) $url" >>"$dir/metrics"
+    done
     echo "coordinator 127.0.0.1:$port, $workers workers x $slots slots"
     ((broker)) && echo "brokers $(cat "$dir/brokers")"
     exit 0

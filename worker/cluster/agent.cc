@@ -102,6 +102,7 @@ bool Agent::RunSession() {
     heartbeat_ms_.store(std::max<int64_t>(50, first.registered().heartbeat_interval_ms()));
     fence_ms_.store(std::max<int64_t>(200, first.registered().fence_after_ms()));
     last_heard_ms_.store(NowMs());
+    connected_.store(true);
     Log("registered with coordinator " + options_.coordinator + " as " + options_.worker_id + " (" +
         std::to_string(options_.slots) + " slots)");
     std::atomic<bool> done{false};
@@ -132,6 +133,7 @@ bool Agent::RunSession() {
       Handle(m);
     }
     done.store(true);
+    connected_.store(false);
     heartbeats.join();
     Log("session with coordinator " + options_.coordinator + " ended");
   }
@@ -203,6 +205,23 @@ void Agent::Handle(const v1::CoordinatorMessage& m) {
     default:
       return;
   }
+}
+
+std::string Agent::RenderMetrics() {
+  Metrics m;
+  const Labels w = {{"worker", options_.worker_id}};
+  m.Gauge("weir_worker_slots", "Task slots this worker offers", w, options_.slots);
+  m.Gauge("weir_worker_connected", "1 while the worker has a session with the coordinator", w,
+          connected_.load() ? 1 : 0);
+  std::vector<std::shared_ptr<Attempt>> attempts;
+  {
+    std::lock_guard lock(mu_);
+    for (auto& [k, a] : attempts_) attempts.push_back(a);
+  }
+  m.Gauge("weir_worker_attempts", "Job attempts running on this worker", w,
+          static_cast<double>(attempts.size()));
+  for (const auto& a : attempts) a->CollectMetrics(m);
+  return m.Render();
 }
 
 void Agent::Reap() {

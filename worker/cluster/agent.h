@@ -41,6 +41,8 @@ class Agent {
   // Runs sessions until Stop().
   void Run();
   void Stop();
+  // The worker's metrics: its slots, its session, every attempt's tasks.
+  std::string RenderMetrics();
 
  private:
   bool RunSession();  // false when it never registered
@@ -63,6 +65,7 @@ class Agent {
   std::atomic<int64_t> last_heard_ms_{0};
   std::atomic<int64_t> heartbeat_ms_{500};
   std::atomic<int64_t> fence_ms_{3000};
+  std::atomic<bool> connected_{false};
 };
 
 }  // namespace weir::cluster

@@ -244,6 +244,16 @@ void Attempt::Fail(const std::string& why) {
   for (auto& [k, c] : clients_) c->Cancel();
 }
 
+void Attempt::CollectMetrics(Metrics& m) const {
+  if (!exec_ || !started_.load()) return;
+  const Labels job = {{"job", job_id()}};
+  exec_->CollectMetrics(m, job);
+  if (store_)
+    m.Gauge("weir_state_size_bytes",
+            "Keyed state on this worker (RocksDB live files and memtables)", job,
+            static_cast<double>(store_->ApproximateSizeBytes()));
+}
+
 v1::TaskProgress Attempt::Progress() const {
   v1::TaskProgress p;
   p.set_job_id(deploy_.job_id());

@@ -65,6 +65,7 @@ class Attempt final : public ExchangeReceiver {
 
   bool exited() const { return exited_.load(); }
   v1::TaskProgress Progress() const;
+  void CollectMetrics(Metrics& m) const;
   const std::string& job_id() const { return deploy_.job_id(); }
   int64_t attempt() const { return deploy_.attempt(); }
   int slots_used() const { return slots_; }

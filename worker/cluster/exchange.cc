@@ -174,9 +174,14 @@ bool ExchangeClient::Open() {
   // The header goes alone: the receiver grants credits for data frames.
   if (!stream->Write(first)) {
     grpc::Status st = stream->Finish();
-    std::lock_guard lock(mu_);
-    broken_ = true;
-    if (!cancelled_ && on_error_)
+    bool report;
+    {
+      std::lock_guard lock(mu_);
+      broken_ = true;
+      report = !cancelled_ && on_error_;
+    }
+    // Outside mu_: on_error may cancel this client (Attempt::Fail does).
+    if (report)
       on_error_("exchange stream to worker " + peer_ + " could not open: " + st.error_message());
     return false;
   }
@@ -195,11 +200,15 @@ void ExchangeClient::ReadCredits() {
     cv_.notify_all();
   }
   // Finish() waits for the writer too: the destructor or Close calls it.
-  std::lock_guard lock(mu_);
-  broken_ = true;
-  cv_.notify_all();
-  if (!cancelled_ && !closed_ && on_error_)
-    on_error_("exchange stream to worker " + peer_ + " broke");
+  bool report;
+  {
+    std::lock_guard lock(mu_);
+    broken_ = true;
+    cv_.notify_all();
+    report = !cancelled_ && !closed_ && on_error_;
+  }
+  // Outside mu_: on_error may cancel this client (Attempt::Fail does).
+  if (report) on_error_("exchange stream to worker " + peer_ + " broke");
 }
 
 bool ExchangeClient::Send(v1::ExchangeElement&& element) {

@@ -43,6 +43,7 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -69,6 +70,12 @@ struct ConnectorStats {
   std::atomic<int64_t> bytes{0};
   std::atomic<int64_t> skipped{0};        // malformed, on_error: skip
   std::atomic<int64_t> dead_lettered{0};  // malformed, on_error: dead_letter
+  // Kafka sources: (partition, messages behind the partition's end), from
+  // the offsets the consumer already knows (no broker round trip); refreshed
+  // about once a second.
+  mutable std::mutex lag_mu;
+  std::string lag_topic;
+  std::vector<std::pair<int32_t, int64_t>> lag;
 };
 
 enum class PollState { kOk, kEndOfInput };

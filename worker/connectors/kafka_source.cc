@@ -160,8 +160,29 @@ Status KafkaSource::HandleConsumerError(const rd_kafka_message_t* msg) {
   return Status::OK();
 }
 
+void KafkaSource::UpdateLag() {
+  const int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                          std::chrono::steady_clock::now().time_since_epoch())
+                          .count();
+  if (now - lag_updated_ms_ < 1000) return;
+  lag_updated_ms_ = now;
+  std::vector<std::pair<int32_t, int64_t>> lag;
+  for (size_t i = 0; i < partitions_.size(); ++i) {
+    int64_t low = 0, high = 0;
+    if (rd_kafka_get_watermark_offsets(rk_, spec_.topic.c_str(), partitions_[i], &low, &high) !=
+            RD_KAFKA_RESP_ERR_NO_ERROR ||
+        high < 0)
+      continue;
+    lag.emplace_back(partitions_[i], std::max<int64_t>(0, high - next_offset_[i]));
+  }
+  std::lock_guard lock(stats_.lag_mu);
+  stats_.lag_topic = spec_.topic;
+  stats_.lag = std::move(lag);
+}
+
 Result<PollState> KafkaSource::Poll(RecordBatch* batch, int max_rows, int timeout_ms) {
   if (rk_ == nullptr) return Status::FailedPrecondition("kafka source polled before Open");
+  UpdateLag();
   const auto all_ended = [&] {
     return spec_.end_at_latest && ended_count_ == static_cast<int>(partitions_.size());
   };

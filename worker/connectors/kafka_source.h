@@ -80,6 +80,8 @@ class KafkaSource final : public Source {
   int LocalIndex(int32_t p) const;
   void EndPartition(int local);
   Status HandleConsumerError(const rd_kafka_message_s* msg);
+  void UpdateLag();  // stats_.lag, at most once a second
+  int64_t lag_updated_ms_ = -1'000'000;
 
   spec::SourceSpec spec_;
   SourceContext ctx_;

@@ -140,6 +140,68 @@ InputQueue* LocalExecutor::Input(int vertex, int subtask) const {
   return t ? t->input() : nullptr;
 }
 
+void LocalExecutor::CollectMetrics(Metrics& m, const Labels& base) const {
+  const int64_t now = SteadyNanos();
+  for (const auto& t : tasks_) {
+    Labels l = base;
+    l.emplace_back("vertex", t->vertex_name());
+    l.emplace_back("subtask", std::to_string(t->subtask()));
+    const TaskStats& s = t->stats();
+    m.Counter("weir_task_records_in_total", "Rows the task's chain received (or read, for sources)",
+              l, static_cast<double>(s.rows_in.load(std::memory_order_relaxed)));
+    const int64_t wm = s.watermark.load(std::memory_order_relaxed);
+    if (wm > kMinWatermark && wm < kMaxWatermark)
+      m.Gauge("weir_task_watermark_seconds",
+              "The task's current event-time watermark (seconds since the epoch)", l,
+              static_cast<double>(wm) / 1000.0);
+    const int64_t started = s.started_ns.load(std::memory_order_relaxed);
+    if (started > 0) {
+      const double idle = static_cast<double>(s.idle_ns.load(std::memory_order_relaxed)) / 1e9;
+      const double bp =
+          static_cast<double>(s.backpressured_ns.load(std::memory_order_relaxed)) / 1e9;
+      const double total = static_cast<double>(now - started) / 1e9;
+      m.Counter("weir_task_idle_seconds_total", "Time the task waited for input", l, idle);
+      m.Counter("weir_task_backpressured_seconds_total",
+                "Time the task was blocked sending to a full consumer", l, bp);
+      m.Counter("weir_task_busy_seconds_total", "Time the task spent processing", l,
+                std::max(0.0, total - idle - bp));
+    }
+    m.Gauge("weir_task_checkpoint_alignment_seconds",
+            "Duration of the task's last barrier alignment", l,
+            static_cast<double>(s.last_alignment_ms.load(std::memory_order_relaxed)) / 1000.0);
+    m.Counter("weir_task_late_dropped_total", "Rows dropped as too late for their window or join",
+              l, static_cast<double>(s.late_dropped.load(std::memory_order_relaxed)));
+    if (const auto* src = t->source()) {
+      const auto& cs = src->stats();
+      m.Counter("weir_source_records_total", "Records the source read", l,
+                static_cast<double>(cs.records.load(std::memory_order_relaxed)));
+      m.Counter("weir_source_bytes_total", "Bytes the source read", l,
+                static_cast<double>(cs.bytes.load(std::memory_order_relaxed)));
+      m.Counter("weir_source_malformed_skipped_total", "Malformed records skipped (on_error: skip)",
+                l, static_cast<double>(cs.skipped.load(std::memory_order_relaxed)));
+      m.Counter("weir_source_dead_letter_total",
+                "Malformed records sent to the dead-letter topic (on_error: dead_letter)", l,
+                static_cast<double>(cs.dead_lettered.load(std::memory_order_relaxed)));
+      std::lock_guard lock(cs.lag_mu);
+      for (const auto& [partition, lag] : cs.lag) {
+        Labels pl = l;
+        pl.emplace_back("topic", cs.lag_topic);
+        pl.emplace_back("partition", std::to_string(partition));
+        m.Gauge("weir_kafka_consumer_lag",
+                "Messages between the source's position and the end of the partition", pl,
+                static_cast<double>(lag));
+      }
+    }
+    if (const auto* sink = t->sink()) {
+      const auto& cs = sink->stats();
+      m.Counter("weir_task_records_out_total", "Rows the task's sink wrote", l,
+                static_cast<double>(cs.records.load(std::memory_order_relaxed)));
+      m.Counter("weir_sink_bytes_total", "Bytes the sink wrote", l,
+                static_cast<double>(cs.bytes.load(std::memory_order_relaxed)));
+    }
+  }
+}
+
 bool LocalExecutor::has_sinks() const {
   for (const auto& t : tasks_)
     if (t->sink()) return true;

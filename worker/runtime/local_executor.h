@@ -17,6 +17,7 @@
 #include <thread>
 #include <vector>
 
+#include "common/metrics.h"
 #include "common/plan.h"
 #include "worker/runtime/task.h"
 
@@ -71,6 +72,10 @@ class LocalExecutor {
   // Sinks that run here (for progress: a worker without sinks has no
   // watermark at its sinks).
   bool has_sinks() const;
+  // Per-task metrics (records, bytes, watermark, busy/idle/backpressured
+  // time, alignment, malformed and dead-lettered records, Kafka lag), with
+  // `base` labels (the job) plus vertex and subtask.
+  void CollectMetrics(Metrics& m, const Labels& base) const;
 
  private:
   const plan::PhysicalPlan& plan_;

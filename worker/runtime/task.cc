@@ -29,12 +29,26 @@ EdgeWriter::EdgeWriter(const plan::Edge& edge, int subtask, std::vector<Target> 
   next_ = static_cast<size_t>(subtask_) % std::max<size_t>(1, targets_.size());
 }
 
+int64_t SteadyNanos() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+bool EdgeWriter::Push(const Target& t, Element&& e) {
+  if (!backpressured_ns_) return t.queue->Push(std::move(e));
+  const int64_t start = SteadyNanos();
+  const bool ok = t.queue->Push(std::move(e));
+  backpressured_ns_->fetch_add(SteadyNanos() - start, std::memory_order_relaxed);
+  return ok;
+}
+
 bool EdgeWriter::Send(size_t target, RecordBatch&& batch) {
   Element e;
   e.kind = Element::Kind::kBatch;
   e.channel = targets_[target].channel;
   e.batch = std::move(batch);
-  return targets_[target].queue->Push(std::move(e));
+  return Push(targets_[target], std::move(e));
 }
 
 bool EdgeWriter::Write(RecordBatch& batch) {
@@ -94,7 +108,7 @@ bool EdgeWriter::SendWatermark(const WatermarkStatus& wm) {
     e.kind = Element::Kind::kWatermark;
     e.channel = t.channel;
     e.watermark = wm;
-    if (!t.queue->Push(std::move(e))) return false;
+    if (!Push(t, std::move(e))) return false;
   }
   return true;
 }
@@ -106,7 +120,7 @@ bool EdgeWriter::SendBarrier(int64_t checkpoint_id) {
     e.kind = Element::Kind::kBarrier;
     e.channel = t.channel;
     e.checkpoint_id = checkpoint_id;
-    if (!t.queue->Push(std::move(e))) return false;
+    if (!Push(t, std::move(e))) return false;
   }
   return true;
 }
@@ -117,7 +131,7 @@ bool EdgeWriter::SendEnd() {
     Element e;
     e.kind = Element::Kind::kEndOfInput;
     e.channel = t.channel;
-    if (!t.queue->Push(std::move(e))) return false;
+    if (!Push(t, std::move(e))) return false;
   }
   return true;
 }
@@ -244,6 +258,7 @@ void Task::SetInput(std::unique_ptr<InputQueue> queue, std::vector<int> channel_
 }
 
 void Task::AddEdgeWriter(int step, int port, std::unique_ptr<EdgeWriter> writer) {
+  writer->backpressured_ns_ = &stats_.backpressured_ns;
   outputs_[static_cast<size_t>(step)]->writers_[port].push_back(std::move(writer));
 }
 
@@ -255,6 +270,7 @@ void Task::PublishCounters() {
 }
 
 Status Task::Run() {
+  stats_.started_ns.store(SteadyNanos(), std::memory_order_relaxed);
   const spec::JobSpec& job = *plan_.job;
   // Open tail to head, so a step's consumers are ready before it emits.
   for (size_t i = ops_.size(); i-- > 0;) {
@@ -355,8 +371,10 @@ Status Task::RunFinished() {
       if (sink_) return sink_->Close();
       return Status::OK();
     }
+    const int64_t wait_start = SteadyNanos();
     checkpointer_->WaitForChange(triggered, checkpointer_->completed_id(),
                                  std::chrono::milliseconds(50));
+    stats_.idle_ns.fetch_add(SteadyNanos() - wait_start, std::memory_order_relaxed);
   }
   return Status::Cancelled("cancelled");
 }
@@ -436,7 +454,9 @@ Status Task::RunSource() {
       max_rows =
           static_cast<int>(std::min<double>(batch_size_, allowed - static_cast<double>(emitted)));
       if (max_rows <= 0) {
+        const int64_t sleep_start = SteadyNanos();
         std::this_thread::sleep_for(std::chrono::milliseconds(2));
+        stats_.idle_ns.fetch_add(SteadyNanos() - sleep_start, std::memory_order_relaxed);
         if (checkpointer_) {
           const int64_t triggered = checkpointer_->triggered_id();
           if (triggered > last_barrier_) WEIR_RETURN_IF_ERROR(Snapshot(triggered, false));
@@ -447,7 +467,10 @@ Status Task::RunSource() {
       }
     }
     RecordBatch batch(schema);
+    const int64_t poll_start = SteadyNanos();
     auto polled = source_->Poll(&batch, max_rows, 50);
+    if (batch.num_rows() == 0)
+      stats_.idle_ns.fetch_add(SteadyNanos() - poll_start, std::memory_order_relaxed);
     emitted += static_cast<int64_t>(batch.num_rows());
     if (!polled.ok())
       return Status(polled.status().code(),
@@ -482,6 +505,7 @@ Status Task::RunConsumer() {
   std::vector<bool> blocked(n, false), ended(n, false);
   std::deque<Element> held;
   int64_t aligning = 0;
+  int64_t alignment_start = 0;
   auto aligned = [&] {
     for (size_t c = 0; c < n; ++c)
       if (!blocked[c] && !ended[c]) return false;
@@ -493,7 +517,9 @@ Status Task::RunConsumer() {
       elem = std::move(held.front());
       held.pop_front();
     } else {
+      const int64_t wait_start = SteadyNanos();
       elem = input_->Pop(std::chrono::milliseconds(50));
+      stats_.idle_ns.fetch_add(SteadyNanos() - wait_start, std::memory_order_relaxed);
     }
     if (!elem) {
       if (input_->closed()) break;
@@ -521,6 +547,7 @@ Status Task::RunConsumer() {
         break;
       case Element::Kind::kBarrier:
         if (elem->checkpoint_id <= last_barrier_) break;  // stale
+        if (aligning == 0) alignment_start = SteadyNanos();
         aligning = elem->checkpoint_id;
         blocked[c] = true;
         break;
@@ -532,6 +559,8 @@ Status Task::RunConsumer() {
     if (aligning != 0 && aligned()) {
       const int64_t id = aligning;
       aligning = 0;
+      stats_.last_alignment_ms.store((SteadyNanos() - alignment_start) / 1'000'000,
+                                     std::memory_order_relaxed);
       std::fill(blocked.begin(), blocked.end(), false);
       WEIR_RETURN_IF_ERROR(Snapshot(id, false));
     }

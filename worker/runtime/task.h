@@ -59,6 +59,7 @@ class EdgeWriter {
  private:
   bool Flush();
   bool Send(size_t target, RecordBatch&& batch);
+  bool Push(const Target& t, Element&& e);  // times the push as backpressure
 
   plan::Partitioning partitioning_;
   int subtask_;
@@ -72,13 +73,25 @@ class EdgeWriter {
   std::vector<std::vector<uint32_t>> rows_for_;  // hash: rows per target (reused)
   std::vector<const Column*> cols_;
   std::string key_;
+  std::atomic<int64_t>* backpressured_ns_ = nullptr;
+  friend class Task;
 };
 
 struct TaskStats {
   std::atomic<int64_t> rows_in{0};
   std::atomic<int64_t> watermark{kMinWatermark};
   std::atomic<int64_t> late_dropped{0};  // over the chain's operators
+  // Where the task's time goes (steady clock, ns), for the busy /
+  // backpressured / idle metrics: waiting for input (or a throttled or empty
+  // source), blocked pushing into a full consumer (backpressure).
+  std::atomic<int64_t> started_ns{0};
+  std::atomic<int64_t> idle_ns{0};
+  std::atomic<int64_t> backpressured_ns{0};
+  std::atomic<int64_t> last_alignment_ms{0};  // the last barrier alignment's duration
 };
+
+// Steady-clock nanoseconds, for the time accounting above.
+int64_t SteadyNanos();
 
 class Task {
  public:
@@ -106,6 +119,8 @@ class Task {
   Status Run();
 
   std::string name() const;
+  const std::string& vertex_name() const { return vertex_.name; }
+  int subtask() const { return subtask_; }
   const TaskStats& stats() const { return stats_; }
   const connectors::Source* source() const { return source_.get(); }
   const connectors::Sink* sink() const { return sink_; }
