@@ -121,8 +121,8 @@ Result<std::unique_ptr<JobManager>> JobManager::Create(ManagerOptions options) {
   return m;
 }
 
-void JobManager::Log(const std::string& m) const {
-  if (options_.log) options_.log(m);
+void JobManager::Log(const std::string& m, const log::Fields& fields) const {
+  if (options_.log) options_.log(m, fields);
 }
 
 Status JobManager::PlanJob(Job& j, int parallelism) {
@@ -182,7 +182,7 @@ JobManager::Job* JobManager::Find(const std::string& id) const {
   return it == jobs_.end() ? nullptr : it->second.get();
 }
 
-void JobManager::Event(Job& j, const std::string& message) {
+void JobManager::Event(Job& j, const std::string& message, log::Fields fields) {
   v1::JobEvent ev;
   ev.set_time_ms(options_.clock->NowMillis());
   ev.set_message(message);
@@ -192,7 +192,9 @@ void JobManager::Event(Job& j, const std::string& message) {
     j.events.pop_front();
     j.events_base++;
   }
-  Log("job " + j.rec.id() + ": " + message);
+  fields.insert(fields.begin(), {"job", j.rec.id()});
+  fields.emplace_back("attempt", std::to_string(j.rec.attempt()));
+  Log(message, fields);
   cv_.notify_all();
 }
 
@@ -567,9 +569,11 @@ void JobManager::OnAck(Job& j, const std::string& worker, const v1::CheckpointAc
     j.rec.set_savepoint_path(path);
     Persist(j);
   }
-  Event(j, std::string(p.savepoint ? "savepoint " : "checkpoint ") + std::to_string(p.id) +
-               " completed in " + std::to_string(options_.clock->NowMillis() - p.started_ms) +
-               " ms: " + path);
+  Event(j,
+        std::string(p.savepoint ? "savepoint " : "checkpoint ") + std::to_string(p.id) +
+            " completed in " + std::to_string(options_.clock->NowMillis() - p.started_ms) +
+            " ms: " + path,
+        {{"checkpoint", std::to_string(p.id)}});
   if (j.sp && !j.sp->done && j.sp->checkpoint_id == p.id) {
     j.sp->done = true;
     j.sp->path = path;
@@ -641,8 +645,8 @@ int64_t JobManager::WorkerRegistered(const v1::RegisterWorker& r,
   m.mutable_registered()->set_heartbeat_interval_ms(options_.heartbeat_interval_ms);
   m.mutable_registered()->set_fence_after_ms(fence_after_ms());
   w->link->Send(m);
-  Log("worker " + w->id + " registered: " + w->address + ", " + std::to_string(w->slots) +
-      " slots");
+  Log("worker registered: " + w->address + ", " + std::to_string(w->slots) + " slots",
+      {{"worker", w->id}});
   return w->token;
 }
 
@@ -651,7 +655,7 @@ void JobManager::LoseWorker(Worker& w, const std::string& why) {
   w.alive = false;
   if (w.link) w.link->Close();
   w.link.reset();
-  Log("worker " + w.id + " lost: " + why);
+  Log("worker lost: " + why, {{"worker", w.id}});
   for (auto& [id, j] : jobs_) {
     if (!j->deployed || !j->workers.count(w.id)) continue;
     j->exited.insert(w.id);  // its tasks are gone (or fence themselves)

@@ -41,6 +41,7 @@
 #include <vector>
 
 #include "common/checkpoint/storage.h"
+#include "common/log.h"
 #include "common/plan.h"
 #include "common/time.h"
 #include "coordinator/registry.h"
@@ -64,7 +65,8 @@ struct ManagerOptions {
   int64_t heartbeat_interval_ms = 500;
   int64_t heartbeat_timeout_ms = 5000;
   const Clock* clock = nullptr;
-  std::function<void(const std::string&)> log;
+  // Where events go (common/log.h fields: job, checkpoint, worker).
+  std::function<void(const std::string&, const log::Fields&)> log;
 };
 
 class JobManager {
@@ -117,8 +119,8 @@ class JobManager {
   v1::Job ToProto(const Job& j) const;
   void SetState(Job& j, v1::JobState s, const std::string& message);
   void Persist(Job& j);
-  void Event(Job& j, const std::string& message);
-  void Log(const std::string& m) const;
+  void Event(Job& j, const std::string& message, log::Fields fields = {});
+  void Log(const std::string& m, const log::Fields& fields = {}) const;
   int FreeSlots(const std::string& worker) const;
   bool TryDeploy(Job& j);
   void StopAttempt(Job& j, Then then, const std::string& why);

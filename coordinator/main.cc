@@ -15,24 +15,26 @@
 #include <thread>
 
 #include "common/config.h"
+#include "common/log.h"
 #include "common/metrics.h"
 #include "coordinator/services.h"
 
 namespace {
 void Log(const std::string& m) {
-  std::fprintf(stderr, "weir-coordinator: %s\n", m.c_str());
+  weir::log::Info(m);
 }
 }  // namespace
 
 int main(int argc, char** argv) {
   std::string data_dir = "weir-coordinator-data", port = "7600", storage, hb_timeout = "5000",
-              hb_interval = "500", metrics_port = "9249";
+              hb_interval = "500", metrics_port = "9249", log_format = "text";
   std::map<std::string, std::string*> keys = {{"data-dir", &data_dir},
                                               {"port", &port},
                                               {"checkpoint-storage", &storage},
                                               {"heartbeat-timeout", &hb_timeout},
                                               {"heartbeat-interval", &hb_interval},
-                                              {"metrics-port", &metrics_port}};
+                                              {"metrics-port", &metrics_port},
+                                              {"log-format", &log_format}};
   const std::string config = weir::FindConfigFlag(argc, argv);
   if (!config.empty()) {
     weir::Status st = weir::ApplyYamlConfig(config, keys);
@@ -61,6 +63,10 @@ int main(int argc, char** argv) {
   app.add_option("--heartbeat-interval", hb_interval, "ms between a worker's heartbeats")
       ->envname("WEIR_HEARTBEAT_INTERVAL")
       ->capture_default_str();
+  app.add_option("--log-format", log_format, "text (for people) or json (one object per line)")
+      ->envname("WEIR_LOG_FORMAT")
+      ->check(CLI::IsMember({"text", "json"}))
+      ->capture_default_str();
   app.add_option("--metrics-port", metrics_port,
                  "HTTP port for /metrics (Prometheus) and /healthz (0: any free port, -1: off)")
       ->envname("WEIR_METRICS_PORT")
@@ -73,6 +79,7 @@ int main(int argc, char** argv) {
     Log(std::string(e.what()) + " (see weir-coordinator --help)");
     return 2;
   }
+  weir::log::Init("weir-coordinator", log_format);
   weir::coordinator::ManagerOptions mo;
   int port_n = 0, metrics_n = 0;
   try {
@@ -90,7 +97,7 @@ int main(int argc, char** argv) {
   }
   mo.data_dir = data_dir;
   mo.checkpoint_storage = storage;
-  mo.log = Log;
+  mo.log = [](const std::string& m, const weir::log::Fields& f) { weir::log::Info(m, f); };
   auto manager = weir::coordinator::JobManager::Create(mo);
   if (!manager.ok()) {
     Log(manager.status().message());

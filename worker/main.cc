@@ -17,13 +17,14 @@
 #include <thread>
 
 #include "common/config.h"
+#include "common/log.h"
 #include "common/metrics.h"
 #include "worker/cluster/agent.h"
 
 namespace {
 
 void Log(const std::string& m) {
-  std::fprintf(stderr, "weir-worker: %s\n", m.c_str());
+  weir::log::Info(m);
 }
 
 std::string Hostname() {
@@ -36,11 +37,15 @@ std::string Hostname() {
 
 int main(int argc, char** argv) {
   std::string coordinator = "127.0.0.1:7600", port = "7700", slots = "4", data_dir, id, advertise,
-              metrics_port = "9250";
-  std::map<std::string, std::string*> keys = {
-      {"coordinator", &coordinator},  {"port", &port}, {"slots", &slots},
-      {"data-dir", &data_dir},        {"id", &id},     {"advertise", &advertise},
-      {"metrics-port", &metrics_port}};
+              metrics_port = "9250", log_format = "text";
+  std::map<std::string, std::string*> keys = {{"coordinator", &coordinator},
+                                              {"port", &port},
+                                              {"slots", &slots},
+                                              {"data-dir", &data_dir},
+                                              {"id", &id},
+                                              {"advertise", &advertise},
+                                              {"metrics-port", &metrics_port},
+                                              {"log-format", &log_format}};
   const std::string config = weir::FindConfigFlag(argc, argv);
   if (!config.empty()) {
     weir::Status st = weir::ApplyYamlConfig(config, keys);
@@ -66,6 +71,10 @@ int main(int argc, char** argv) {
                  "the host other workers reach this one at (default: this host's name, or "
                  "127.0.0.1 when the coordinator is on loopback)")
       ->envname("WEIR_ADVERTISE");
+  app.add_option("--log-format", log_format, "text (for people) or json (one object per line)")
+      ->envname("WEIR_LOG_FORMAT")
+      ->check(CLI::IsMember({"text", "json"}))
+      ->capture_default_str();
   app.add_option("--metrics-port", metrics_port,
                  "HTTP port for /metrics (Prometheus) and /healthz (0: any free port, -1: off)")
       ->envname("WEIR_METRICS_PORT")
@@ -78,6 +87,7 @@ int main(int argc, char** argv) {
     Log(std::string(e.what()) + " (see weir-worker --help)");
     return 2;
   }
+  weir::log::Init("weir-worker", log_format);
   int port_n = 0, slots_n = 0, metrics_n = 0;
   try {
     port_n = std::stoi(port);
@@ -126,7 +136,6 @@ int main(int argc, char** argv) {
   ao.address = advertise + ":" + std::to_string(bound);
   ao.slots = slots_n;
   ao.data_dir = (std::filesystem::path(data_dir) / id).string();
-  ao.log = Log;
   // Attempts left by an earlier run of this worker are scratch.
   std::filesystem::remove_all(ao.data_dir, ec);
   weir::cluster::Agent agent(ao, &exchange);

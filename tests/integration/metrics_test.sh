@@ -4,7 +4,9 @@
 # reads Kafka; every process's /metrics must pass `promtool check metrics`
 # (Debian's prometheus package) and show what operators watch: records,
 # watermarks, busy/idle/backpressured time, checkpoints, Kafka lag per
-# partition, state size, workers. /healthz answers ok.
+# partition, state size, workers. /healthz answers ok. With
+# WEIR_LOG_FORMAT=json every log line is a JSON object with job and
+# checkpoint fields where they apply.
 #
 # Usage: metrics_test.sh BUILD_DIR
 set -euo pipefail
@@ -21,7 +23,8 @@ cleanup() {
 trap cleanup EXIT
 fail() { echo "FAIL: $*" >&2; tail -5 "$work"/cluster/*.log >&2 || true; exit 1; }
 
-WEIR_BIN_DIR="$build" bash "$root/deploy/local/cluster.sh" start "$work/cluster" --workers 2 \
+# JSON logs (WEIR_LOG_FORMAT) are checked at the end.
+WEIR_LOG_FORMAT=json WEIR_BIN_DIR="$build" bash "$root/deploy/local/cluster.sh" start "$work/cluster" --workers 2 \
   --slots 2 --port "$port" --broker --topic metrics-in:4
 brokers="$(cat "$work/cluster/brokers")"
 python3 - "$work/in.jsonl" <<'PY'
@@ -100,5 +103,21 @@ for _ in $(seq 60); do
   sleep 0.5
 done
 [[ "${wm_ok:-0}" == 1 ]] || fail "no weir_task_watermark_seconds for the window tasks within 30 s"
+
+# Structured logs: every line of every process is a JSON object, and the
+# coordinator's checkpoint events name their job and checkpoint.
+python3 - "$work"/cluster/coordinator.log "$work"/cluster/worker-*.log <<'PY' || fail "JSON logs"
+import json, sys
+checkpoints = 0
+for path in sys.argv[1:]:
+    for n, line in enumerate(open(path), 1):
+        rec = json.loads(line)  # raises on a line that is not JSON
+        assert {"ts", "level", "process", "msg"} <= rec.keys(), (path, n, rec)
+        if rec["msg"].startswith("checkpoint ") and "completed" in rec["msg"]:
+            assert rec.get("job") == "metrics-test" and rec.get("checkpoint", "").isdigit(), rec
+            checkpoints += 1
+assert checkpoints > 0, "no checkpoint event in the coordinator's log"
+print("JSON logs: ok, %d checkpoint events" % checkpoints)
+PY
 ok=1
 echo "PASS: 3 endpoints pass promtool; records, time, checkpoints, lag, state, workers present"

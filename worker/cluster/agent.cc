@@ -3,6 +3,8 @@
 #include <chrono>
 #include <thread>
 
+#include "common/log.h"
+
 namespace weir::cluster {
 
 using namespace std::chrono_literals;
@@ -22,7 +24,7 @@ Agent::~Agent() {
 }
 
 void Agent::Log(const std::string& m) const {
-  if (options_.log) options_.log(m);
+  log::Info(m, {{"worker", options_.worker_id}});
 }
 
 void Agent::Stop() {

@@ -30,7 +30,6 @@ struct AgentOptions {
   std::string address;      // this worker's exchange address, as peers reach it
   int slots = 4;
   std::string data_dir;
-  std::function<void(const std::string&)> log;
 };
 
 class Agent {
