@@ -140,7 +140,10 @@ Status JobManager::Load() {
   for (auto& rec : stored) {
     auto j = std::make_unique<Job>();
     j->rec = rec;
-    if (!Terminal(rec.state())) {
+    if (rec.state() == v1::JOB_STATE_CANCELLING) {
+      // Its tasks died with the old coordinator's sessions: the cancel is done.
+      SetState(*j, v1::JOB_STATE_CANCELLED, "cancelled (completed after a coordinator restart)");
+    } else if (!Terminal(rec.state())) {
       auto loaded = spec::ParseJob(rec.job_yaml(), rec.file_name());
       Status st =
           loaded.job
@@ -165,6 +168,16 @@ Status JobManager::Load() {
         SetState(*j, v1::JOB_STATE_FAILED, j->rec.failure());
       } else {
         j->restart_at_ms = now;
+        if (j->storage) {
+          auto latest = RestorePathFor(*j);
+          if (latest.ok() && !latest->empty()) {
+            auto id = checkpoint::CheckpointStorage::ReadId(*latest);
+            if (id.ok()) {
+              j->last_completed_id = *id;
+              j->last_completed_path = *latest;
+            }
+          }
+        }
         SetState(*j, v1::JOB_STATE_RESTARTING,
                  "coordinator restarted: resuming from the latest checkpoint");
       }
@@ -891,6 +904,9 @@ Result<v1::TriggerSavepointResponse> JobManager::Savepoint(const std::string& id
   std::unique_lock lock(mu_);
   Job* j = Find(id);
   if (!j) return Status::NotFound("no job " + id);
+  if (j->rec.state() != v1::JOB_STATE_RUNNING && Terminal(j->rec.state()))
+    return Status::FailedPrecondition("job " + id + " is " + StateName(j->rec.state()) +
+                                      ": a savepoint needs it RUNNING");
   if (!j->checkpointing())
     return Status::FailedPrecondition("job " + id +
                                       " has checkpoint.mode none: it cannot take a savepoint");

@@ -150,7 +150,9 @@ Result<plan::PhysicalPlan> FromProto(const v1::JobGraph& g, const spec::JobSpec&
     e.to_vertex = pe.to_vertex();
     e.to_input = pe.to_input();
     e.stream = pe.stream();
-    if (!from.chain[static_cast<size_t>(e.from_step)].output_schema(e.from_port))
+    const plan::Step& producer = from.chain[static_cast<size_t>(e.from_step)];
+    if (e.from_port < 0 || e.from_port >= static_cast<int>(producer.ports.size()) ||
+        !producer.output_schema(e.from_port))
       return bad("edge " + std::to_string(i) + " leaves from a port with no output");
     switch (pe.partitioning()) {
       case v1::Edge::PARTITIONING_FORWARD:

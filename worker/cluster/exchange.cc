@@ -59,11 +59,13 @@ grpc::Status ExchangeService::Transfer(
   ExchangeReceiver* receiver = nullptr;
   {
     std::unique_lock lock(mu_);
-    cv_.wait_for(lock, kDeployWait, [&] {
-      if (shutdown_) return true;
+    // Woken by Register; also every 200 ms to notice a sender that gave up.
+    const auto until = std::chrono::steady_clock::now() + kDeployWait;
+    while (!shutdown_ && !ctx->IsCancelled() && std::chrono::steady_clock::now() < until) {
       auto it = entries_.find(key);
-      return it != entries_.end() && it->second.receiver != nullptr;
-    });
+      if (it != entries_.end() && it->second.receiver != nullptr) break;
+      cv_.wait_for(lock, 200ms);
+    }
     auto it = entries_.find(key);
     if (shutdown_ || it == entries_.end() || !it->second.receiver)
       return grpc::Status(grpc::StatusCode::UNAVAILABLE, "job " + header.job_id() + " attempt " +
