@@ -13,10 +13,19 @@ TEST_PKGS=(
   googletest libgtest-dev libgmock-dev libbenchmark-dev
   clang libclang-rt-14-dev
   kcat python3 python3-kafka python3-avro python3-protobuf python3-grpcio postgresql
+  prometheus
 )
 
 want=("${BUILD_PKGS[@]}")
-if [[ "${1:-}" == "--test" ]]; then want+=("${TEST_PKGS[@]}"); fi
+if [[ "${1:-}" == "--test" ]]; then
+  want+=("${TEST_PKGS[@]}")
+  # tests/k8s/validate.sh: kubectl (kustomize) and node/npm. Some machine
+  # images ship their own kubectl, or a NodeSource nodejs that bundles npm
+  # and conflicts with Debian's npm: install only what is missing.
+  command -v kubectl >/dev/null || want+=(kubernetes-client)
+  command -v node >/dev/null || want+=(nodejs)
+  command -v npm >/dev/null || want+=(npm)
+fi
 
 missing=()
 for p in "${want[@]}"; do
