@@ -370,7 +370,7 @@ int RunDescribe(const GlobalOptions& g, const RemoteOptions& r, const std::strin
   }
   GlobalOptions with_headers = g;
   with_headers.no_headers = false;
-  PrintTable(with_headers, {"  ID", "VERTEX", "PARALLELISM", "CHAIN", "SUBTASKS"}, rows);
+  PrintTable(with_headers, {"ID", "VERTEX", "PARALLELISM", "CHAIN", "SUBTASKS"}, rows);
   return kExitOk;
 }
 

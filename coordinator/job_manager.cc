@@ -25,6 +25,9 @@ std::string StateName(v1::JobState s) {
 }
 
 constexpr int64_t kDrainCommitsMs = 10'000;
+// Deployed tasks that have not all reported READY by then (a restore of a
+// large state takes a while) make the attempt fail and restart.
+constexpr int64_t kStartTimeoutMs = 120'000;
 
 }  // namespace
 
@@ -54,6 +57,7 @@ struct JobManager::Job {
   std::set<std::string> workers, ready, finished, exited;
   std::map<std::string, v1::TaskProgress> progress;
   bool stopping = false;
+  int64_t deployed_ms = 0;
   Then then = Then::kRestart;
   std::string stop_reason;
   int rescale_to = 0;
@@ -385,6 +389,7 @@ bool JobManager::TryDeploy(Job& j) {
   j.deployed = true;
   j.stopping = false;
   j.last_trigger_ms = options_.clock->NowMillis();
+  j.deployed_ms = j.last_trigger_ms;
   std::string where;
   for (const auto& w : j.workers) where += (where.empty() ? "" : ", ") + w;
   SetState(j, v1::JOB_STATE_RUNNING,
@@ -734,6 +739,12 @@ void JobManager::Tick() {
       if (now >= j.restart_at_ms) TryDeploy(j);
       continue;
     }
+    if (j.ready.size() < j.workers.size() && now - j.deployed_ms > kStartTimeoutMs) {
+      StopAttempt(j, Then::kRestart,
+                  "the workers did not start attempt " + std::to_string(j.rec.attempt()) +
+                      " within " + std::to_string(kStartTimeoutMs / 1000) + " s");
+      continue;
+    }
     if (!j.checkpointing()) continue;
     if (j.pending && now - j.pending->started_ms > j.spec->checkpoint.timeout_ms) {
       CheckpointFailed(j,
@@ -837,9 +848,14 @@ Result<v1::Job> JobManager::Submit(const v1::SubmitJobRequest& req,
         "--from-savepoint: the job has checkpoint.mode none, so it cannot restore one");
   }
   std::lock_guard lock(mu_);
-  if (Job* old = Find(id); old && !Terminal(old->rec.state()))
-    return Status::AlreadyExists("job " + id + " is " + StateName(old->rec.state()) +
-                                 "; cancel it first or give the new one another name");
+  if (Job* old = Find(id)) {
+    if (!Terminal(old->rec.state()))
+      return Status::AlreadyExists("job " + id + " is " + StateName(old->rec.state()) +
+                                   "; cancel it first or give the new one another name");
+    // Attempt numbers name a job's tasks on the workers, where the last
+    // submission's may still be exiting: never reuse one.
+    j->rec.set_attempt(old->rec.attempt());
+  }
   const int64_t now = options_.clock->NowMillis();
   j->rec.set_submitted_ms(now);
   j->restart_at_ms = now;

@@ -199,6 +199,14 @@ void Agent::Handle(const v1::CoordinatorMessage& m) {
           a->CancelAfterCommits(m.cancel().drain_commits_ms());
         else
           a->Cancel();
+      } else {
+        // Nothing of that attempt runs here (it ended, or its deployment
+        // never came): say so, or the coordinator would wait for it.
+        v1::WorkerMessage ev;
+        ev.mutable_task_event()->set_job_id(m.cancel().job_id());
+        ev.mutable_task_event()->set_attempt(m.cancel().attempt());
+        ev.mutable_task_event()->set_kind(v1::TaskEvent::KIND_EXITED);
+        Send(ev);
       }
       return;
     case v1::CoordinatorMessage::kRelease:
