@@ -212,6 +212,10 @@ void Attempt::CheckpointDone(int64_t id, bool ok) {
 }
 
 void Attempt::Release() {
+  // Every input has been delivered and the final checkpoint is durable: a
+  // peer that tears its streams down first is no failure now (sink commit
+  // errors still come back through the executor).
+  released_.store(true);
   if (exec_) exec_->Release();
 }
 
@@ -234,6 +238,7 @@ void Attempt::CancelAfterCommits(int64_t wait_ms) {
 }
 
 void Attempt::Fail(const std::string& why) {
+  if (released_.load()) return;
   {
     std::lock_guard lock(mu_);
     if (!failure_.empty() || cancelled_.load()) return;

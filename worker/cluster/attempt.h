@@ -102,6 +102,7 @@ class Attempt final : public ExchangeReceiver {
   std::atomic<bool> cancelled_{false};
   std::atomic<bool> exited_{false};
   std::atomic<bool> registered_{false};
+  std::atomic<bool> released_{false};
 };
 
 }  // namespace weir::cluster
