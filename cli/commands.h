@@ -4,6 +4,9 @@
 // 130 interrupted.
 #pragma once
 
+#include <grpcpp/grpcpp.h>
+
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -32,7 +35,15 @@ struct GlobalOptions {
 struct RemoteOptions {
   std::string addr = "127.0.0.1:7600";  // --addr, else WEIR_ADDR
   double timeout_s = 30;                // --timeout: per call
+  std::string token;                    // WEIR_TOKEN, or read from --token-file
+  std::string token_file;
+  std::string tls_ca, tls_cert, tls_key;                  // --tls-*, WEIR_TLS_*
+  std::shared_ptr<grpc::ChannelCredentials> credentials;  // made by PrepareRemote
 };
+
+// Reads the token file and builds the channel's credentials; exit code 2
+// (with a message) when they cannot be, else 0.
+int PrepareRemote(RemoteOptions* r);
 
 struct SubmitCommand {
   std::string job_file;

@@ -19,6 +19,13 @@ int main(int argc, char** argv) {
   if (const char* env = std::getenv("WEIR_ADDR"); env && *env) r.addr = env;
   app.add_option("--addr", r.addr, "the coordinator's HOST:PORT (env WEIR_ADDR)")
       ->capture_default_str();
+  app.add_option("--token-file", r.token_file,
+                 "file whose first line is the bearer token for the admin API (else WEIR_TOKEN)");
+  app.add_option("--tls-ca", r.tls_ca, "PEM CA to verify the coordinator: connect with TLS")
+      ->envname("WEIR_TLS_CA");
+  app.add_option("--tls-cert", r.tls_cert, "PEM client certificate, for mutual TLS")
+      ->envname("WEIR_TLS_CERT");
+  app.add_option("--tls-key", r.tls_key, "PEM private key of --tls-cert")->envname("WEIR_TLS_KEY");
   app.add_option("--timeout", r.timeout_s, "seconds to wait for the coordinator's answer")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
@@ -102,6 +109,11 @@ int main(int argc, char** argv) {
   if (validate->parsed()) return RunValidate(g, job_file);
   if (explain->parsed()) return RunExplain(g, job_file, explain_par);
   if (local->parsed()) return RunLocal(g, local_cmd);
+  const bool remote = submit->parsed() || list->parsed() || describe->parsed() ||
+                      cancel->parsed() || savepoint->parsed() || checkpoints->parsed() ||
+                      rescale->parsed() || workers->parsed();
+  if (remote)
+    if (int code = PrepareRemote(&r); code != kExitOk) return code;
   if (submit->parsed()) return RunSubmit(g, r, submit_cmd);
   if (list->parsed()) return RunList(g, r, list_all);
   if (describe->parsed()) return RunDescribe(g, r, job_id);

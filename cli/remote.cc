@@ -12,12 +12,14 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <ctime>
 #include <fstream>
 #include <sstream>
 #include <thread>
 
 #include "cli/commands.h"
+#include "common/rpc/security.h"
 #include "common/rpc/status.h"
 #include "weir/v1/admin.grpc.pb.h"
 
@@ -65,13 +67,17 @@ int Fail(const RemoteOptions& r, const grpc::Status& st) {
 std::unique_ptr<v1::Admin::Stub> Connect(const RemoteOptions& r) {
   grpc::ChannelArguments args;
   args.SetMaxReceiveMessageSize(64 << 20);
-  return v1::Admin::NewStub(
-      grpc::CreateCustomChannel(r.addr, grpc::InsecureChannelCredentials(), args));
+  return v1::Admin::NewStub(grpc::CreateCustomChannel(r.addr, r.credentials, args));
+}
+
+void Authorize(grpc::ClientContext* ctx, const RemoteOptions& r) {
+  if (!r.token.empty()) ctx->AddMetadata("authorization", "Bearer " + r.token);
 }
 
 void SetDeadline(grpc::ClientContext* ctx, const RemoteOptions& r) {
   ctx->set_deadline(std::chrono::system_clock::now() +
                     std::chrono::milliseconds(static_cast<int64_t>(r.timeout_s * 1000)));
+  Authorize(ctx, r);
 }
 
 std::string ToJson(const google::protobuf::Message& m) {
@@ -201,6 +207,7 @@ void OnInterrupt(int) {
 int Wait(const GlobalOptions& g, const RemoteOptions& r, v1::Admin::Stub* stub,
          const std::string& id) {
   grpc::ClientContext ctx;
+  Authorize(&ctx, r);
   v1::WatchJobRequest req;
   req.set_id(id);
   auto reader = stub->WatchJob(&ctx, req);
@@ -266,6 +273,31 @@ int Wait(const GlobalOptions& g, const RemoteOptions& r, v1::Admin::Stub* stub,
 }
 
 }  // namespace
+
+int PrepareRemote(RemoteOptions* r) {
+  if (r->token.empty())
+    if (const char* env = std::getenv("WEIR_TOKEN"); env) r->token = env;
+  if (!r->token_file.empty()) {
+    std::ifstream in(r->token_file);
+    if (!in || !std::getline(in, r->token)) {
+      std::fprintf(stderr, "weir: cannot read a token from %s\n", r->token_file.c_str());
+      return kExitUsage;
+    }
+    while (!r->token.empty() && (r->token.back() == '\r' || r->token.back() == ' '))
+      r->token.pop_back();
+  }
+  rpc::TlsFiles tls;
+  tls.ca = r->tls_ca;
+  tls.cert = r->tls_cert;
+  tls.key = r->tls_key;
+  auto creds = rpc::ChannelCredentials(tls);
+  if (!creds.ok()) {
+    std::fprintf(stderr, "weir: %s\n", creds.status().message().c_str());
+    return kExitUsage;
+  }
+  r->credentials = *creds;
+  return kExitOk;
+}
 
 int RunSubmit(const GlobalOptions& g, const RemoteOptions& r, const SubmitCommand& cmd) {
   std::ifstream in(cmd.job_file, std::ios::binary);

@@ -17,6 +17,7 @@
 #include "common/config.h"
 #include "common/log.h"
 #include "common/metrics.h"
+#include "common/rpc/tls_flags.h"
 #include "coordinator/services.h"
 
 namespace {
@@ -35,6 +36,10 @@ int main(int argc, char** argv) {
                                               {"heartbeat-interval", &hb_interval},
                                               {"metrics-port", &metrics_port},
                                               {"log-format", &log_format}};
+  std::string auth_tokens;
+  keys["auth-tokens"] = &auth_tokens;
+  weir::rpc::TlsFlags tls;
+  tls.AddConfigKeys(&keys);
   const std::string config = weir::FindConfigFlag(argc, argv);
   if (!config.empty()) {
     weir::Status st = weir::ApplyYamlConfig(config, keys);
@@ -63,6 +68,11 @@ int main(int argc, char** argv) {
   app.add_option("--heartbeat-interval", hb_interval, "ms between a worker's heartbeats")
       ->envname("WEIR_HEARTBEAT_INTERVAL")
       ->capture_default_str();
+  tls.AddOptions(app);
+  app.add_option("--auth-tokens", auth_tokens,
+                 "file of '<sha256 of token> <viewer|operator|admin> <name>' lines: the admin "
+                 "API then needs a bearer token")
+      ->envname("WEIR_AUTH_TOKENS");
   app.add_option("--log-format", log_format, "text (for people) or json (one object per line)")
       ->envname("WEIR_LOG_FORMAT")
       ->check(CLI::IsMember({"text", "json"}))
@@ -104,14 +114,27 @@ int main(int argc, char** argv) {
     return 1;
   }
 
+  auto creds = weir::rpc::ServerCredentials(tls.Files());
+  if (!creds.ok()) {
+    Log(creds.status().message());
+    return 2;
+  }
+  std::unique_ptr<weir::rpc::TokenAuth> auth;
+  if (!auth_tokens.empty()) {
+    auto opened = weir::rpc::TokenAuth::Open(auth_tokens);
+    if (!opened.ok()) {
+      Log(opened.status().message());
+      return 2;
+    }
+    auth = std::move(opened).value();
+  }
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
-  weir::coordinator::AdminService admin(manager->get());
+  weir::coordinator::AdminService admin(manager->get(), auth.get());
   weir::coordinator::ControlService control(manager->get());
   grpc::ServerBuilder builder;
   int bound = 0;
-  builder.AddListeningPort("0.0.0.0:" + std::to_string(port_n), grpc::InsecureServerCredentials(),
-                           &bound);
+  builder.AddListeningPort("0.0.0.0:" + std::to_string(port_n), *creds, &bound);
   builder.SetMaxReceiveMessageSize(16 << 20);
   builder.RegisterService(&admin);
   builder.RegisterService(&control);

@@ -44,8 +44,10 @@ grpc::Status Mapped(const Status& st) {
 
 }  // namespace
 
-grpc::Status AdminService::SubmitJob(grpc::ServerContext*, const v1::SubmitJobRequest* req,
+grpc::Status AdminService::SubmitJob(grpc::ServerContext* ctx, const v1::SubmitJobRequest* req,
                                      v1::SubmitJobResponse* resp) {
+  auto who = Allow(ctx, rpc::Role::kOperator, "SubmitJob", req->file_name());
+  if (!who.ok()) return rpc::ToGrpc(who.status());
   std::vector<spec::Diagnostic> diags;
   auto job = m_->Submit(*req, &diags);
   if (!diags.empty())
@@ -55,8 +57,10 @@ grpc::Status AdminService::SubmitJob(grpc::ServerContext*, const v1::SubmitJobRe
   return grpc::Status::OK;
 }
 
-grpc::Status AdminService::ValidateJob(grpc::ServerContext*, const v1::ValidateJobRequest* req,
+grpc::Status AdminService::ValidateJob(grpc::ServerContext* ctx, const v1::ValidateJobRequest* req,
                                        v1::ValidateJobResponse* resp) {
+  auto who = Allow(ctx, rpc::Role::kViewer, "ValidateJob", "");
+  if (!who.ok()) return rpc::ToGrpc(who.status());
   const std::string file = req->file_name().empty() ? "job.yaml" : req->file_name();
   auto loaded = spec::ParseJob(req->job_yaml(), file);
   if (!loaded.job) {
@@ -86,8 +90,10 @@ grpc::Status AdminService::ValidateJob(grpc::ServerContext*, const v1::ValidateJ
   return grpc::Status::OK;
 }
 
-grpc::Status AdminService::ListJobs(grpc::ServerContext*, const v1::ListJobsRequest* req,
+grpc::Status AdminService::ListJobs(grpc::ServerContext* ctx, const v1::ListJobsRequest* req,
                                     v1::ListJobsResponse* resp) {
+  auto who = Allow(ctx, rpc::Role::kViewer, "ListJobs", "");
+  if (!who.ok()) return rpc::ToGrpc(who.status());
   for (auto& j : m_->List(req->include_finished())) {
     j.clear_graph();  // describe shows it
     *resp->add_jobs() = std::move(j);
@@ -95,8 +101,10 @@ grpc::Status AdminService::ListJobs(grpc::ServerContext*, const v1::ListJobsRequ
   return grpc::Status::OK;
 }
 
-grpc::Status AdminService::GetJob(grpc::ServerContext*, const v1::GetJobRequest* req,
+grpc::Status AdminService::GetJob(grpc::ServerContext* ctx, const v1::GetJobRequest* req,
                                   v1::Job* resp) {
+  auto who = Allow(ctx, rpc::Role::kViewer, "GetJob", "");
+  if (!who.ok()) return rpc::ToGrpc(who.status());
   auto job = m_->Get(req->id());
   if (!job.ok()) return Mapped(job.status());
   *resp = std::move(job).value();
@@ -105,6 +113,8 @@ grpc::Status AdminService::GetJob(grpc::ServerContext*, const v1::GetJobRequest*
 
 grpc::Status AdminService::CancelJob(grpc::ServerContext* ctx, const v1::CancelJobRequest* req,
                                      v1::CancelJobResponse* resp) {
+  auto who = Allow(ctx, rpc::Role::kOperator, "CancelJob", req->id());
+  if (!who.ok()) return rpc::ToGrpc(who.status());
   auto r = m_->Cancel(req->id(), req->savepoint(), WaitBudgetMs(ctx));
   if (!r.ok()) return Mapped(r.status());
   *resp = std::move(r).value();
@@ -114,15 +124,19 @@ grpc::Status AdminService::CancelJob(grpc::ServerContext* ctx, const v1::CancelJ
 grpc::Status AdminService::TriggerSavepoint(grpc::ServerContext* ctx,
                                             const v1::TriggerSavepointRequest* req,
                                             v1::TriggerSavepointResponse* resp) {
+  auto who = Allow(ctx, rpc::Role::kOperator, "TriggerSavepoint", req->id());
+  if (!who.ok()) return rpc::ToGrpc(who.status());
   auto r = m_->Savepoint(req->id(), WaitBudgetMs(ctx));
   if (!r.ok()) return Mapped(r.status());
   *resp = std::move(r).value();
   return grpc::Status::OK;
 }
 
-grpc::Status AdminService::ListCheckpoints(grpc::ServerContext*,
+grpc::Status AdminService::ListCheckpoints(grpc::ServerContext* ctx,
                                            const v1::ListCheckpointsRequest* req,
                                            v1::ListCheckpointsResponse* resp) {
+  auto who = Allow(ctx, rpc::Role::kViewer, "ListCheckpoints", "");
+  if (!who.ok()) return rpc::ToGrpc(who.status());
   auto r = m_->Checkpoints(req->id());
   if (!r.ok()) return Mapped(r.status());
   for (auto& c : *r) *resp->add_checkpoints() = std::move(c);
@@ -131,20 +145,26 @@ grpc::Status AdminService::ListCheckpoints(grpc::ServerContext*,
 
 grpc::Status AdminService::RescaleJob(grpc::ServerContext* ctx, const v1::RescaleJobRequest* req,
                                       v1::RescaleJobResponse* resp) {
+  auto who = Allow(ctx, rpc::Role::kOperator, "RescaleJob", req->id());
+  if (!who.ok()) return rpc::ToGrpc(who.status());
   auto r = m_->Rescale(req->id(), req->parallelism(), WaitBudgetMs(ctx));
   if (!r.ok()) return Mapped(r.status());
   *resp = std::move(r).value();
   return grpc::Status::OK;
 }
 
-grpc::Status AdminService::ListWorkers(grpc::ServerContext*, const v1::ListWorkersRequest*,
+grpc::Status AdminService::ListWorkers(grpc::ServerContext* ctx, const v1::ListWorkersRequest*,
                                        v1::ListWorkersResponse* resp) {
+  auto who = Allow(ctx, rpc::Role::kViewer, "ListWorkers", "");
+  if (!who.ok()) return rpc::ToGrpc(who.status());
   for (auto& w : m_->Workers()) *resp->add_workers() = std::move(w);
   return grpc::Status::OK;
 }
 
 grpc::Status AdminService::WatchJob(grpc::ServerContext* ctx, const v1::WatchJobRequest* req,
                                     grpc::ServerWriter<v1::JobEvent>* writer) {
+  auto who = Allow(ctx, rpc::Role::kViewer, "WatchJob", "");
+  if (!who.ok()) return rpc::ToGrpc(who.status());
   auto job = m_->Get(req->id());
   if (!job.ok()) return Mapped(job.status());
   size_t from = 0;
@@ -177,6 +197,35 @@ grpc::Status AdminService::WatchJob(grpc::ServerContext* ctx, const v1::WatchJob
     }
   }
   return grpc::Status::OK;
+}
+
+Result<rpc::Principal> AdminService::Allow(grpc::ServerContext* ctx, rpc::Role needed,
+                                           const char* call, const std::string& job) {
+  rpc::Principal who;
+  if (auth_) {
+    auto id = auth_->Identify(ctx);
+    if (!id.ok()) {
+      if (needed >= rpc::Role::kOperator)
+        log::Warn(std::string("denied ") + call + ": " + id.status().message(),
+                  {{"peer", ctx->peer()}, {"job", job}});
+      return id.status();
+    }
+    who = std::move(id).value();
+  } else {
+    who.name = "anonymous";
+    who.role = rpc::Role::kAdmin;
+  }
+  const log::Fields fields = {{"user", who.name},
+                              {"role", std::string(rpc::RoleName(who.role))},
+                              {"peer", ctx->peer()},
+                              {"job", job}};
+  Status st = rpc::CheckRole(who, needed);
+  if (!st.ok()) {
+    log::Warn(std::string("denied ") + call + ": " + st.message(), fields);
+    return st;
+  }
+  if (needed >= rpc::Role::kOperator) log::Info(std::string("admin call ") + call, fields);
+  return who;
 }
 
 // ---------------------------------------------------------------- control

@@ -4,6 +4,7 @@
 // problems as INVALID_ARGUMENT with JobFileErrors details.
 #pragma once
 
+#include "common/rpc/security.h"
 #include "coordinator/job_manager.h"
 #include "weir/v1/admin.grpc.pb.h"
 #include "weir/v1/control.grpc.pb.h"
@@ -12,7 +13,8 @@ namespace weir::coordinator {
 
 class AdminService final : public v1::Admin::Service {
  public:
-  explicit AdminService(JobManager* manager) : m_(manager) {}
+  // `auth` null: no tokens asked for (every caller may do everything).
+  AdminService(JobManager* manager, rpc::TokenAuth* auth) : m_(manager), auth_(auth) {}
 
   grpc::Status SubmitJob(grpc::ServerContext*, const v1::SubmitJobRequest*,
                          v1::SubmitJobResponse*) override;
@@ -35,7 +37,12 @@ class AdminService final : public v1::Admin::Service {
                         grpc::ServerWriter<v1::JobEvent>*) override;
 
  private:
+  // The caller, when it may do what `needed` allows; mutating calls are
+  // logged with who made them.
+  Result<rpc::Principal> Allow(grpc::ServerContext* ctx, rpc::Role needed, const char* call,
+                               const std::string& job);
   JobManager* m_;
+  rpc::TokenAuth* auth_;
 };
 
 class ControlService final : public v1::Control::Service {

@@ -19,6 +19,7 @@
 #include "common/config.h"
 #include "common/log.h"
 #include "common/metrics.h"
+#include "common/rpc/tls_flags.h"
 #include "worker/cluster/agent.h"
 
 namespace {
@@ -46,6 +47,8 @@ int main(int argc, char** argv) {
                                               {"advertise", &advertise},
                                               {"metrics-port", &metrics_port},
                                               {"log-format", &log_format}};
+  weir::rpc::TlsFlags tls;
+  tls.AddConfigKeys(&keys);
   const std::string config = weir::FindConfigFlag(argc, argv);
   if (!config.empty()) {
     weir::Status st = weir::ApplyYamlConfig(config, keys);
@@ -71,6 +74,7 @@ int main(int argc, char** argv) {
                  "the host other workers reach this one at (default: this host's name, or "
                  "127.0.0.1 when the coordinator is on loopback)")
       ->envname("WEIR_ADVERTISE");
+  tls.AddOptions(app);
   app.add_option("--log-format", log_format, "text (for people) or json (one object per line)")
       ->envname("WEIR_LOG_FORMAT")
       ->check(CLI::IsMember({"text", "json"}))
@@ -109,13 +113,18 @@ int main(int argc, char** argv) {
     return 1;
   }
 
+  auto server_creds = weir::rpc::ServerCredentials(tls.Files());
+  auto channel_creds = weir::rpc::ChannelCredentials(tls.Files());
+  if (!server_creds.ok() || !channel_creds.ok()) {
+    Log((server_creds.ok() ? channel_creds.status() : server_creds.status()).message());
+    return 2;
+  }
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   weir::cluster::ExchangeService exchange;
   grpc::ServerBuilder builder;
   int bound = 0;
-  builder.AddListeningPort("0.0.0.0:" + std::to_string(port_n), grpc::InsecureServerCredentials(),
-                           &bound);
+  builder.AddListeningPort("0.0.0.0:" + std::to_string(port_n), *server_creds, &bound);
   builder.SetMaxReceiveMessageSize(64 << 20);
   builder.RegisterService(&exchange);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
@@ -136,6 +145,7 @@ int main(int argc, char** argv) {
   ao.address = advertise + ":" + std::to_string(bound);
   ao.slots = slots_n;
   ao.data_dir = (std::filesystem::path(data_dir) / id).string();
+  ao.credentials = *channel_creds;
   // Attempts left by an earlier run of this worker are scratch.
   std::filesystem::remove_all(ao.data_dir, ec);
   weir::cluster::Agent agent(ao, &exchange);

@@ -44,7 +44,7 @@ std::shared_ptr<grpc::Channel> Agent::ChannelTo(const std::string& address) {
     args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, 2000);
     args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 2000);
     args.SetInt(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
-    ch = grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args);
+    ch = grpc::CreateCustomChannel(address, options_.credentials, args);
   }
   return ch;
 }
@@ -78,8 +78,7 @@ bool Agent::RunSession() {
   args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 2000);
   args.SetInt(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
   args.SetMaxReceiveMessageSize(64 << 20);
-  auto channel =
-      grpc::CreateCustomChannel(options_.coordinator, grpc::InsecureChannelCredentials(), args);
+  auto channel = grpc::CreateCustomChannel(options_.coordinator, options_.credentials, args);
   if (!channel->WaitForConnected(std::chrono::system_clock::now() + 2s)) return false;
   auto stub = v1::Control::NewStub(channel);
   grpc::ClientContext ctx;

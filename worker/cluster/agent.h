@@ -30,6 +30,8 @@ struct AgentOptions {
   std::string address;      // this worker's exchange address, as peers reach it
   int slots = 4;
   std::string data_dir;
+  // For the coordinator and the other workers (TLS or plaintext).
+  std::shared_ptr<grpc::ChannelCredentials> credentials = grpc::InsecureChannelCredentials();
 };
 
 class Agent {

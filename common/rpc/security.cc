@@ -1,0 +1,178 @@
+#include "common/rpc/security.h"
+
+#include <grpcpp/security/tls_certificate_provider.h>
+#include <grpcpp/security/tls_credentials_options.h>
+#include <openssl/evp.h>
+#include <sys/stat.h>
+
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+
+namespace weir::rpc {
+
+namespace {
+
+Status Readable(const std::string& what, const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return Status::InvalidArgument("cannot read the " + what + " file '" + path + "'");
+  return Status::OK();
+}
+
+}  // namespace
+
+Result<std::shared_ptr<grpc::ServerCredentials>> ServerCredentials(const TlsFiles& tls) {
+  if (tls.cert.empty()) {
+    if (!tls.key.empty() || tls.require_client_cert)
+      return Status::InvalidArgument("TLS needs a certificate (--tls-cert) for the server");
+    return grpc::InsecureServerCredentials();
+  }
+  if (tls.key.empty()) return Status::InvalidArgument("--tls-cert needs --tls-key");
+  WEIR_RETURN_IF_ERROR(Readable("certificate", tls.cert));
+  WEIR_RETURN_IF_ERROR(Readable("key", tls.key));
+  if (tls.require_client_cert) {
+    if (tls.ca.empty())
+      return Status::InvalidArgument("client certificates are verified against --tls-ca");
+    WEIR_RETURN_IF_ERROR(Readable("CA", tls.ca));
+  }
+  auto provider = std::make_shared<grpc::experimental::FileWatcherCertificateProvider>(
+      tls.key, tls.cert, tls.require_client_cert ? tls.ca : "", tls.refresh_s);
+  grpc::experimental::TlsServerCredentialsOptions options(provider);
+  options.watch_identity_key_cert_pairs();
+  if (tls.require_client_cert) {
+    options.watch_root_certs();
+    options.set_cert_request_type(GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
+  } else {
+    options.set_cert_request_type(GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE);
+  }
+  return grpc::experimental::TlsServerCredentials(options);
+}
+
+Result<std::shared_ptr<grpc::ChannelCredentials>> ChannelCredentials(const TlsFiles& tls) {
+  if (tls.ca.empty()) {
+    if (!tls.cert.empty())
+      return Status::InvalidArgument("a client certificate needs --tls-ca to verify the server");
+    return grpc::InsecureChannelCredentials();
+  }
+  WEIR_RETURN_IF_ERROR(Readable("CA", tls.ca));
+  std::shared_ptr<grpc::experimental::CertificateProviderInterface> provider;
+  grpc::experimental::TlsChannelCredentialsOptions options;
+  if (!tls.cert.empty()) {
+    if (tls.key.empty()) return Status::InvalidArgument("--tls-cert needs --tls-key");
+    WEIR_RETURN_IF_ERROR(Readable("certificate", tls.cert));
+    WEIR_RETURN_IF_ERROR(Readable("key", tls.key));
+    provider = std::make_shared<grpc::experimental::FileWatcherCertificateProvider>(
+        tls.key, tls.cert, tls.ca, tls.refresh_s);
+    options.set_certificate_provider(provider);
+    options.watch_identity_key_cert_pairs();
+  } else {
+    provider =
+        std::make_shared<grpc::experimental::FileWatcherCertificateProvider>(tls.ca, tls.refresh_s);
+    options.set_certificate_provider(provider);
+  }
+  options.watch_root_certs();
+  options.set_verify_server_certs(true);
+  return grpc::experimental::TlsCredentials(options);
+}
+
+std::string_view RoleName(Role r) {
+  switch (r) {
+    case Role::kViewer:
+      return "viewer";
+    case Role::kOperator:
+      return "operator";
+    case Role::kAdmin:
+      return "admin";
+    case Role::kNone:
+      break;
+  }
+  return "none";
+}
+
+std::string Sha256Hex(std::string_view data) {
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  EVP_Digest(data.data(), data.size(), md, &len, EVP_sha256(), nullptr);
+  static const char* hex = "0123456789abcdef";
+  std::string out;
+  for (unsigned i = 0; i < len; ++i) {
+    out += hex[md[i] >> 4];
+    out += hex[md[i] & 15];
+  }
+  return out;
+}
+
+Result<std::unique_ptr<TokenAuth>> TokenAuth::Open(const std::string& file) {
+  std::unique_ptr<TokenAuth> a(new TokenAuth(file));
+  std::lock_guard lock(a->mu_);
+  WEIR_RETURN_IF_ERROR(a->Reload());
+  return a;
+}
+
+Status TokenAuth::Reload() {
+  struct stat st;
+  if (::stat(file_.c_str(), &st) != 0)
+    return Status::InvalidArgument("cannot read the token file '" + file_ + "'");
+  const int64_t mtime = static_cast<int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 +
+                        st.st_mtim.tv_nsec + static_cast<int64_t>(st.st_size);
+  if (mtime == mtime_ns_) return Status::OK();
+  std::ifstream in(file_);
+  if (!in) return Status::InvalidArgument("cannot read the token file '" + file_ + "'");
+  std::map<std::string, Principal, std::less<>> by_hash;
+  std::string line;
+  for (int n = 1; std::getline(in, line); ++n) {
+    if (auto hash = line.find('#'); hash != std::string::npos) line.resize(hash);
+    std::istringstream fields(line);
+    std::string h, role, name, extra;
+    if (!(fields >> h)) continue;  // blank
+    const std::string where = file_ + ":" + std::to_string(n) + ": ";
+    if (!(fields >> role >> name) || (fields >> extra))
+      return Status::InvalidArgument(where + "expected '<sha256 hex> <role> <name>'");
+    if (h.size() != 64 || h.find_first_not_of("0123456789abcdef") != std::string::npos)
+      return Status::InvalidArgument(where +
+                                     "the first field must be a token's SHA-256 in lowercase hex "
+                                     "(printf %s TOKEN | sha256sum), never the token itself");
+    Principal p;
+    p.name = name;
+    if (role == "viewer")
+      p.role = Role::kViewer;
+    else if (role == "operator")
+      p.role = Role::kOperator;
+    else if (role == "admin")
+      p.role = Role::kAdmin;
+    else
+      return Status::InvalidArgument(where + "unknown role '" + role +
+                                     "' (viewer, operator or admin)");
+    by_hash[h] = std::move(p);
+  }
+  by_hash_ = std::move(by_hash);
+  mtime_ns_ = mtime;
+  return Status::OK();
+}
+
+Status CheckRole(const Principal& who, Role needed) {
+  if (who.role >= needed) return Status::OK();
+  return Status(StatusCode::kPermissionDenied, who.name + " is " + std::string(RoleName(who.role)) +
+                                                   "; this needs " + std::string(RoleName(needed)));
+}
+
+Result<Principal> TokenAuth::Identify(const grpc::ServerContext* ctx) {
+  std::string token;
+  const auto& md = ctx->client_metadata();
+  if (auto it = md.find("authorization"); it != md.end()) {
+    std::string_view v(it->second.data(), it->second.size());
+    if (v.starts_with("Bearer ")) token = std::string(v.substr(7));
+  }
+  if (token.empty())
+    return Status(StatusCode::kUnauthenticated,
+                  "this coordinator needs a token (weir --token-file FILE, or WEIR_TOKEN)");
+  const std::string h = Sha256Hex(token);
+  std::lock_guard lock(mu_);
+  Status st = Reload();  // keeps the last good table when the file is being rewritten
+  (void)st;
+  auto it = by_hash_.find(h);
+  if (it == by_hash_.end()) return Status(StatusCode::kUnauthenticated, "unknown token");
+  return it->second;
+}
+
+}  // namespace weir::rpc
