@@ -12,11 +12,13 @@
 #include <CLI/CLI.hpp>
 #include <atomic>
 #include <cstdio>
+#include <cstdlib>
 #include <thread>
 
 #include "common/config.h"
 #include "common/log.h"
 #include "common/metrics.h"
+#include "common/rpc/health.h"
 #include "common/rpc/tls_flags.h"
 #include "coordinator/services.h"
 
@@ -28,7 +30,7 @@ void Log(const std::string& m) {
 
 int main(int argc, char** argv) {
   std::string data_dir = "weir-coordinator-data", port = "7600", storage, hb_timeout = "5000",
-              hb_interval = "500", metrics_port = "9249", log_format = "text";
+              hb_interval = "500", metrics_port = "9249", log_format = "text", health_port = "-1";
   std::map<std::string, std::string*> keys = {{"data-dir", &data_dir},
                                               {"port", &port},
                                               {"checkpoint-storage", &storage},
@@ -40,6 +42,7 @@ int main(int argc, char** argv) {
   keys["auth-tokens"] = &auth_tokens;
   weir::rpc::TlsFlags tls;
   tls.AddConfigKeys(&keys);
+  keys["health-port"] = &health_port;
   const std::string config = weir::FindConfigFlag(argc, argv);
   if (!config.empty()) {
     weir::Status st = weir::ApplyYamlConfig(config, keys);
@@ -73,6 +76,10 @@ int main(int argc, char** argv) {
                  "file of '<sha256 of token> <viewer|operator|admin> <name>' lines: the admin "
                  "API then needs a bearer token")
       ->envname("WEIR_AUTH_TOKENS");
+  app.add_option("--health-port", health_port,
+                 "plaintext port serving only grpc.health.v1 (probes that cannot do TLS); -1: off")
+      ->envname("WEIR_HEALTH_PORT")
+      ->capture_default_str();
   app.add_option("--log-format", log_format, "text (for people) or json (one object per line)")
       ->envname("WEIR_LOG_FORMAT")
       ->check(CLI::IsMember({"text", "json"}))
@@ -143,6 +150,15 @@ int main(int argc, char** argv) {
     Log("cannot listen on port " + std::to_string(port_n) + " (in use?)");
     return 5;
   }
+  std::unique_ptr<grpc::Server> health;
+  if (int hp = std::atoi(health_port.c_str()); hp >= 0) {
+    auto started = weir::rpc::StartHealthServer(hp);
+    if (!started.ok()) {
+      Log(started.status().message());
+      return 5;
+    }
+    health = std::move(started).value();
+  }
   weir::MetricsServer metrics;
   if (metrics_n >= 0) {
     weir::Status st = metrics.Start(metrics_n, [m = manager->get()] { return m->RenderMetrics(); });
@@ -171,6 +187,7 @@ int main(int argc, char** argv) {
   stop.store(true);
   ticker.join();
   metrics.Stop();
+  if (health) health->Shutdown(std::chrono::system_clock::now());
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(1));
   return 0;
 }

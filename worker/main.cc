@@ -13,12 +13,14 @@
 
 #include <CLI/CLI.hpp>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <thread>
 
 #include "common/config.h"
 #include "common/log.h"
 #include "common/metrics.h"
+#include "common/rpc/health.h"
 #include "common/rpc/tls_flags.h"
 #include "worker/cluster/agent.h"
 
@@ -38,7 +40,7 @@ std::string Hostname() {
 
 int main(int argc, char** argv) {
   std::string coordinator = "127.0.0.1:7600", port = "7700", slots = "4", data_dir, id, advertise,
-              metrics_port = "9250", log_format = "text";
+              metrics_port = "9250", log_format = "text", health_port = "-1";
   std::map<std::string, std::string*> keys = {{"coordinator", &coordinator},
                                               {"port", &port},
                                               {"slots", &slots},
@@ -49,6 +51,7 @@ int main(int argc, char** argv) {
                                               {"log-format", &log_format}};
   weir::rpc::TlsFlags tls;
   tls.AddConfigKeys(&keys);
+  keys["health-port"] = &health_port;
   const std::string config = weir::FindConfigFlag(argc, argv);
   if (!config.empty()) {
     weir::Status st = weir::ApplyYamlConfig(config, keys);
@@ -75,6 +78,10 @@ int main(int argc, char** argv) {
                  "127.0.0.1 when the coordinator is on loopback)")
       ->envname("WEIR_ADVERTISE");
   tls.AddOptions(app);
+  app.add_option("--health-port", health_port,
+                 "plaintext port serving only grpc.health.v1 (probes that cannot do TLS); -1: off")
+      ->envname("WEIR_HEALTH_PORT")
+      ->capture_default_str();
   app.add_option("--log-format", log_format, "text (for people) or json (one object per line)")
       ->envname("WEIR_LOG_FORMAT")
       ->check(CLI::IsMember({"text", "json"}))
@@ -149,6 +156,15 @@ int main(int argc, char** argv) {
   // Attempts left by an earlier run of this worker are scratch.
   std::filesystem::remove_all(ao.data_dir, ec);
   weir::cluster::Agent agent(ao, &exchange);
+  std::unique_ptr<grpc::Server> health;
+  if (int hp = std::atoi(health_port.c_str()); hp >= 0) {
+    auto started = weir::rpc::StartHealthServer(hp);
+    if (!started.ok()) {
+      Log(started.status().message());
+      return 5;
+    }
+    health = std::move(started).value();
+  }
   weir::MetricsServer metrics;
   if (metrics_n >= 0) {
     weir::Status st = metrics.Start(metrics_n, [&agent] { return agent.RenderMetrics(); });
@@ -174,6 +190,7 @@ int main(int argc, char** argv) {
   agent.Run();
   metrics.Stop();
   exchange.Shutdown();
+  if (health) health->Shutdown(std::chrono::system_clock::now());
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
   return 0;
 }

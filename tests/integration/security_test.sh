@@ -56,10 +56,11 @@ echo "wrong-token" >wrong.token
 
 # ---- cluster
 port="$(free_port)"
+health_port="$(free_port)"
 addr="127.0.0.1:$port"
 "$build/weir-coordinator" --port "$port" --data-dir "$work/coord" --metrics-port -1 \
   --tls-cert coordinator.pem --tls-key coordinator.key --tls-ca ca.pem --tls-client-auth true \
-  --auth-tokens tokens --heartbeat-timeout 3000 >coordinator.log 2>&1 &
+  --auth-tokens tokens --heartbeat-timeout 3000 --health-port "$health_port" >coordinator.log 2>&1 &
 pids+=($!)
 for i in 1 2; do
   "$build/weir-worker" --coordinator "$addr" --port 0 --slots 2 --id "w$i" \
@@ -90,6 +91,17 @@ for _ in $(seq 100); do
 done
 [[ "${n:-0}" -eq 2 ]] || fail "expected 2 workers over mutual TLS, got ${n:-0}"
 echo "ok   2 workers registered over mutual TLS"
+# Probes (Kubernetes' gRPC probes) cannot present certificates: the
+# plaintext health port answers grpc.health.v1 while the main port needs mTLS.
+/usr/bin/python3 - "$health_port" <<'PY' || fail "plaintext health port"
+import sys, grpc
+ch = grpc.insecure_channel("127.0.0.1:" + sys.argv[1])
+check = ch.unary_unary("/grpc.health.v1.Health/Check", request_serializer=lambda b: b,
+                       response_deserializer=lambda b: b)
+resp = check(b"", timeout=5)
+assert resp == b"\x08\x01", resp  # HealthCheckResponse{status: SERVING}
+print("ok   grpc.health.v1 SERVING on the plaintext health port")
+PY
 
 # ---- who is refused
 expect 5 "plaintext client to a TLS coordinator" "$build/weir" --addr "$addr" --timeout 3 \
