@@ -881,6 +881,32 @@ Result<v1::Job> JobManager::Get(const std::string& id) const {
   return ToProto(*j);
 }
 
+Status JobManager::TakeSavepoint(std::unique_lock<std::mutex>& lock, Job& j,
+                                 const std::string& purpose, int rescale_to, int64_t timeout_ms) {
+  const std::string& id = j.rec.id();
+  if (j.rec.state() != v1::JOB_STATE_RUNNING && (Terminal(j.rec.state()) || !j.spec))
+    return Status::FailedPrecondition("job " + id + " is " + StateName(j.rec.state()) +
+                                      ": a savepoint needs it RUNNING");
+  if (!j.checkpointing())
+    return Status::FailedPrecondition("job " + id +
+                                      " has checkpoint.mode none: it cannot take a savepoint");
+  if (j.rec.state() != v1::JOB_STATE_RUNNING)
+    return Status::FailedPrecondition("job " + id + " is " + StateName(j.rec.state()) +
+                                      ": a savepoint needs it RUNNING");
+  if (j.sp && !j.sp->done)
+    return Status::FailedPrecondition("job " + id + " is taking a savepoint already");
+  // Tick triggers it; OnAck or a failure completes the request.
+  j.sp = Job::SavepointRequest{++j.sp_counter, purpose, rescale_to};
+  const int64_t no = j.sp->no;
+  cv_.wait_for(lock, std::chrono::milliseconds(timeout_ms),
+               [&] { return !j.sp || j.sp->no != no || j.sp->done; });
+  if (!j.sp || j.sp->no != no) return Status::Aborted("savepoint request superseded");
+  if (!j.sp->done)
+    return Status::DeadlineExceeded("the savepoint did not complete within " +
+                                    std::to_string(timeout_ms) + " ms; the job keeps running");
+  return j.sp->status;
+}
+
 Result<v1::CancelJobResponse> JobManager::Cancel(const std::string& id, bool savepoint,
                                                  int64_t timeout_ms) {
   std::unique_lock lock(mu_);
@@ -890,23 +916,8 @@ Result<v1::CancelJobResponse> JobManager::Cancel(const std::string& id, bool sav
     return Status::FailedPrecondition("job " + id + " is " + StateName(j->rec.state()));
   v1::CancelJobResponse resp;
   if (savepoint) {
-    if (!j->checkpointing())
-      return Status::FailedPrecondition("job " + id +
-                                        " has checkpoint.mode none: it cannot take a savepoint");
-    if (j->rec.state() != v1::JOB_STATE_RUNNING)
-      return Status::FailedPrecondition("job " + id + " is " + StateName(j->rec.state()) +
-                                        ": a savepoint needs it RUNNING");
-    if (j->sp && !j->sp->done)
-      return Status::FailedPrecondition("job " + id + " is taking a savepoint already");
-    j->sp = Job::SavepointRequest{++j->sp_counter, "cancel"};
-    const int64_t no = j->sp->no;
-    cv_.wait_for(lock, std::chrono::milliseconds(timeout_ms),
-                 [&] { return !j->sp || j->sp->no != no || j->sp->done; });
-    if (!j->sp || j->sp->no != no) return Status::Aborted("savepoint request superseded");
-    if (!j->sp->done)
-      return Status::DeadlineExceeded("the savepoint did not complete within " +
-                                      std::to_string(timeout_ms) + " ms; the job keeps running");
-    if (!j->sp->status.ok()) return j->sp->status;
+    // The job stops once the savepoint is complete (OnAck).
+    WEIR_RETURN_IF_ERROR(TakeSavepoint(lock, *j, "cancel", 0, timeout_ms));
     resp.set_savepoint_path(j->sp->path);
   } else {
     StopAttempt(*j, Then::kCancel, "cancelled");
@@ -920,26 +931,7 @@ Result<v1::TriggerSavepointResponse> JobManager::Savepoint(const std::string& id
   std::unique_lock lock(mu_);
   Job* j = Find(id);
   if (!j) return Status::NotFound("no job " + id);
-  if (j->rec.state() != v1::JOB_STATE_RUNNING && Terminal(j->rec.state()))
-    return Status::FailedPrecondition("job " + id + " is " + StateName(j->rec.state()) +
-                                      ": a savepoint needs it RUNNING");
-  if (!j->checkpointing())
-    return Status::FailedPrecondition("job " + id +
-                                      " has checkpoint.mode none: it cannot take a savepoint");
-  if (j->rec.state() != v1::JOB_STATE_RUNNING)
-    return Status::FailedPrecondition("job " + id + " is " + StateName(j->rec.state()) +
-                                      ": a savepoint needs it RUNNING");
-  if (j->sp && !j->sp->done)
-    return Status::FailedPrecondition("job " + id + " is taking a savepoint already");
-  j->sp = Job::SavepointRequest{++j->sp_counter, "savepoint"};
-  const int64_t no = j->sp->no;
-  cv_.wait_for(lock, std::chrono::milliseconds(timeout_ms),
-               [&] { return !j->sp || j->sp->no != no || j->sp->done; });
-  if (!j->sp || j->sp->no != no) return Status::Aborted("savepoint request superseded");
-  if (!j->sp->done)
-    return Status::DeadlineExceeded("the savepoint did not complete within " +
-                                    std::to_string(timeout_ms) + " ms");
-  if (!j->sp->status.ok()) return j->sp->status;
+  WEIR_RETURN_IF_ERROR(TakeSavepoint(lock, *j, "savepoint", 0, timeout_ms));
   v1::TriggerSavepointResponse resp;
   resp.set_checkpoint_id(j->sp->checkpoint_id);
   resp.set_path(j->sp->path);
@@ -959,14 +951,6 @@ Result<v1::RescaleJobResponse> JobManager::Rescale(const std::string& id, int pa
     return Status::InvalidArgument("parallelism must be 1.." +
                                    std::to_string(j->spec->max_parallelism) +
                                    " (the job's max_parallelism)");
-  if (!j->checkpointing())
-    return Status::FailedPrecondition("job " + id +
-                                      " has checkpoint.mode none: rescaling needs a savepoint");
-  if (j->rec.state() != v1::JOB_STATE_RUNNING)
-    return Status::FailedPrecondition("job " + id + " is " + StateName(j->rec.state()) +
-                                      ": a rescale needs it RUNNING");
-  if (j->sp && !j->sp->done)
-    return Status::FailedPrecondition("job " + id + " is taking a savepoint already");
   {
     // Checked before stopping anything: the new plan must be valid.
     PlanOptions po;
@@ -974,15 +958,9 @@ Result<v1::RescaleJobResponse> JobManager::Rescale(const std::string& id, int pa
     auto p = Plan(*j->spec, po);
     if (!p.ok()) return p.status();
   }
-  j->sp = Job::SavepointRequest{++j->sp_counter, "rescale", parallelism};
-  const int64_t no = j->sp->no;
-  cv_.wait_for(lock, std::chrono::milliseconds(timeout_ms),
-               [&] { return !j->sp || j->sp->no != no || j->sp->done; });
-  if (!j->sp || j->sp->no != no) return Status::Aborted("rescale request superseded");
-  if (!j->sp->done)
-    return Status::DeadlineExceeded("the savepoint for the rescale did not complete within " +
-                                    std::to_string(timeout_ms) + " ms; the job keeps running");
-  if (!j->sp->status.ok()) return j->sp->status;
+  // The attempt stops once the savepoint is complete and the job restarts
+  // from it at the new parallelism (OnAck, AfterStop).
+  WEIR_RETURN_IF_ERROR(TakeSavepoint(lock, *j, "rescale", parallelism, timeout_ms));
   v1::RescaleJobResponse resp;
   resp.set_savepoint_path(j->sp->path);
   *resp.mutable_job() = ToProto(*j);

@@ -132,6 +132,9 @@ class JobManager {
   void LoseWorker(Worker& w, const std::string& why);
   Job* Find(const std::string& id) const;
   Result<std::string> RestorePathFor(Job& j);
+  // Asks for a savepoint (one at a time) and waits for it with `lock` on mu_.
+  Status TakeSavepoint(std::unique_lock<std::mutex>& lock, Job& j, const std::string& purpose,
+                       int rescale_to, int64_t timeout_ms);
   Status PlanJob(Job& j, int parallelism);
   void SendTo(const std::string& worker, const v1::CoordinatorMessage& m);
 

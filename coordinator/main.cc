@@ -19,7 +19,7 @@
 #include "common/log.h"
 #include "common/metrics.h"
 #include "common/rpc/health.h"
-#include "common/rpc/tls_flags.h"
+#include "common/rpc/server_flags.h"
 #include "coordinator/services.h"
 
 namespace {
@@ -30,19 +30,18 @@ void Log(const std::string& m) {
 
 int main(int argc, char** argv) {
   std::string data_dir = "weir-coordinator-data", port = "7600", storage, hb_timeout = "5000",
-              hb_interval = "500", metrics_port = "9249", log_format = "text", health_port = "-1";
-  std::map<std::string, std::string*> keys = {{"data-dir", &data_dir},
-                                              {"port", &port},
-                                              {"checkpoint-storage", &storage},
-                                              {"heartbeat-timeout", &hb_timeout},
-                                              {"heartbeat-interval", &hb_interval},
-                                              {"metrics-port", &metrics_port},
-                                              {"log-format", &log_format}};
+              hb_interval = "500";
+  std::map<std::string, std::string*> keys = {
+      {"data-dir", &data_dir},
+      {"port", &port},
+      {"checkpoint-storage", &storage},
+      {"heartbeat-timeout", &hb_timeout},
+      {"heartbeat-interval", &hb_interval},
+  };
   std::string auth_tokens;
   keys["auth-tokens"] = &auth_tokens;
-  weir::rpc::TlsFlags tls;
-  tls.AddConfigKeys(&keys);
-  keys["health-port"] = &health_port;
+  weir::rpc::ServerFlags common("9249");
+  common.AddConfigKeys(&keys);
   const std::string config = weir::FindConfigFlag(argc, argv);
   if (!config.empty()) {
     weir::Status st = weir::ApplyYamlConfig(config, keys);
@@ -71,23 +70,11 @@ int main(int argc, char** argv) {
   app.add_option("--heartbeat-interval", hb_interval, "ms between a worker's heartbeats")
       ->envname("WEIR_HEARTBEAT_INTERVAL")
       ->capture_default_str();
-  tls.AddOptions(app);
+  common.AddOptions(app);
   app.add_option("--auth-tokens", auth_tokens,
                  "file of '<sha256 of token> <viewer|operator|admin> <name>' lines: the admin "
                  "API then needs a bearer token")
       ->envname("WEIR_AUTH_TOKENS");
-  app.add_option("--health-port", health_port,
-                 "plaintext port serving only grpc.health.v1 (probes that cannot do TLS); -1: off")
-      ->envname("WEIR_HEALTH_PORT")
-      ->capture_default_str();
-  app.add_option("--log-format", log_format, "text (for people) or json (one object per line)")
-      ->envname("WEIR_LOG_FORMAT")
-      ->check(CLI::IsMember({"text", "json"}))
-      ->capture_default_str();
-  app.add_option("--metrics-port", metrics_port,
-                 "HTTP port for /metrics (Prometheus) and /healthz (0: any free port, -1: off)")
-      ->envname("WEIR_METRICS_PORT")
-      ->capture_default_str();
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -96,12 +83,12 @@ int main(int argc, char** argv) {
     Log(std::string(e.what()) + " (see weir-coordinator --help)");
     return 2;
   }
-  weir::log::Init("weir-coordinator", log_format);
+  weir::log::Init("weir-coordinator", common.log_format);
   weir::coordinator::ManagerOptions mo;
   int port_n = 0, metrics_n = 0;
   try {
     port_n = std::stoi(port);
-    metrics_n = std::stoi(metrics_port);
+    metrics_n = std::stoi(common.metrics_port);
     mo.heartbeat_timeout_ms = std::stoll(hb_timeout);
     mo.heartbeat_interval_ms = std::stoll(hb_interval);
   } catch (...) {
@@ -121,7 +108,7 @@ int main(int argc, char** argv) {
     return 1;
   }
 
-  auto creds = weir::rpc::ServerCredentials(tls.Files());
+  auto creds = weir::rpc::ServerCredentials(common.Tls());
   if (!creds.ok()) {
     Log(creds.status().message());
     return 2;
@@ -151,7 +138,7 @@ int main(int argc, char** argv) {
     return 5;
   }
   std::unique_ptr<grpc::Server> health;
-  if (int hp = std::atoi(health_port.c_str()); hp >= 0) {
+  if (int hp = std::atoi(common.health_port.c_str()); hp >= 0) {
     auto started = weir::rpc::StartHealthServer(hp);
     if (!started.ok()) {
       Log(started.status().message());

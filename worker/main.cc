@@ -21,7 +21,7 @@
 #include "common/log.h"
 #include "common/metrics.h"
 #include "common/rpc/health.h"
-#include "common/rpc/tls_flags.h"
+#include "common/rpc/server_flags.h"
 #include "worker/cluster/agent.h"
 
 namespace {
@@ -39,19 +39,13 @@ std::string Hostname() {
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::string coordinator = "127.0.0.1:7600", port = "7700", slots = "4", data_dir, id, advertise,
-              metrics_port = "9250", log_format = "text", health_port = "-1";
-  std::map<std::string, std::string*> keys = {{"coordinator", &coordinator},
-                                              {"port", &port},
-                                              {"slots", &slots},
-                                              {"data-dir", &data_dir},
-                                              {"id", &id},
-                                              {"advertise", &advertise},
-                                              {"metrics-port", &metrics_port},
-                                              {"log-format", &log_format}};
-  weir::rpc::TlsFlags tls;
-  tls.AddConfigKeys(&keys);
-  keys["health-port"] = &health_port;
+  std::string coordinator = "127.0.0.1:7600", port = "7700", slots = "4", data_dir, id, advertise;
+  std::map<std::string, std::string*> keys = {
+      {"coordinator", &coordinator}, {"port", &port}, {"slots", &slots},
+      {"data-dir", &data_dir},       {"id", &id},     {"advertise", &advertise},
+  };
+  weir::rpc::ServerFlags common("9250");
+  common.AddConfigKeys(&keys);
   const std::string config = weir::FindConfigFlag(argc, argv);
   if (!config.empty()) {
     weir::Status st = weir::ApplyYamlConfig(config, keys);
@@ -77,19 +71,7 @@ int main(int argc, char** argv) {
                  "the host other workers reach this one at (default: this host's name, or "
                  "127.0.0.1 when the coordinator is on loopback)")
       ->envname("WEIR_ADVERTISE");
-  tls.AddOptions(app);
-  app.add_option("--health-port", health_port,
-                 "plaintext port serving only grpc.health.v1 (probes that cannot do TLS); -1: off")
-      ->envname("WEIR_HEALTH_PORT")
-      ->capture_default_str();
-  app.add_option("--log-format", log_format, "text (for people) or json (one object per line)")
-      ->envname("WEIR_LOG_FORMAT")
-      ->check(CLI::IsMember({"text", "json"}))
-      ->capture_default_str();
-  app.add_option("--metrics-port", metrics_port,
-                 "HTTP port for /metrics (Prometheus) and /healthz (0: any free port, -1: off)")
-      ->envname("WEIR_METRICS_PORT")
-      ->capture_default_str();
+  common.AddOptions(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -98,12 +80,12 @@ int main(int argc, char** argv) {
     Log(std::string(e.what()) + " (see weir-worker --help)");
     return 2;
   }
-  weir::log::Init("weir-worker", log_format);
+  weir::log::Init("weir-worker", common.log_format);
   int port_n = 0, slots_n = 0, metrics_n = 0;
   try {
     port_n = std::stoi(port);
     slots_n = std::stoi(slots);
-    metrics_n = std::stoi(metrics_port);
+    metrics_n = std::stoi(common.metrics_port);
   } catch (...) {
     Log("--port and --slots take numbers");
     return 2;
@@ -120,8 +102,8 @@ int main(int argc, char** argv) {
     return 1;
   }
 
-  auto server_creds = weir::rpc::ServerCredentials(tls.Files());
-  auto channel_creds = weir::rpc::ChannelCredentials(tls.Files());
+  auto server_creds = weir::rpc::ServerCredentials(common.Tls());
+  auto channel_creds = weir::rpc::ChannelCredentials(common.Tls());
   if (!server_creds.ok() || !channel_creds.ok()) {
     Log((server_creds.ok() ? channel_creds.status() : server_creds.status()).message());
     return 2;
@@ -157,7 +139,7 @@ int main(int argc, char** argv) {
   std::filesystem::remove_all(ao.data_dir, ec);
   weir::cluster::Agent agent(ao, &exchange);
   std::unique_ptr<grpc::Server> health;
-  if (int hp = std::atoi(health_port.c_str()); hp >= 0) {
+  if (int hp = std::atoi(common.health_port.c_str()); hp >= 0) {
     auto started = weir::rpc::StartHealthServer(hp);
     if (!started.ok()) {
       Log(started.status().message());

@@ -58,13 +58,7 @@ std::optional<int64_t> Checkpointer::Trigger(bool savepoint) {
   std::lock_guard lock(mu_);
   if (shutdown_ || pending_ || ready_ < num_tasks_) return std::nullopt;
   // Uploads of earlier checkpoints may still run; their state was taken.
-  pending_ = std::make_unique<Pending>();
-  pending_->id = next_id_++;
-  pending_->savepoint = savepoint;
-  pending_->started_ms = clock_->NowMillis();
-  pending_->acks.resize(static_cast<size_t>(num_tasks_));
-  triggered_ = pending_->id;
-  cv_.notify_all();
+  StartPending(next_id_, savepoint);
   return pending_->id;
 }
 
@@ -264,6 +258,17 @@ int64_t Checkpointer::failed_id() const {
   return last_failed_;
 }
 
+void Checkpointer::StartPending(int64_t id, bool savepoint) {
+  pending_ = std::make_unique<Pending>();
+  pending_->id = id;
+  pending_->savepoint = savepoint;
+  pending_->started_ms = clock_->NowMillis();
+  pending_->acks.resize(static_cast<size_t>(num_tasks_));
+  triggered_ = id;
+  next_id_ = id + 1;
+  cv_.notify_all();
+}
+
 void Checkpointer::SetParticipant(std::string part, std::vector<KeyGroupRange> key_groups,
                                   std::function<void(LocalCheckpoint)> on_local) {
   std::lock_guard lock(mu_);
@@ -277,13 +282,7 @@ bool Checkpointer::TriggerAt(int64_t id, bool savepoint) {
   std::lock_guard lock(mu_);
   if (shutdown_ || id <= triggered_) return false;
   if (pending_) Fail(pending_->id, "superseded by checkpoint " + std::to_string(id));
-  pending_ = std::make_unique<Pending>();
-  pending_->id = id;
-  pending_->savepoint = savepoint;
-  pending_->started_ms = clock_->NowMillis();
-  pending_->acks.resize(static_cast<size_t>(num_tasks_));
-  triggered_ = id;
-  next_id_ = id + 1;
+  StartPending(id, savepoint);
   // Tasks that finished before the trigger ack from their finished loop; if
   // every task has finished already, nothing waits for the state snapshot.
   MaybeSnapshotState();

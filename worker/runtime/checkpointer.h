@@ -147,8 +147,9 @@ class Checkpointer {
 
  private:
   struct Pending;
-  void MaybeSnapshotState();  // with mu_ held
-  void MaybeFinish();         // with mu_ held
+  void StartPending(int64_t id, bool savepoint);  // with mu_ held
+  void MaybeSnapshotState();                      // with mu_ held
+  void MaybeFinish();                             // with mu_ held
   void UploadLoop();
   void Fail(int64_t id, const std::string& why);  // with mu_ held
 

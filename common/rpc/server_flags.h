@@ -1,5 +1,6 @@
-// The TLS settings of weir-coordinator and weir-worker, as flags, WEIR_*
-// variables and --config keys (header only: the servers' mains use CLI11).
+// The settings weir-coordinator and weir-worker share (TLS, health and
+// metrics ports, log format), as flags, WEIR_* variables and --config keys
+// (header only: the servers' mains use CLI11).
 #pragma once
 
 #include <CLI/CLI.hpp>
@@ -10,16 +11,36 @@
 
 namespace weir::rpc {
 
-struct TlsFlags {
+struct ServerFlags {
+  explicit ServerFlags(std::string default_metrics_port)
+      : metrics_port(std::move(default_metrics_port)) {}
+
   std::string cert, key, ca, client_auth = "false";
+  std::string metrics_port, health_port = "-1", log_format = "text";
 
   void AddConfigKeys(std::map<std::string, std::string*>* keys) {
     (*keys)["tls-cert"] = &cert;
     (*keys)["tls-key"] = &key;
     (*keys)["tls-ca"] = &ca;
     (*keys)["tls-client-auth"] = &client_auth;
+    (*keys)["metrics-port"] = &metrics_port;
+    (*keys)["health-port"] = &health_port;
+    (*keys)["log-format"] = &log_format;
   }
   void AddOptions(CLI::App& app) {
+    app.add_option("--metrics-port", metrics_port,
+                   "HTTP port for /metrics (Prometheus) and /healthz (0: any free port, -1: off)")
+        ->envname("WEIR_METRICS_PORT")
+        ->capture_default_str();
+    app.add_option("--health-port", health_port,
+                   "plaintext port serving only grpc.health.v1 (probes that cannot do TLS); -1: "
+                   "off")
+        ->envname("WEIR_HEALTH_PORT")
+        ->capture_default_str();
+    app.add_option("--log-format", log_format, "text (for people) or json (one object per line)")
+        ->envname("WEIR_LOG_FORMAT")
+        ->check(CLI::IsMember({"text", "json"}))
+        ->capture_default_str();
     app.add_option("--tls-cert", cert, "PEM certificate: serve TLS (reloaded when it changes)")
         ->envname("WEIR_TLS_CERT");
     app.add_option("--tls-key", key, "PEM private key of --tls-cert")->envname("WEIR_TLS_KEY");
@@ -33,7 +54,7 @@ struct TlsFlags {
         ->check(CLI::IsMember({"true", "false"}))
         ->capture_default_str();
   }
-  TlsFiles Files() const {
+  TlsFiles Tls() const {
     TlsFiles f;
     f.cert = cert;
     f.key = key;
