@@ -2,7 +2,7 @@
 
 #include <chrono>
 
-#include "common/rpc/batch_codec.h"
+#include "common/batch_codec.h"
 
 namespace weir::cluster {
 
@@ -117,7 +117,7 @@ grpc::Status ExchangeService::Transfer(
           }
           e.kind = runtime::Element::Kind::kBatch;
           e.batch = RecordBatch(schema);
-          Status st = rpc::DecodeBatch(el.batch(), &e.batch);
+          Status st = DecodeBatch(el.batch(), &e.batch);
           if (!st.ok()) result = bad(st.message());
           break;
         }
@@ -263,7 +263,7 @@ bool RemoteTarget::Push(runtime::Element&& e) {
   switch (e.kind) {
     case runtime::Element::Kind::kBatch:
       el.set_kind(v1::ExchangeElement::KIND_BATCH);
-      rpc::EncodeBatch(e.batch, el.mutable_batch());
+      EncodeBatch(e.batch, el.mutable_batch());
       break;
     case runtime::Element::Kind::kWatermark:
       el.set_kind(v1::ExchangeElement::KIND_WATERMARK);

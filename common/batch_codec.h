@@ -11,11 +11,11 @@
 #include "common/batch.h"
 #include "common/status.h"
 
-namespace weir::rpc {
+namespace weir {
 
 // Appends the encoding of `batch` to *out.
 void EncodeBatch(const RecordBatch& batch, std::string* out);
 // Replaces *batch (whose schema is set) with the decoded rows.
 Status DecodeBatch(std::string_view bytes, RecordBatch* batch);
 
-}  // namespace weir::rpc
+}  // namespace weir

@@ -1,10 +1,10 @@
-#include "common/rpc/batch_codec.h"
+#include "common/batch_codec.h"
 
 #include <cstring>
 
 #include "common/bytes.h"
 
-namespace weir::rpc {
+namespace weir {
 namespace {
 
 constexpr uint8_t kVersion = 1;
@@ -114,4 +114,4 @@ Status DecodeBatch(std::string_view bytes, RecordBatch* batch) {
   return Status::OK();
 }
 
-}  // namespace weir::rpc
+}  // namespace weir

@@ -1,7 +1,7 @@
 // The exchange's batch encoding (common/rpc/batch_codec.h): round trips of
 // every column type, and damaged input (truncations, corrupted bytes) that
 // must give kDataLoss, never a crash or an overread.
-#include "common/rpc/batch_codec.h"
+#include "common/batch_codec.h"
 
 #include <gtest/gtest.h>
 
@@ -14,7 +14,7 @@
 
 #include "common/bytes.h"
 
-namespace weir::rpc {
+namespace weir {
 namespace {
 
 std::shared_ptr<const Schema> AllTypes() {
@@ -308,4 +308,4 @@ TEST(BatchCodec, CorruptedBytesNeverCrash) {
 }
 
 }  // namespace
-}  // namespace weir::rpc
+}  // namespace weir
