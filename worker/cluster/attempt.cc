@@ -4,6 +4,7 @@
 #include <filesystem>
 
 #include "common/checkpoint/storage.h"
+#include "common/log.h"
 #include "common/rpc/graph.h"
 #include "worker/runtime/state_restore.h"
 
@@ -112,6 +113,10 @@ Status Attempt::Start() {
   env_.exchange->Register(job_id(), attempt(), this);
   registered_.store(true);
   started_.store(true);
+  log::Info(
+      "attempt started: " + std::to_string(local_.size()) + " subtasks here" +
+          (deploy_.restore_path().empty() ? "" : ", restored " + deploy_.restore_path()),
+      {{"job", job_id()}, {"attempt", std::to_string(attempt())}, {"worker", env_.worker_id}});
   monitor_ = std::thread([this] { Monitor(); });
   return Status::OK();
 }
@@ -194,10 +199,17 @@ void Attempt::Monitor() {
     failure = failure_;
   }
   bool permanent = false;
+  log::Fields fields = {{"job", job_id()}, {"attempt", std::to_string(attempt())}};
   if (failure.empty() && !st.ok() && !cancelled_.load()) {
     failure = st.message();
     permanent = IsPermanent(st);
+    const auto [vertex, subtask] = exec_->FailedTask();
+    if (subtask >= 0) {
+      fields.emplace_back("vertex", vertex);
+      fields.emplace_back("subtask", std::to_string(subtask));
+    }
   }
+  if (!failure.empty()) log::Warn("attempt failed: " + failure, fields);
   if (!failure.empty()) Report(v1::TaskEvent::KIND_FAILED, failure, permanent);
   Report(v1::TaskEvent::KIND_EXITED, st.ok() ? "" : st.message());
   exited_.store(true);

@@ -95,8 +95,11 @@ Status LocalExecutor::Start() {
       if (!st.ok() && st.code() != StatusCode::kCancelled) {
         {
           std::lock_guard lock(mu_);
-          if (first_failure_.ok())
+          if (first_failure_.ok()) {
             first_failure_ = Status(st.code(), tasks_[i]->name() + ": " + st.message());
+            failed_vertex_ = tasks_[i]->vertex_name();
+            failed_subtask_ = tasks_[i]->subtask();
+          }
         }
         Cancel();
       }
@@ -200,6 +203,11 @@ void LocalExecutor::CollectMetrics(Metrics& m, const Labels& base) const {
                 static_cast<double>(cs.bytes.load(std::memory_order_relaxed)));
     }
   }
+}
+
+std::pair<std::string, int> LocalExecutor::FailedTask() const {
+  std::lock_guard lock(mu_);
+  return {failed_vertex_, failed_subtask_};
 }
 
 bool LocalExecutor::has_sinks() const {

@@ -69,6 +69,9 @@ class LocalExecutor {
   // The input queue of a subtask that runs here (null otherwise), for
   // elements that arrive from other workers. Valid after Start().
   InputQueue* Input(int vertex, int subtask) const;
+  // The task whose failure failed the run (vertex name, subtask), after
+  // Wait(); subtask -1 when none did.
+  std::pair<std::string, int> FailedTask() const;
   // Sinks that run here (for progress: a worker without sinks has no
   // watermark at its sinks).
   bool has_sinks() const;
@@ -86,8 +89,10 @@ class LocalExecutor {
   std::vector<std::vector<Task*>> by_vertex_;  // [vertex][subtask], null when remote
   std::vector<std::thread> threads_;
   std::vector<Status> results_;
-  std::mutex mu_;
+  mutable std::mutex mu_;
   Status first_failure_;
+  std::string failed_vertex_;  // of first_failure_
+  int failed_subtask_ = -1;
 };
 
 }  // namespace weir::runtime
