@@ -96,6 +96,11 @@ Status Attempt::Start() {
       meta.tasks = std::move(share.tasks);
       if (share.db_part) meta.db_parts.push_back(std::move(*share.db_part));
       ack->set_share(meta.Encode());
+      if (!share.status.ok())
+        log::Warn("checkpoint share failed: " + share.status.message(),
+                  {{"job", job_id()},
+                   {"attempt", std::to_string(attempt())},
+                   {"checkpoint", std::to_string(share.id)}});
       env_.send(std::move(m));
     });
     lo.checkpointer = checkpointer_.get();
