@@ -118,7 +118,8 @@ expect 7 "wrong token" "${cli[@]}" --token-file wrong.token list
 cat >job.yaml <<EOF
 name: secure
 parallelism: 2
-checkpoint: {interval: 300ms, mode: exactly_once}
+checkpoint: {interval: 300ms, mode: exactly_once, timeout: 15s}
+restart: {attempts: 5, delay: 200ms}
 sources:
   events:
     type: file
@@ -154,12 +155,18 @@ state="$("${cli[@]}" --token-file viewer.token -o json describe secure | python3
 echo "ok   the job is still $state"
 
 # ---- the job runs across both workers, over TLS, to the expected output
-for _ in $(seq 300); do
+for _ in $(seq 600); do
   state="$("${cli[@]}" --token-file viewer.token -o json describe secure | python3 -c 'import json,sys; print(json.load(sys.stdin)["state"])')"
   [[ "$state" == JOB_STATE_FINISHED || "$state" == JOB_STATE_FAILED ]] && break
   sleep 0.2
 done
-[[ "$state" == JOB_STATE_FINISHED ]] || fail "job ended $state"
+if [[ "$state" != JOB_STATE_FINISHED ]]; then
+  # Keep the evidence: every thread's stack of every process.
+  for p in "${pids[@]}"; do
+    gdb -p "$p" -batch -ex "thread apply all bt" >"stacks-$p.txt" 2>&1 || true
+  done
+  fail "job ended $state (stacks in $work/stacks-*.txt)"
+fi
 python3 - "$work/out" <<'PY' || fail "output"
 import collections, glob, json, sys
 got = collections.Counter()
