@@ -14,8 +14,8 @@
 #include <string>
 #include <vector>
 
-#include "tests/unit/worker/test_util.h"
 #include "common/checkpoint/storage.h"
+#include "tests/unit/worker/test_util.h"
 #include "worker/state/rocksdb_store.h"
 
 namespace weir::state {
