@@ -8,11 +8,6 @@ namespace weir::cluster {
 
 using namespace std::chrono_literals;
 
-namespace {
-// How long a stream waits for its receiving attempt to be deployed here.
-constexpr auto kDeployWait = 30s;
-}  // namespace
-
 // ---------------------------------------------------------------- service
 
 ExchangeService::~ExchangeService() {
@@ -60,7 +55,7 @@ grpc::Status ExchangeService::Transfer(
   {
     std::unique_lock lock(mu_);
     // Woken by Register; also every 200 ms to notice a sender that gave up.
-    const auto until = std::chrono::steady_clock::now() + kDeployWait;
+    const auto until = std::chrono::steady_clock::now() + deploy_wait_;
     while (!shutdown_ && !ctx->IsCancelled() && std::chrono::steady_clock::now() < until) {
       auto it = entries_.find(key);
       if (it != entries_.end() && it->second.receiver != nullptr) break;

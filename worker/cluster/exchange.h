@@ -18,6 +18,7 @@
 #include <grpcpp/grpcpp.h>
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <functional>
 #include <map>
@@ -47,7 +48,10 @@ class ExchangeReceiver {
 
 class ExchangeService final : public v1::Exchange::Service {
  public:
-  ExchangeService() = default;
+  // deploy_wait: how long a stream waits for its receiving attempt to be
+  // deployed here (deployments may lag behind the sender's).
+  explicit ExchangeService(std::chrono::milliseconds deploy_wait = std::chrono::seconds(30))
+      : deploy_wait_(deploy_wait) {}
   ~ExchangeService() override;
 
   // Makes an attempt reachable. Unregister stops its streams and returns
@@ -72,6 +76,7 @@ class ExchangeService final : public v1::Exchange::Service {
   std::condition_variable cv_;
   std::map<Key, Entry> entries_;
   bool shutdown_ = false;
+  const std::chrono::milliseconds deploy_wait_;
 };
 
 // One Transfer stream from a producer subtask to one worker.
