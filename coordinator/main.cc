@@ -15,7 +15,6 @@
 #include <cstdlib>
 #include <thread>
 
-#include "common/config.h"
 #include "common/log.h"
 #include "common/metrics.h"
 #include "common/rpc/health.h"
@@ -41,18 +40,12 @@ int main(int argc, char** argv) {
   std::string auth_tokens;
   keys["auth-tokens"] = &auth_tokens;
   weir::rpc::ServerFlags common("9249");
-  common.AddConfigKeys(&keys);
-  const std::string config = weir::FindConfigFlag(argc, argv);
-  if (!config.empty()) {
-    weir::Status st = weir::ApplyYamlConfig(config, keys);
-    if (!st.ok()) {
-      Log(st.message());
-      return 2;
-    }
+  if (weir::Status st = common.LoadConfig(argc, argv, &keys); !st.ok()) {
+    Log(st.message());
+    return 2;
   }
   CLI::App app{"weir-coordinator: schedules weir jobs on workers", "weir-coordinator"};
-  std::string config_flag;
-  app.add_option("--config", config_flag, "YAML file of settings (flags override it)");
+  common.AddOptions(app);
   app.add_option("--data-dir", data_dir, "the job registry and default checkpoint storage")
       ->envname("WEIR_DATA_DIR")
       ->capture_default_str();
@@ -70,7 +63,6 @@ int main(int argc, char** argv) {
   app.add_option("--heartbeat-interval", hb_interval, "ms between a worker's heartbeats")
       ->envname("WEIR_HEARTBEAT_INTERVAL")
       ->capture_default_str();
-  common.AddOptions(app);
   app.add_option("--auth-tokens", auth_tokens,
                  "file of '<sha256 of token> <viewer|operator|admin> <name>' lines: the admin "
                  "API then needs a bearer token")

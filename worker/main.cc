@@ -17,7 +17,6 @@
 #include <filesystem>
 #include <thread>
 
-#include "common/config.h"
 #include "common/log.h"
 #include "common/metrics.h"
 #include "common/rpc/health.h"
@@ -45,18 +44,12 @@ int main(int argc, char** argv) {
       {"data-dir", &data_dir},       {"id", &id},     {"advertise", &advertise},
   };
   weir::rpc::ServerFlags common("9250");
-  common.AddConfigKeys(&keys);
-  const std::string config = weir::FindConfigFlag(argc, argv);
-  if (!config.empty()) {
-    weir::Status st = weir::ApplyYamlConfig(config, keys);
-    if (!st.ok()) {
-      Log(st.message());
-      return 2;
-    }
+  if (weir::Status st = common.LoadConfig(argc, argv, &keys); !st.ok()) {
+    Log(st.message());
+    return 2;
   }
   CLI::App app{"weir-worker: runs subtasks for a weir coordinator", "weir-worker"};
-  std::string config_flag;
-  app.add_option("--config", config_flag, "YAML file of settings (flags override it)");
+  common.AddOptions(app);
   app.add_option("--coordinator", coordinator, "the coordinator's HOST:PORT")
       ->envname("WEIR_COORDINATOR")
       ->capture_default_str();
@@ -71,7 +64,6 @@ int main(int argc, char** argv) {
                  "the host other workers reach this one at (default: this host's name, or "
                  "127.0.0.1 when the coordinator is on loopback)")
       ->envname("WEIR_ADVERTISE");
-  common.AddOptions(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

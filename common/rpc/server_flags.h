@@ -7,6 +7,7 @@
 #include <map>
 #include <string>
 
+#include "common/config.h"
 #include "common/rpc/security.h"
 
 namespace weir::rpc {
@@ -17,6 +18,7 @@ struct ServerFlags {
 
   std::string cert, key, ca, client_auth = "false";
   std::string metrics_port, health_port = "-1", log_format = "text";
+  std::string config_file;  // parsed by LoadConfig before the flags
 
   void AddConfigKeys(std::map<std::string, std::string*>* keys) {
     (*keys)["tls-cert"] = &cert;
@@ -27,7 +29,18 @@ struct ServerFlags {
     (*keys)["health-port"] = &health_port;
     (*keys)["log-format"] = &log_format;
   }
+  // Adds these settings' keys to `keys` and applies the --config YAML file
+  // named in argv, if any (flags and WEIR_* variables, parsed later,
+  // override it). Errors name file:line:col.
+  Status LoadConfig(int argc, char** argv, std::map<std::string, std::string*>* keys) {
+    AddConfigKeys(keys);
+    const std::string file = FindConfigFlag(argc, argv);
+    return file.empty() ? Status::OK() : ApplyYamlConfig(file, *keys);
+  }
+
+  // --config and the shared settings as flags.
   void AddOptions(CLI::App& app) {
+    app.add_option("--config", config_file, "YAML file of settings (flags override it)");
     app.add_option("--metrics-port", metrics_port,
                    "HTTP port for /metrics (Prometheus) and /healthz (0: any free port, -1: off)")
         ->envname("WEIR_METRICS_PORT")
