@@ -1,6 +1,11 @@
 #include "common/spec/job_spec.h"
 
+#include <algorithm>
+#include <cctype>
+#include <cerrno>
 #include <cstdlib>
+#include <cstring>
+#include <fstream>
 #include <sstream>
 
 #include "common/time.h"
@@ -42,6 +47,125 @@ std::optional<std::string> ProcessEnv(const std::string& name) {
   const char* v = std::getenv(name.c_str());
   if (!v) return std::nullopt;
   return std::string(v);
+}
+
+std::string SecretRef::ToString() const {
+  return (from == From::kEnv ? "env " : "file ") + name;
+}
+
+Result<std::string> ResolveSecret(const SecretRef& ref) {
+  constexpr std::streamsize kMaxSecretBytes = 64 << 10;
+  if (ref.from == SecretRef::From::kEnv) {
+    const char* v = std::getenv(ref.name.c_str());
+    if (v == nullptr) return Status::NotFound("environment variable " + ref.name + " is not set");
+    return std::string(v);
+  }
+  std::ifstream in(ref.name, std::ios::binary);
+  if (!in) {
+    return Status::NotFound("cannot read secret file " + ref.name + ": " + std::strerror(errno));
+  }
+  std::string value(static_cast<size_t>(kMaxSecretBytes) + 1, '\0');
+  in.read(value.data(), kMaxSecretBytes + 1);
+  value.resize(static_cast<size_t>(in.gcount()));
+  if (value.size() > static_cast<size_t>(kMaxSecretBytes))
+    return Status::InvalidArgument("secret file " + ref.name + " is over 64 KiB");
+  if (!value.empty() && value.back() == '\n') value.pop_back();
+  if (!value.empty() && value.back() == '\r') value.pop_back();
+  return value;
+}
+
+bool IsSecretSetting(std::string_view name) {
+  // librdkafka's sensitive settings, and anything named like one.
+  for (std::string_view word : {"password", "secret", "sasl.jaas.config", "sasl.oauthbearer.config",
+                                "ssl.key.pem", "ssl_key"}) {
+    if (name.find(word) != std::string_view::npos) return true;
+  }
+  return false;
+}
+
+std::string MaskDsnPassword(std::string_view dsn) {
+  constexpr std::string_view kMask = "******";
+  std::string out(dsn);
+  const bool uri = dsn.rfind("postgres://", 0) == 0 || dsn.rfind("postgresql://", 0) == 0;
+  if (uri) {
+    const size_t start = out.find("://") + 3;
+    const size_t end = std::min(out.find_first_of("/?", start), out.size());
+    const size_t at = out.rfind('@', end);
+    if (at != std::string::npos && at >= start) {
+      const size_t colon = out.find(':', start);
+      if (colon < at) out.replace(colon + 1, at - colon - 1, kMask);
+    }
+    const size_t query = out.find('?');
+    for (size_t p = query; p != std::string::npos && p < out.size(); p = out.find('&', p + 1)) {
+      if (out.compare(p + 1, 9, "password=") != 0) continue;
+      const size_t v = p + 10;
+      out.replace(v, std::min(out.find('&', v), out.size()) - v, kMask);
+    }
+    return out;
+  }
+  // key = value pairs; values may be quoted with '' and \ escapes.
+  for (size_t p = out.find("password"); p != std::string::npos; p = out.find("password", p + 1)) {
+    if (p > 0 && !std::isspace(static_cast<unsigned char>(out[p - 1]))) continue;
+    size_t v = p + 8;
+    while (v < out.size() && std::isspace(static_cast<unsigned char>(out[v]))) ++v;
+    if (v >= out.size() || out[v] != '=') continue;
+    ++v;
+    while (v < out.size() && std::isspace(static_cast<unsigned char>(out[v]))) ++v;
+    size_t e = v;
+    if (e < out.size() && out[e] == '\'') {
+      for (++e; e < out.size() && out[e] != '\''; ++e)
+        if (out[e] == '\\') ++e;
+      e = std::min(e + 1, out.size());
+    } else {
+      while (e < out.size() && !std::isspace(static_cast<unsigned char>(out[e]))) ++e;
+    }
+    out.replace(v, e - v, kMask);
+  }
+  return out;
+}
+
+std::vector<Endpoint> DescribeEndpoints(const JobSpec& job) {
+  constexpr const char* kMask = "******";
+  auto settings = [&](const std::map<std::string, std::string>& properties,
+                      const Secrets& secrets) {
+    std::vector<std::pair<std::string, std::string>> out;
+    for (const auto& [k, v] : properties) out.emplace_back(k, IsSecretSetting(k) ? kMask : v);
+    for (const auto& [k, ref] : secrets)
+      out.emplace_back(k, std::string(kMask) + " (" + ref.ToString() + ")");
+    std::sort(out.begin(), out.end());
+    return out;
+  };
+  std::vector<Endpoint> out;
+  for (const auto& s : job.sources) {
+    if (s.type == "kafka") {
+      out.push_back({s.name, "source", "kafka", s.brokers + "/" + s.topic,
+                     settings(s.properties, s.secrets)});
+    } else if (s.type == "file") {
+      out.push_back({s.name, "source", "file", s.path, {}});
+    }
+    if (s.dead_letter) {
+      const DeadLetterSpec& dl = *s.dead_letter;
+      Endpoint e{s.name, "dead letter", dl.type, dl.type == "file" ? dl.path : "", {}};
+      if (dl.type == "kafka") {
+        const std::string& brokers = dl.brokers.empty() ? s.brokers : dl.brokers;
+        e.address = brokers + "/" + dl.topic;
+        if (brokers == s.brokers) e.settings = settings(s.properties, s.secrets);
+      }
+      out.push_back(std::move(e));
+    }
+  }
+  for (const auto& s : job.sinks) {
+    if (s.type == "kafka") {
+      out.push_back(
+          {s.name, "sink", "kafka", s.brokers + "/" + s.topic, settings(s.properties, s.secrets)});
+    } else if (s.type == "file") {
+      out.push_back({s.name, "sink", "file", s.path, {}});
+    } else if (s.type == "postgres") {
+      out.push_back({s.name, "sink", "postgres", MaskDsnPassword(s.dsn) + " table " + s.table,
+                     settings({}, s.secrets)});
+    }
+  }
+  return out;
 }
 
 std::string FormatDiagnostics(const std::string& file, const std::vector<Diagnostic>& diags) {

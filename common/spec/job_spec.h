@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "common/expr/expr.h"
+#include "common/status.h"
 #include "common/types.h"
 
 namespace weir::spec {
@@ -68,12 +69,46 @@ struct EventTimeSpec {
   int64_t idle_timeout_ms = 0;  // 0 = a partition never counts as idle
 };
 
-// Where records that fail to parse go when on_error is dead_letter.
+// A secret the job file names but does not hold: `{env: NAME}` (or `${NAME}`
+// alone) or `{file: /path}`. It is read only where a client is made (on a
+// worker), so the job file, the coordinator's registry, `weir describe` and
+// the logs never see its value.
+struct SecretRef {
+  enum class From { kEnv, kFile };
+  From from = From::kEnv;
+  std::string name;              // the variable's name or the file's path
+  std::string ToString() const;  // "env KAFKA_PASSWORD", "file /run/secrets/pw"
+};
+
+// Client setting (librdkafka property, or "password" for postgres) -> where
+// its value is.
+using Secrets = std::map<std::string, SecretRef>;
+
+// The secret's value: the variable, or the file's content without one
+// trailing newline. NotFound naming the variable or the file when it is
+// absent; a secret file over 64 KiB is InvalidArgument.
+Result<std::string> ResolveSecret(const SecretRef& ref);
+
+// Whether a client setting holds a secret (sasl.password, ssl.key.password,
+// sasl.oauthbearer.client.secret, ...): such a setting must come from a
+// SecretRef, never from the job file's text.
+bool IsSecretSetting(std::string_view name);
+
+// A postgres connection string with any password in it (`password=...`,
+// `user:secret@` or `?password=`) replaced by "******".
+std::string MaskDsnPassword(std::string_view dsn);
+
+// Where records that fail to parse (or are over max_record_bytes) go when
+// on_error is dead_letter.
 struct DeadLetterSpec {
   std::string type;  // kafka | file
   std::string brokers, topic, path;
   Position pos;
 };
+
+constexpr int64_t kDefaultMaxRecordBytes = int64_t{8} << 20;
+// A job file over this size is refused before it is parsed.
+constexpr size_t kMaxJobFileBytes = size_t{1} << 20;
 
 struct SourceSpec {
   std::string name;
@@ -86,7 +121,10 @@ struct SourceSpec {
   // end: latest makes the source bounded: it reads up to the partitions' end
   // offsets as they are when the job starts, then finishes. Default: never.
   bool end_at_latest = false;
-  std::map<std::string, std::string> properties;  // extra librdkafka settings
+  // Extra librdkafka settings, including what the `security` block sets;
+  // secrets are in `secrets`, resolved when the client is made.
+  std::map<std::string, std::string> properties;
+  Secrets secrets;
   // file
   std::string path;
   // nexmark and datagen
@@ -102,6 +140,9 @@ struct SourceSpec {
   std::optional<EventTimeSpec> event_time;
   OnError on_error = OnError::kFail;
   std::optional<DeadLetterSpec> dead_letter;
+  // kafka and file: a record (message value or line) over this size goes to
+  // on_error instead of the decoder.
+  int64_t max_record_bytes = kDefaultMaxRecordBytes;
 };
 
 enum class OperatorKind { kFilter, kMap, kWindowAggregate, kDedupe, kReduce, kJoin, kUnion, kUdf };
@@ -169,7 +210,8 @@ struct SinkSpec {
   std::vector<std::string> key;  // kafka: message key fields; postgres: upsert key
   FormatSpec format;
   Delivery delivery = Delivery::kAtLeastOnce;
-  std::map<std::string, std::string> properties;
+  std::map<std::string, std::string> properties;  // kafka, as a source's
+  Secrets secrets;                                // kafka: as a source's; postgres: "password"
 };
 
 struct JobSpec {
@@ -208,6 +250,18 @@ std::string FormatDiagnostics(const std::string& file, const std::vector<Diagnos
 
 // The logical graph as indented text, for `weir validate`.
 std::string DescribeGraph(const JobSpec& job);
+
+// What a job connects to, for `weir describe`: one entry per kafka, file and
+// postgres source, sink and dead-letter target. Secrets appear as
+// "****** (env NAME)"; a secret-looking property is masked even so.
+struct Endpoint {
+  std::string name;     // the source's or sink's name
+  std::string role;     // "source", "sink" or "dead letter"
+  std::string type;     // kafka | file | postgres
+  std::string address;  // brokers/topic, a path, or the dsn and table
+  std::vector<std::pair<std::string, std::string>> settings;
+};
+std::vector<Endpoint> DescribeEndpoints(const JobSpec& job);
 
 // The fixed Nexmark schemas: "bid", "auction", "person", or "" for the
 // combined stream (event_type plus every kind's columns, prefixed).

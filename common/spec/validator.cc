@@ -3,6 +3,7 @@
 // operators are bound in dependency order, which gives each stream its schema,
 // type-checks expressions and finds unknown streams and cycles.
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <charconv>
 #include <cstdlib>
@@ -31,6 +32,11 @@ const std::vector<std::string> kTopKeys = {
     "sources", "operators",   "sinks"};
 const std::vector<std::string> kOperatorKindKeys = {"filter", "map",   "key_by",
                                                     "join",   "union", "udf"};
+
+std::string Upper(std::string s) {
+  for (char& c : s) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  return s;
+}
 
 bool IsIdentifier(std::string_view s) {
   if (s.empty() || !(std::isalpha(static_cast<unsigned char>(s[0])) || s[0] == '_')) return false;
@@ -254,8 +260,9 @@ class Validator {
     }
     src->type = type;
     if (type == "kafka")
-      keys.insert(keys.end(), {"brokers", "topic", "start", "end", "properties", "rate"});
-    if (type == "file") keys.insert(keys.end(), {"path", "rate"});
+      keys.insert(keys.end(), {"brokers", "topic", "start", "end", "properties", "security", "rate",
+                               "max_record_bytes"});
+    if (type == "file") keys.insert(keys.end(), {"path", "rate", "max_record_bytes"});
     if (type == "nexmark") keys.insert(keys.end(), {"events", "rate", "seed", "only"});
     if (type == "datagen") keys.insert(keys.end(), {"events", "rate", "seed"});
     MapReader m(&r_, node, what, keys);
@@ -278,7 +285,10 @@ class Validator {
           src->start = *v == "earliest" ? StartFrom::kEarliest : StartFrom::kLatest;
       if (auto n = m.Get("end"); n.IsDefined())
         if (auto v = r_.Enum(n, "end", {"never", "latest"})) src->end_at_latest = *v == "latest";
-      if (auto n = m.Get("properties"); n.IsDefined()) ReadProperties(n, &src->properties);
+      if (auto n = m.Get("properties"); n.IsDefined())
+        ReadProperties(n, &src->properties, &src->secrets);
+      if (auto n = m.Get("security"); n.IsDefined())
+        ReadSecurity(n, what, &src->properties, &src->secrets);
     } else if (type == "file") {
       src->path = required("path");
     } else {
@@ -290,6 +300,9 @@ class Validator {
         src->only = r_.Enum(n, "nexmark kind", {"bid", "auction", "person"}).value_or("bid");
     }
     if (auto n = m.Get("rate"); n.IsDefined()) src->rate = r_.Int(n, "rate", 1, int64_t{1} << 40);
+    if (auto n = m.Get("max_record_bytes"); n.IsDefined())
+      src->max_record_bytes =
+          ReadByteSize(n, "max_record_bytes", 1, int64_t{1} << 30).value_or(kDefaultMaxRecordBytes);
     // Format and schema.
     bool needs_schema = type == "kafka" || type == "file" || type == "datagen";
     if (type == "kafka" || type == "file") {
@@ -375,13 +388,177 @@ class Validator {
     m.Finish();
   }
 
-  void ReadProperties(const YAML::Node& n, std::map<std::string, std::string>* out) {
+  // librdkafka settings. A value that is a secret reference, or a setting
+  // that holds a secret, goes to `secrets`.
+  void ReadProperties(const YAML::Node& n, std::map<std::string, std::string>* out,
+                      Secrets* secrets) {
     if (!n.IsMap()) {
       r_.Error(n, "properties must be a map of setting names to values");
       return;
     }
-    for (const auto& kv : n)
-      if (auto v = r_.String(kv.second, kv.first.Scalar())) (*out)[kv.first.Scalar()] = *v;
+    for (const auto& kv : n) {
+      const std::string key = kv.first.Scalar();
+      if (kv.second.IsMap() || IsSecretSetting(key)) {
+        if (auto ref = ReadSecret(kv.second, "property " + key)) (*secrets)[key] = *ref;
+      } else if (auto v = r_.String(kv.second, key)) {
+        (*out)[key] = *v;
+      }
+    }
+  }
+
+  // `{env: NAME}`, `{file: /path}`, or a scalar that is exactly `${NAME}`
+  // (kept as a reference: it is read on the workers, not substituted here).
+  std::optional<SecretRef> ReadSecret(const YAML::Node& n, const std::string& what) {
+    if (n.IsScalar()) {
+      const std::string& raw = n.Scalar();
+      if (raw.size() > 3 && raw.rfind("${", 0) == 0 && raw.back() == '}' &&
+          IsIdentifier(std::string_view(raw).substr(2, raw.size() - 3)))
+        return SecretRef{SecretRef::From::kEnv, raw.substr(2, raw.size() - 3)};
+      r_.Error(n, what +
+                      " is a secret and cannot be written in the job file (the job file is "
+                      "stored with the job): use {env: NAME} or {file: /path}, which the "
+                      "workers read");
+      return std::nullopt;
+    }
+    MapReader m(&r_, n, what, {"env", "file"});
+    if (!m.ok()) return std::nullopt;
+    YAML::Node env = m.Get("env"), file = m.Get("file");
+    m.Finish();
+    if (env.IsDefined() == file.IsDefined()) {
+      r_.Error(n, what + " needs one of 'env' (a variable's name) or 'file' (a path)");
+      return std::nullopt;
+    }
+    if (env.IsDefined()) {
+      auto name = r_.String(env, "env");
+      if (!name) return std::nullopt;
+      if (!IsIdentifier(*name)) {
+        r_.Error(env, "'" + *name + "' is not an environment variable name");
+        return std::nullopt;
+      }
+      return SecretRef{SecretRef::From::kEnv, *name};
+    }
+    auto path = r_.String(file, "file");
+    if (!path) return std::nullopt;
+    if (path->empty() || (*path)[0] != '/') {
+      r_.Error(file, "the secret file must be an absolute path, not '" + *path + "'");
+      return std::nullopt;
+    }
+    return SecretRef{SecretRef::From::kFile, *path};
+  }
+
+  // A kafka source's or sink's `security` block, as librdkafka settings.
+  void ReadSecurity(const YAML::Node& n, const std::string& what,
+                    std::map<std::string, std::string>* props, Secrets* secrets) {
+    MapReader m(&r_, n, what + " security", {"protocol", "sasl", "ssl"});
+    if (!m.ok()) return;
+    std::vector<std::pair<std::string, std::string>> set;
+    std::vector<std::pair<std::string, SecretRef>> set_secret;
+    YAML::Node sasl = m.Get("sasl"), ssl = m.Get("ssl"), proto = m.Get("protocol");
+    std::string protocol =
+        std::string(sasl.IsDefined() ? "sasl_" : "") + (ssl.IsDefined() ? "ssl" : "plaintext");
+    if (proto.IsDefined()) {
+      auto p =
+          r_.Enum(proto, "security protocol", {"plaintext", "ssl", "sasl_plaintext", "sasl_ssl"});
+      if (!p) return;
+      protocol = *p;
+      const bool uses_sasl = protocol.rfind("sasl_", 0) == 0;
+      if (uses_sasl && !sasl.IsDefined())
+        r_.Error(proto, "security protocol " + protocol +
+                            " needs a 'sasl' block with mechanism, username and password");
+      if (!uses_sasl && sasl.IsDefined())
+        r_.Error(m.KeyNode("sasl"),
+                 "a 'sasl' block needs protocol sasl_plaintext or sasl_ssl, "
+                 "not " +
+                     protocol);
+      if (ssl.IsDefined() && protocol.find("ssl") == std::string::npos)
+        r_.Error(m.KeyNode("ssl"),
+                 "an 'ssl' block needs protocol ssl or sasl_ssl, not " + protocol);
+    }
+    set.emplace_back("security.protocol", Upper(protocol));
+    if (sasl.IsDefined()) {
+      MapReader s(&r_, sasl, what + " security sasl", {"mechanism", "username", "password"});
+      if (s.ok()) {
+        auto need = [&](const std::string& key) {
+          YAML::Node v = s.Get(key);
+          if (!v.IsDefined()) r_.Error(sasl, what + " security sasl needs '" + key + "'");
+          return v;
+        };
+        if (auto v = need("mechanism"); v.IsDefined())
+          if (auto mech = r_.Enum(v, "sasl mechanism", {"PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"}))
+            set.emplace_back("sasl.mechanism", *mech);
+        if (auto v = need("username"); v.IsDefined())
+          if (auto user = r_.String(v, "sasl username")) set.emplace_back("sasl.username", *user);
+        if (auto v = need("password"); v.IsDefined())
+          if (auto ref = ReadSecret(v, "sasl password"))
+            set_secret.emplace_back("sasl.password", *ref);
+        s.Finish();
+      }
+    }
+    if (ssl.IsDefined()) {
+      MapReader s(&r_, ssl, what + " security ssl",
+                  {"ca", "certificate", "key", "key_password", "verify_hostname"});
+      if (s.ok()) {
+        for (auto [key, setting] : {std::pair{"ca", "ssl.ca.location"},
+                                    std::pair{"certificate", "ssl.certificate.location"},
+                                    std::pair{"key", "ssl.key.location"}}) {
+          if (auto v = s.Get(key); v.IsDefined())
+            if (auto path = r_.String(v, std::string("ssl ") + key))
+              set.emplace_back(setting, *path);
+        }
+        if (s.Has("certificate") != s.Has("key"))
+          r_.Error(ssl, what +
+                            " security ssl: a client certificate needs both 'certificate' "
+                            "and 'key'");
+        if (auto v = s.Get("key_password"); v.IsDefined())
+          if (auto ref = ReadSecret(v, "ssl key_password"))
+            set_secret.emplace_back("ssl.key.password", *ref);
+        if (auto v = s.Get("verify_hostname"); v.IsDefined())
+          if (auto b = r_.Bool(v, "verify_hostname"))
+            set.emplace_back("ssl.endpoint.identification.algorithm", *b ? "https" : "none");
+        s.Finish();
+      }
+    }
+    m.Finish();
+    auto taken = [&](const std::string& key) {
+      if (props->count(key) == 0 && secrets->count(key) == 0) return false;
+      r_.Error(n, what + ": '" + key +
+                      "' is set both in 'properties' and by 'security'; "
+                      "remove it from properties");
+      return true;
+    };
+    for (auto& [k, v] : set)
+      if (!taken(k)) (*props)[k] = v;
+    for (auto& [k, ref] : set_secret)
+      if (!taken(k)) (*secrets)[k] = ref;
+  }
+
+  // A size in bytes: a whole number, or one with KiB, MiB or GiB.
+  std::optional<int64_t> ReadByteSize(const YAML::Node& n, const std::string& what, int64_t min,
+                                      int64_t max) {
+    auto text = r_.String(n, what);
+    if (!text) return std::nullopt;
+    int64_t v = 0;
+    auto [p, ec] = std::from_chars(text->data(), text->data() + text->size(), v);
+    std::string_view unit(p, static_cast<size_t>(text->data() + text->size() - p));
+    while (!unit.empty() && unit.front() == ' ') unit.remove_prefix(1);
+    int shift = -1;
+    if (unit.empty() || unit == "B") shift = 0;
+    if (unit == "KiB") shift = 10;
+    if (unit == "MiB") shift = 20;
+    if (unit == "GiB") shift = 30;
+    if (ec != std::errc() || shift < 0 || v < 0 || v > (max >> shift)) {
+      if (ec == std::errc() && shift >= 0)
+        r_.Error(n, what + " must be at most " + std::to_string(max >> 20) + " MiB, not " + *text);
+      else
+        r_.Error(n, what + " must be a size such as 1048576, 512KiB or 8MiB, not '" + *text + "'");
+      return std::nullopt;
+    }
+    v <<= shift;
+    if (v < min) {
+      r_.Error(n, what + " must be at least " + std::to_string(min) + " bytes");
+      return std::nullopt;
+    }
+    return v;
   }
 
   void ReadFormat(const YAML::Node& n, FormatSpec* f, bool for_sink) {
@@ -1373,9 +1550,9 @@ class Validator {
                  .value_or("");
     s->type = type;
     if (type == "kafka")
-      keys.insert(keys.end(), {"brokers", "topic", "format", "key", "properties"});
+      keys.insert(keys.end(), {"brokers", "topic", "format", "key", "properties", "security"});
     if (type == "file") keys.insert(keys.end(), {"path", "format"});
-    if (type == "postgres") keys.insert(keys.end(), {"dsn", "table", "mode", "key"});
+    if (type == "postgres") keys.insert(keys.end(), {"dsn", "password", "table", "mode", "key"});
     if (type == "stdout") keys.insert(keys.end(), {"format"});
     MapReader m(&r_, node, what, keys);
     const Schema* schema = nullptr;
@@ -1422,11 +1599,21 @@ class Validator {
           s->key = *l;
           check_fields(k, s->key);
         }
-      if (auto p = m.Get("properties"); p.IsDefined()) ReadProperties(p, &s->properties);
+      if (auto p = m.Get("properties"); p.IsDefined())
+        ReadProperties(p, &s->properties, &s->secrets);
+      if (auto p = m.Get("security"); p.IsDefined())
+        ReadSecurity(p, what, &s->properties, &s->secrets);
     } else if (type == "file") {
       s->path = required("path");
     } else if (type == "postgres") {
       s->dsn = required("dsn");
+      if (auto d = m.Get("dsn"); d.IsScalar() && MaskDsnPassword(d.Scalar()) != d.Scalar())
+        r_.Error(d, what +
+                        ": the dsn holds a password, which would be stored with the job: use "
+                        "password: {env: NAME} or {file: /path} (read on the workers), or give "
+                        "the workers PGPASSWORD or a PGPASSFILE");
+      if (auto pw = m.Get("password"); pw.IsDefined())
+        if (auto ref = ReadSecret(pw, "postgres password")) s->secrets["password"] = *ref;
       s->table = required("table");
       if (auto md = m.Get("mode"); md.IsDefined())
         s->upsert =
@@ -1515,6 +1702,12 @@ class Validator {
 
 LoadResult ParseJob(std::string_view yaml_text, std::string file, EnvLookup env) {
   LoadResult out;
+  if (yaml_text.size() > kMaxJobFileBytes) {
+    out.diagnostics.push_back({{},
+                               "the job file is larger than " + std::to_string(kMaxJobFileBytes) +
+                                   " bytes (1 MiB), the limit for a job file"});
+    return out;
+  }
   auto job = std::make_unique<JobSpec>();
   job->file = file;
   Reader reader(yaml_text, env);
@@ -1551,9 +1744,12 @@ LoadResult LoadJob(const std::string& path, EnvLookup env) {
     out.diagnostics.push_back({{}, "cannot read job file: " + std::string(std::strerror(errno))});
     return out;
   }
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ParseJob(ss.str(), path, env);
+  // Reads one byte past the limit, so a huge file is refused without being
+  // read whole.
+  std::string text(kMaxJobFileBytes + 1, '\0');
+  in.read(text.data(), static_cast<std::streamsize>(text.size()));
+  text.resize(static_cast<size_t>(in.gcount()));
+  return ParseJob(text, path, env);
 }
 
 }  // namespace weir::spec

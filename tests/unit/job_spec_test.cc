@@ -3,6 +3,7 @@
 // diagnostics it must produce; every file in testdata/valid/ must produce none.
 #include <gtest/gtest.h>
 
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -202,6 +203,113 @@ TEST(JobValidator, NonMapDocumentIsAnErrorNotACrash) {
     LoadResult r = ParseJob(text, "t.yaml", TestEnv);
     EXPECT_FALSE(r.diagnostics.empty()) << text;
   }
+}
+
+TEST(JobValidator, SecurityBlockBecomesClientSettingsAndSecretsStayReferences) {
+  LoadResult r = LoadJob((kData / "valid" / "kafka-security.yaml").string(), TestEnv);
+  ASSERT_NE(r.job, nullptr) << FormatDiagnostics("kafka-security.yaml", r.diagnostics);
+  const SourceSpec& s = r.job->sources[0];
+  EXPECT_EQ(s.properties.at("security.protocol"), "SASL_SSL");
+  EXPECT_EQ(s.properties.at("sasl.mechanism"), "SCRAM-SHA-512");
+  EXPECT_EQ(s.properties.at("sasl.username"), "weir");
+  EXPECT_EQ(s.properties.at("ssl.ca.location"), "/etc/weir/kafka-ca.pem");
+  EXPECT_EQ(s.properties.at("ssl.key.location"), "/etc/weir/client.key");
+  EXPECT_EQ(s.properties.count("sasl.password"), 0u);
+  // ${KAFKA_PASSWORD} is not substituted (TestEnv does not have it): it is a
+  // reference the workers read.
+  ASSERT_EQ(s.secrets.count("sasl.password"), 1u);
+  EXPECT_EQ(s.secrets.at("sasl.password").ToString(), "env KAFKA_PASSWORD");
+  EXPECT_EQ(s.secrets.at("ssl.key.password").ToString(), "file /run/secrets/client-key-password");
+  EXPECT_EQ(s.secrets.at("sasl.oauthbearer.client.secret").ToString(), "env UNUSED_BUT_VALID");
+  EXPECT_EQ(s.max_record_bytes, 512 * 1024);
+  EXPECT_EQ(r.job->sinks[0].secrets.at("password").ToString(), "file /run/secrets/pg-password");
+}
+
+TEST(JobValidator, EndpointsShowWhereSecretsComeFromButNeverAValue) {
+  LoadResult r = LoadJob((kData / "valid" / "kafka-security.yaml").string(), TestEnv);
+  ASSERT_NE(r.job, nullptr);
+  r.job->sources[0].properties["sasl.jaas.config"] = "leaked";  // as if it got there
+  std::vector<Endpoint> e = DescribeEndpoints(*r.job);
+  ASSERT_EQ(e.size(), 3u);
+  EXPECT_EQ(e[0].role, "source");
+  EXPECT_EQ(e[0].address, "localhost:9092/orders");
+  std::map<std::string, std::string> settings(e[0].settings.begin(), e[0].settings.end());
+  EXPECT_EQ(settings.at("sasl.password"), "****** (env KAFKA_PASSWORD)");
+  EXPECT_EQ(settings.at("sasl.jaas.config"), "******");
+  EXPECT_EQ(settings.at("sasl.username"), "weir");
+  // The dead-letter topic on the source's cluster connects as the source.
+  EXPECT_EQ(e[1].role, "dead letter");
+  EXPECT_EQ(e[1].address, "localhost:9092/orders.dlq");
+  EXPECT_EQ(e[1].settings, e[0].settings);
+  EXPECT_EQ(e[2].type, "postgres");
+  EXPECT_EQ(e[2].settings.at(0).second, "****** (file /run/secrets/pg-password)");
+}
+
+TEST(Secrets, ResolveFromEnvAndFile) {
+  ::setenv("WEIR_TEST_SECRET", "from-env", 1);
+  auto v = ResolveSecret({SecretRef::From::kEnv, "WEIR_TEST_SECRET"});
+  ASSERT_TRUE(v.ok());
+  EXPECT_EQ(*v, "from-env");
+  auto missing = ResolveSecret({SecretRef::From::kEnv, "WEIR_TEST_NO_SUCH_SECRET"});
+  EXPECT_EQ(missing.status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(missing.status().message(), "environment variable WEIR_TEST_NO_SUCH_SECRET is not set");
+
+  const fs::path file = fs::temp_directory_path() / "weir-secret-test";
+  {
+    std::ofstream out(file);
+    out << "p@ss word\n";  // secret files often end with a newline
+  }
+  v = ResolveSecret({SecretRef::From::kFile, file.string()});
+  ASSERT_TRUE(v.ok());
+  EXPECT_EQ(*v, "p@ss word");
+  {
+    std::ofstream out(file);
+    out << std::string(70 * 1024, 'x');
+  }
+  EXPECT_EQ(ResolveSecret({SecretRef::From::kFile, file.string()}).status().code(),
+            StatusCode::kInvalidArgument);
+  fs::remove(file);
+  auto absent = ResolveSecret({SecretRef::From::kFile, file.string()});
+  EXPECT_EQ(absent.status().code(), StatusCode::kNotFound);
+  EXPECT_NE(absent.status().message().find(file.string()), std::string::npos);
+}
+
+TEST(Secrets, SecretSettingsAreRecognised) {
+  for (const char* name : {"sasl.password", "ssl.key.password", "ssl.keystore.password",
+                           "sasl.oauthbearer.client.secret", "sasl.jaas.config", "ssl.key.pem"})
+    EXPECT_TRUE(IsSecretSetting(name)) << name;
+  for (const char* name : {"sasl.username", "ssl.key.location", "security.protocol", "acks"})
+    EXPECT_FALSE(IsSecretSetting(name)) << name;
+}
+
+TEST(Secrets, DsnPasswordsAreMasked) {
+  EXPECT_EQ(MaskDsnPassword("postgresql://weir:pw@db:5432/weir"),
+            "postgresql://weir:******@db:5432/weir");
+  EXPECT_EQ(MaskDsnPassword("postgres://db/weir?user=u&password=x&sslmode=require"),
+            "postgres://db/weir?user=u&password=******&sslmode=require");
+  EXPECT_EQ(MaskDsnPassword("host=db password='a b\\' c' dbname=weir"),
+            "host=db password=****** dbname=weir");
+  EXPECT_EQ(MaskDsnPassword("host=db password = x"), "host=db password = ******");
+  for (const char* clean : {"postgresql://weir@db/weir", "host=db dbname=passwords",
+                            "host=db user=password_reader", "postgresql://db/weir?sslmode=a"})
+    EXPECT_EQ(MaskDsnPassword(clean), clean);
+}
+
+TEST(JobValidator, AJobFileOverTheLimitIsRefusedBeforeParsing) {
+  std::string text = "name: t\n# " + std::string(kMaxJobFileBytes, 'x') + "\n";
+  LoadResult r = ParseJob(text, "big.yaml", TestEnv);
+  ASSERT_EQ(r.diagnostics.size(), 1u);
+  EXPECT_EQ(r.diagnostics[0].message,
+            "the job file is larger than 1048576 bytes (1 MiB), the limit for a job file");
+  const fs::path file = fs::temp_directory_path() / "weir-big-job.yaml";
+  {
+    std::ofstream out(file);
+    out << text;
+  }
+  r = LoadJob(file.string(), TestEnv);
+  fs::remove(file);
+  ASSERT_EQ(r.diagnostics.size(), 1u);
+  EXPECT_NE(r.diagnostics[0].message.find("the limit for a job file"), std::string::npos);
 }
 
 }  // namespace
