@@ -91,6 +91,7 @@ class SourceIngest {
   std::unique_ptr<format::Decoder> decoder_;
   std::unique_ptr<DeadLetterWriter> dead_letters_;
   spec::OnError on_error_ = spec::OnError::kFail;
+  size_t max_record_bytes_ = 0;  // larger payloads go to on_error undecoded
   ConnectorStats* stats_ = nullptr;
   const Clock* clock_ = nullptr;
   bool event_time_job_ = false;
@@ -101,6 +102,9 @@ class SourceIngest {
   std::vector<uint32_t> rows_of_;
   std::vector<uint8_t> touched_;
   std::vector<uint32_t> keep_;
+  std::vector<std::string_view> kept_;  // payloads within max_record_bytes_
+  std::vector<uint32_t> kept_index_;    // their indexes in the input
+  std::vector<uint32_t> oversize_;
 };
 
 // The start of a source's SnapshotPosition: a position exists only after Open,

@@ -178,9 +178,16 @@ Result<std::unique_ptr<DeadLetterWriter>> MakeDeadLetterWriter(const spec::Sourc
   if (dl.type == "file") return FileDeadLetters::Open(source.name, dl.path);
   if (dl.type == "kafka") {
     const std::string& brokers = dl.brokers.empty() ? source.brokers : dl.brokers;
+    const std::string what = "dead-letter topic of source '" + source.name + "'";
+    // On the source's own cluster it connects as the source does.
+    std::map<std::string, std::string> properties;
+    if (brokers == source.brokers) {
+      WEIR_ASSIGN_OR_RETURN(properties,
+                            kafka::WithSecrets(what, source.properties, source.secrets));
+      properties = kafka::ConnectionSettings(properties);
+    }
     WEIR_ASSIGN_OR_RETURN(auto producer,
-                          kafka::Producer::Make("dead-letter topic of source '" + source.name + "'",
-                                                brokers, dl.topic, {}));
+                          kafka::Producer::Make(what, brokers, dl.topic, properties));
     return std::unique_ptr<DeadLetterWriter>(new KafkaDeadLetters(std::move(producer)));
   }
   return Status::InvalidArgument("source '" + source.name + "': unknown dead_letter type '" +

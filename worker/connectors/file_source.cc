@@ -31,13 +31,30 @@ std::string_view Trim(std::string_view s) {
   return s;
 }
 
+// Reads one line (through its '\n', or to the end of the file) and appends
+// at most `keep` bytes of it to *out, so a huge line costs no memory. Returns
+// the bytes consumed: 0 at the end of the file, -1 on a read error.
+int64_t ReadLine(std::FILE* f, size_t keep, std::string* out) {
+  int64_t consumed = 0;
+  size_t kept = 0;
+  for (;;) {
+    const int c = getc_unlocked(f);
+    if (c == EOF) return std::ferror(f) ? -1 : consumed;
+    ++consumed;
+    if (c == '\n') return consumed;
+    if (kept < keep) {
+      out->push_back(static_cast<char>(c));
+      ++kept;
+    }
+  }
+}
+
 }  // namespace
 
 FileSource::FileSource(spec::SourceSpec spec) : spec_(std::move(spec)) {}
 
 FileSource::~FileSource() {
   Close();
-  std::free(line_buf_);
 }
 
 Status FileSource::Open(const SourceContext& ctx) {
@@ -234,9 +251,13 @@ Result<PollState> FileSource::Poll(RecordBatch* batch, int max_rows, int timeout
       continue;
     }
     if (f.file == nullptr) WEIR_RETURN_IF_ERROR(OpenFile(&f));
-    ssize_t n = ::getline(&line_buf_, &line_cap_, f.file);
-    if (n < 0) {
-      bool failed = std::ferror(f.file) != 0;
+    // Keeps one byte past the limit, so that SourceIngest sees the line is
+    // over it.
+    const size_t start = data_.size();
+    const int64_t n = ReadLine(f.file, static_cast<size_t>(spec_.max_record_bytes) + 1, &data_);
+    if (n <= 0) {
+      data_.resize(start);
+      bool failed = n < 0;
       std::fclose(f.file);
       f.file = nullptr;
       if (failed) {
@@ -250,12 +271,15 @@ Result<PollState> FileSource::Poll(RecordBatch* batch, int max_rows, int timeout
     }
     ++f.line;
     f.offset += n;
-    std::string_view line(line_buf_, static_cast<size_t>(n));
-    if (!line.empty() && line.back() == '\n') line.remove_suffix(1);
-    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-    if (line.empty()) continue;
-    if (f.line == 1 && skip_header_ && IsHeader(line)) continue;
-    data_.append(line);
+    std::string_view line(data_.data() + start, data_.size() - start);
+    if (!line.empty() && line.back() == '\r') {
+      data_.pop_back();
+      line.remove_suffix(1);
+    }
+    if (line.empty() || (f.line == 1 && skip_header_ && IsHeader(line))) {
+      data_.resize(start);
+      continue;
+    }
     ends_.push_back(data_.size());
     partition_of_.push_back(static_cast<int32_t>(current_));
     line_of_.push_back(f.line);

@@ -86,8 +86,6 @@ class FileSource final : public Source {
   std::unique_ptr<SourceIngest> ingest_;
   std::optional<PartitionWatermarks> watermarks_;
   // Reused per Poll.
-  char* line_buf_ = nullptr;
-  size_t line_cap_ = 0;
   std::string data_;
   std::vector<size_t> ends_;
   std::vector<std::string_view> payloads_;

@@ -2,6 +2,8 @@
 
 #include <chrono>
 #include <cstdio>
+#include <map>
+#include <mutex>
 #include <string>
 #include <thread>
 
@@ -10,10 +12,21 @@
 namespace weir::connectors::kafka {
 namespace {
 
+// The last warning or error each client logged, so that a call that fails
+// with a bare "Broker transport failure" can say why (an authentication or
+// TLS handshake failure).
+std::mutex last_error_mu;
+std::map<const rd_kafka_t*, std::string>& LastErrors() {
+  static auto* m = new std::map<const rd_kafka_t*, std::string>();
+  return *m;
+}
+
 // librdkafka logs from its own threads; notices and debug output are noise.
 void LogCallback(const rd_kafka_t* rk, int level, const char* facility, const char* message) {
   if (level > LOG_WARNING) return;
   std::fprintf(stderr, "weir: kafka %s %s: %s\n", rd_kafka_name(rk), facility, message);
+  std::lock_guard lock(last_error_mu);
+  LastErrors()[rk] = message;
 }
 
 Status SetConf(std::string_view what, rd_kafka_conf_t* conf, const std::string& name,
@@ -50,6 +63,50 @@ Result<rd_kafka_conf_t*> NewConf(std::string_view what, const std::string& broke
   return conf;
 }
 
+Result<std::map<std::string, std::string>> WithSecrets(
+    std::string_view what, std::map<std::string, std::string> properties,
+    const spec::Secrets& secrets) {
+  for (const auto& [name, ref] : secrets) {
+    auto value = spec::ResolveSecret(ref);
+    if (!value.ok()) {
+      return Status::Unavailable(std::string(what) + ": Kafka property '" + name + "' (" +
+                                 ref.ToString() + "): " + value.status().message() +
+                                 " on this worker");
+    }
+    properties[name] = std::move(value).value();
+  }
+  return properties;
+}
+
+std::map<std::string, std::string> ConnectionSettings(
+    const std::map<std::string, std::string>& properties) {
+  static constexpr const char* kPrefixes[] = {
+      "security.",   "sasl.",     "ssl.",       "socket.",    "broker.",      "api.version",
+      "client.dns.", "metadata.", "reconnect.", "enable.ssl", "retry.backoff"};
+  std::map<std::string, std::string> out;
+  for (const auto& [name, value] : properties) {
+    for (const char* prefix : kPrefixes) {
+      if (name.rfind(prefix, 0) == 0) {
+        out[name] = value;
+        break;
+      }
+    }
+  }
+  return out;
+}
+
+void HandleDeleter::operator()(rd_kafka_t* rk) const {
+  rd_kafka_destroy(rk);
+  std::lock_guard lock(last_error_mu);
+  LastErrors().erase(rk);
+}
+
+std::string LastClientError(const rd_kafka_t* rk) {
+  std::lock_guard lock(last_error_mu);
+  auto it = LastErrors().find(rk);
+  return it == LastErrors().end() ? "" : it->second;
+}
+
 Result<Handle> NewHandle(std::string_view what, rd_kafka_type_t type, rd_kafka_conf_t* conf) {
   char errstr[512];
   rd_kafka_t* rk = rd_kafka_new(type, conf, errstr, sizeof(errstr));
@@ -66,8 +123,10 @@ Result<int> PartitionCount(rd_kafka_t* rk, const std::string& topic, const std::
   const rd_kafka_metadata_t* md = nullptr;
   rd_kafka_resp_err_t err = rd_kafka_metadata(rk, /*all_topics=*/1, nullptr, &md, timeout_ms);
   if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    const std::string last = LastClientError(rk);
     return Status::Unavailable("cannot read the metadata of Kafka brokers '" + brokers +
-                               "': " + rd_kafka_err2str(err));
+                               "': " + rd_kafka_err2str(err) +
+                               (last.empty() ? "" : " (last client error: " + last + ")"));
   }
   Result<int> result =
       Status::NotFound("Kafka topic '" + topic + "' does not exist on brokers '" + brokers + "'");

@@ -12,6 +12,7 @@
 #include <utility>
 #include <vector>
 
+#include "common/spec/job_spec.h"
 #include "common/status.h"
 
 namespace weir::connectors::kafka {
@@ -19,7 +20,7 @@ namespace weir::connectors::kafka {
 constexpr int kMetadataTimeoutMs = 10'000;
 
 struct HandleDeleter {
-  void operator()(rd_kafka_t* rk) const { rd_kafka_destroy(rk); }
+  void operator()(rd_kafka_t* rk) const;  // also forgets its LastClientError
 };
 using Handle = std::unique_ptr<rd_kafka_t, HandleDeleter>;
 
@@ -44,6 +45,23 @@ using Settings = std::vector<std::pair<std::string, std::string>>;
 Result<rd_kafka_conf_t*> NewConf(std::string_view what, const std::string& brokers,
                                  const Settings& settings,
                                  const std::map<std::string, std::string>& properties);
+
+// `properties` with each secret's value read (spec::ResolveSecret) and added
+// under its setting's name. Values stay in memory: they are never logged. An
+// absent secret is kUnavailable naming `what`, the setting and where it was
+// looked for (it may appear by the next attempt, e.g. a mounted secret).
+Result<std::map<std::string, std::string>> WithSecrets(
+    std::string_view what, std::map<std::string, std::string> properties,
+    const spec::Secrets& secrets);
+
+// The connection and security settings (security.*, sasl.*, ssl.*, socket.*,
+// ...) of `properties`: what another client of the same cluster needs.
+std::map<std::string, std::string> ConnectionSettings(
+    const std::map<std::string, std::string>& properties);
+
+// The last warning or error the client logged ("SASL authentication error:
+// ..."), or "" when none.
+std::string LastClientError(const rd_kafka_t* rk);
 
 // Creates a client; takes ownership of conf (also on failure).
 Result<Handle> NewHandle(std::string_view what, rd_kafka_type_t type, rd_kafka_conf_t* conf);

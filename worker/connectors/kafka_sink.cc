@@ -27,10 +27,6 @@ constexpr int64_t kMessageOverhead = 16;  // bytes counted per message besides k
 constexpr uintptr_t kMarkerTag = 2;       // the marker's opaque; messages' are odd
 constexpr const char* kMarkerTopicProperty = "weir.marker.topic";
 constexpr const char* kMaxUncommittedProperty = "weir.max.uncommitted.bytes";
-// Settings the marker reader shares with the producer: connection, security.
-constexpr const char* kSharedPropertyPrefixes[] = {
-    "security.",   "sasl.",     "ssl.",       "socket.",    "broker.",      "api.version",
-    "client.dns.", "metadata.", "reconnect.", "enable.ssl", "retry.backoff"};
 
 // The epoch of a marker value ({..., "epoch":N}); 0 when there is none.
 int64_t ParseMarkerEpoch(std::string_view value) {
@@ -167,7 +163,8 @@ Status KafkaSink::Open(const SinkContext& ctx) {
   }
   encoder_ = std::move(encoder).value();
   // The weir.* settings are the sink's own; the rest goes to librdkafka.
-  std::map<std::string, std::string> properties = spec_.properties;
+  WEIR_ASSIGN_OR_RETURN(auto properties,
+                        kafka::WithSecrets(what_, spec_.properties, spec_.secrets));
   marker_topic_ = DefaultMarkerTopic(spec_.topic);
   for (auto it = properties.begin(); it != properties.end();) {
     if (it->first.rfind("weir.", 0) != 0) {
@@ -218,14 +215,7 @@ Status KafkaSink::OpenTransactional(const SinkContext& ctx,
   txn_id_ = TransactionalId(ctx.job, spec_.name, ctx.subtask);
   // The marker reader connects like the producer: it takes the connection
   // and security settings, not the producer's tuning.
-  for (const auto& [name, value] : properties) {
-    for (const char* prefix : kSharedPropertyPrefixes) {
-      if (name.rfind(prefix, 0) == 0) {
-        reader_properties_[name] = value;
-        break;
-      }
-    }
-  }
+  reader_properties_ = kafka::ConnectionSettings(properties);
   WEIR_ASSIGN_OR_RETURN(
       producer_, kafka::Producer::Make(what_, spec_.brokers, spec_.topic, properties, {txn_id_}));
   producer_->SetDeliveryHook(&KafkaSink::OnDelivery, this);

@@ -60,8 +60,9 @@ Status KafkaSource::Open(const SourceContext& ctx) {
       {"enable.partition.eof", "true"},
       {"auto.offset.reset", spec_.start == spec::StartFrom::kEarliest ? "earliest" : "latest"},
   };
+  WEIR_ASSIGN_OR_RETURN(auto properties, kafka::WithSecrets(what, spec_.properties, spec_.secrets));
   WEIR_ASSIGN_OR_RETURN(rd_kafka_conf_t * conf,
-                        kafka::NewConf(what, spec_.brokers, settings, spec_.properties));
+                        kafka::NewConf(what, spec_.brokers, settings, properties));
   WEIR_ASSIGN_OR_RETURN(kafka::Handle handle, kafka::NewHandle(what, RD_KAFKA_CONSUMER, conf));
 
   auto count = kafka::PartitionCount(handle.get(), spec_.topic, spec_.brokers);
@@ -277,7 +278,7 @@ WatermarkStatus KafkaSource::Watermark() {
 void KafkaSource::Close() {
   if (rk_ == nullptr) return;
   rd_kafka_consumer_close(rk_);
-  rd_kafka_destroy(rk_);
+  kafka::HandleDeleter()(rk_);
   rk_ = nullptr;
   if (ingest_) {
     Status st = ingest_->Flush();

@@ -293,9 +293,12 @@ Status PostgresSink::Execute(Conn* conn, const std::string& sql, std::string_vie
 }
 
 Status PostgresSink::Connect(std::unique_ptr<Conn>* out) {
-  // Ours first: what the dsn says (expanded from "dbname") overrides them.
-  const char* const keys[] = {"connect_timeout", "application_name", "dbname", nullptr};
-  const char* const values[] = {"10", "weir", spec_.dsn.c_str(), nullptr};
+  // Ours first: what the dsn says (expanded from "dbname") overrides them; a
+  // password from the job's secret comes last and overrides the dsn's.
+  const bool secret = spec_.secrets.count("password") != 0;
+  const char* const keys[] = {"connect_timeout", "application_name", "dbname",
+                              secret ? "password" : nullptr, nullptr};
+  const char* const values[] = {"10", "weir", spec_.dsn.c_str(), password_.c_str(), nullptr};
   auto conn = std::make_unique<Conn>();
   conn->pg = PQconnectdbParams(keys, values, /*expand_dbname=*/1);
   const std::string where = what_ + ": cannot connect to " + server_;
@@ -349,6 +352,14 @@ Status PostgresSink::OpenConnected(const SinkContext& ctx) {
                                      "(key=value pairs or a postgresql:// URI)");
     }
     password_ = OptionValue(options.get(), "password");
+  }
+  if (auto it = spec_.secrets.find("password"); it != spec_.secrets.end()) {
+    auto value = spec::ResolveSecret(it->second);
+    if (!value.ok()) {
+      return Status::Unavailable(what_ + ": password (" + it->second.ToString() +
+                                 "): " + value.status().message() + " on this worker");
+    }
+    password_ = std::move(value).value();
   }
   server_ = DescribeDsn(spec_.dsn);
   if (spec_.table.empty()) return Status::InvalidArgument(what_ + " needs a table");

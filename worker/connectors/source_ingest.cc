@@ -37,6 +37,7 @@ Result<std::unique_ptr<SourceIngest>> SourceIngest::Make(const spec::SourceSpec&
   }
   ingest->decoder_ = std::move(decoder).value();
   ingest->on_error_ = spec.on_error;
+  ingest->max_record_bytes_ = static_cast<size_t>(spec.max_record_bytes);
   ingest->stats_ = stats;
   ingest->clock_ = ctx.clock;
   ingest->event_time_job_ = ctx.event_time;
@@ -100,7 +101,32 @@ Status SourceIngest::Ingest(const std::vector<std::string_view>& payloads,
   const size_t first_row = batch->num_rows();
   errors_.clear();
   rows_of_.clear();
-  decoder_->Decode(payloads, batch, &errors_, &rows_of_);
+  // Records over the limit never reach the decoder (rare: the others are
+  // decoded from a second list, and indexes mapped back).
+  bool any_oversize = false;
+  for (std::string_view p : payloads) any_oversize |= p.size() > max_record_bytes_;
+  if (!any_oversize) {
+    decoder_->Decode(payloads, batch, &errors_, &rows_of_);
+  } else {
+    kept_.clear();
+    kept_index_.clear();
+    oversize_.clear();
+    for (size_t i = 0; i < payloads.size(); ++i) {
+      if (payloads[i].size() > max_record_bytes_) {
+        oversize_.push_back(static_cast<uint32_t>(i));
+      } else {
+        kept_.push_back(payloads[i]);
+        kept_index_.push_back(static_cast<uint32_t>(i));
+      }
+    }
+    decoder_->Decode(kept_, batch, &errors_, &rows_of_);
+    for (format::DecodeError& e : errors_) e.index = kept_index_[e.index];
+    for (uint32_t& r : rows_of_) r = kept_index_[r];
+    for (uint32_t i : oversize_) {
+      errors_.push_back({i, "record is larger than max_record_bytes (" +
+                                std::to_string(max_record_bytes_) + " bytes)"});
+    }
+  }
   SetEventTimes(first_row, batch);
 
   const size_t end = batch->num_rows();
@@ -133,7 +159,9 @@ Status SourceIngest::Ingest(const std::vector<std::string_view>& payloads,
       return Status::OK();
     case spec::OnError::kDeadLetter:
       for (const format::DecodeError& e : errors_) {
-        WEIR_RETURN_IF_ERROR(dead_letters_->Write(payloads[e.index], position(e.index), e.reason));
+        // A record over the limit is cut to it: the target may refuse more.
+        WEIR_RETURN_IF_ERROR(dead_letters_->Write(payloads[e.index].substr(0, max_record_bytes_),
+                                                  position(e.index), e.reason));
         stats_->dead_lettered++;
       }
       return Status::OK();

@@ -10,7 +10,9 @@
 #include <cctype>
 #include <cmath>
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
+#include <fstream>
 #include <limits>
 #include <memory>
 #include <optional>
@@ -604,6 +606,33 @@ TEST_F(PostgresSinkTest, AnUnreachableServerIsUnavailableAndTheMessageHidesThePa
   PostgresSink sink(spec, OrdersSchema());
   Status st = sink.Open(Context());
   EXPECT_EQ(st.code(), StatusCode::kInvalidArgument) << st.ToString();
+  EXPECT_EQ(st.message().find("s3cret"), std::string::npos) << st.message();
+}
+
+TEST_F(PostgresSinkTest, ThePasswordSecretIsReadOnOpenAndNeverShown) {
+  spec::SinkSpec spec = Spec();
+  spec.secrets["password"] = {spec::SecretRef::From::kEnv, "WEIR_TEST_UNSET_PG_PASSWORD"};
+  {
+    PostgresSink sink(spec, OrdersSchema());
+    Status st = sink.Open(Context());
+    EXPECT_EQ(st.code(), StatusCode::kUnavailable) << st.ToString();
+    EXPECT_NE(st.message().find("password (env WEIR_TEST_UNSET_PG_PASSWORD): environment "
+                                "variable WEIR_TEST_UNSET_PG_PASSWORD is not set on this worker"),
+              std::string::npos)
+        << st.message();
+  }
+  // Read from a file; a server that refuses shows where, never the secret.
+  const std::string file = ::testing::TempDir() + "/weir-pg-password";
+  {
+    std::ofstream out(file);
+    out << "s3cret-from-file\n";
+  }
+  spec.secrets["password"] = {spec::SecretRef::From::kFile, file};
+  spec.dsn = "host=127.0.0.1 port=1 dbname=nowhere user=weir connect_timeout=5";
+  PostgresSink sink(spec, OrdersSchema());
+  Status st = sink.Open(Context());
+  std::remove(file.c_str());
+  EXPECT_EQ(st.code(), StatusCode::kUnavailable) << st.ToString();
   EXPECT_EQ(st.message().find("s3cret"), std::string::npos) << st.message();
 }
 

@@ -205,6 +205,55 @@ TEST_F(FileConnectorTest, MalformedLinesSkippedOrDeadLettered) {
   EXPECT_NE(lines[1].find("\"line\":3"), std::string::npos) << lines[1];
 }
 
+TEST_F(FileConnectorTest, RecordsOverTheSizeLimitGoToOnErrorAndTheRestIsKept) {
+  // A 5 MB line between good ones; with a 64-byte limit it is dead-lettered
+  // (cut to the limit) without being read into memory whole, and so is a
+  // line of 65 bytes; one of exactly 64 bytes is decoded.
+  const std::string exact =
+      R"({"user":"c","amount":3,"ts":3,"pad":")" + std::string(64 - 39, 'x') + R"("})";
+  ASSERT_EQ(exact.size(), 64u);
+  WriteFile("orders.jsonl", R"({"user":"a","amount":1,"ts":1})"
+                            "\n" +
+                                std::string(5'000'000, 'y') + "\n" + exact + "\n" +
+                                R"({"user":"d","amount":4,"ts":4,"pad":")" +
+                                std::string(65 - 39, 'x') + "\"}\n" +
+                                R"({"user":"e","amount":5,"ts":5})" + "\n");
+  spec::SourceSpec spec = Spec();
+  spec.max_record_bytes = 64;
+  spec.on_error = spec::OnError::kDeadLetter;
+  spec.dead_letter =
+      spec::DeadLetterSpec{"file", "", "", (dir_ / "dlq" / "big.jsonl").string(), {}};
+  {
+    FileSource source(spec);
+    ASSERT_TRUE(source.Open(Context()).ok());
+    auto users = ReadAll(&source, 10);
+    ASSERT_TRUE(users.ok()) << users.status().message();
+    EXPECT_EQ(*users, (std::vector<std::string>{"a", "c", "e"}));
+    EXPECT_EQ(source.stats().dead_lettered, 2);
+  }
+  std::ifstream in(dir_ / "dlq" / "big.jsonl");
+  std::vector<std::string> lines;
+  for (std::string line; std::getline(in, line);) lines.push_back(line);
+  ASSERT_EQ(lines.size(), 2u);
+  EXPECT_NE(lines[0].find("\"error\":\"record is larger than max_record_bytes (64 bytes)\""),
+            std::string::npos)
+      << lines[0];
+  EXPECT_NE(lines[0].find("\"line\":2,\"payload\":\"" + std::string(64, 'y') + "\"}"),
+            std::string::npos)
+      << lines[0].substr(0, 300);
+  EXPECT_NE(lines[1].find("\"line\":4"), std::string::npos) << lines[1];
+
+  // on_error: fail names the file and line.
+  spec.on_error = spec::OnError::kFail;
+  spec.dead_letter.reset();
+  FileSource failing(spec);
+  ASSERT_TRUE(failing.Open(Context()).ok());
+  auto users = ReadAll(&failing, 10);
+  ASSERT_FALSE(users.ok());
+  EXPECT_EQ(users.status().message(), (dir_ / "in" / "orders.jsonl").string() +
+                                          ":2: record is larger than max_record_bytes (64 bytes)");
+}
+
 TEST_F(FileConnectorTest, CsvHeaderLineIsSkipped) {
   WriteFile("a.csv", "user,amount,ts\nann,1.5,100\nbob,2,200\n");
   WriteFile("b.csv", "cid,1,300\n");  // no header

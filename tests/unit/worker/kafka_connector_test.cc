@@ -205,6 +205,38 @@ TEST_F(KafkaConnectorTest, MalformedRecordFailsWithTopicPartitionOffset) {
   EXPECT_NE(st.message().find("amount"), std::string::npos) << st.message();
 }
 
+TEST_F(KafkaConnectorTest, RecordOverTheSizeLimitFailsWithTopicPartitionOffset) {
+  TestProducer producer(brokers_);
+  producer.Send(orders_, 1, Order("a", 1, 1));
+  producer.Send(orders_, 1, Order("b", 1, 2) + std::string(300, ' '));
+  producer.Flush();
+  spec::SourceSpec spec = SourceSpec();
+  spec.max_record_bytes = 200;
+  KafkaSource source(spec);
+  ASSERT_TRUE(source.Open(Context(0, 1, &clock_)).ok());
+  std::vector<std::string> users;
+  Status st = ReadToEnd(&source, &users);
+  ASSERT_FALSE(st.ok());
+  EXPECT_EQ(st.message(), "topic " + orders_ +
+                              " partition 1 offset 1: record is larger than max_record_bytes "
+                              "(200 bytes)");
+}
+
+TEST_F(KafkaConnectorTest, AMissingSecretFailsOpenNamingTheSettingAndWhereItWasLookedFor) {
+  spec::SourceSpec spec = SourceSpec();
+  spec.properties["security.protocol"] = "SASL_PLAINTEXT";
+  spec.properties["sasl.mechanism"] = "PLAIN";
+  spec.properties["sasl.username"] = "weir";
+  spec.secrets["sasl.password"] = {spec::SecretRef::From::kEnv, "WEIR_TEST_UNSET_KAFKA_PASSWORD"};
+  KafkaSource source(spec);
+  Status st = source.Open(Context(0, 1, &clock_));
+  EXPECT_EQ(st.code(), StatusCode::kUnavailable);
+  EXPECT_EQ(st.message(),
+            "kafka source 'orders': Kafka property 'sasl.password' (env "
+            "WEIR_TEST_UNSET_KAFKA_PASSWORD): environment variable WEIR_TEST_UNSET_KAFKA_PASSWORD "
+            "is not set on this worker");
+}
+
 TEST_F(KafkaConnectorTest, NullEventTimeIsMalformed) {
   TestProducer producer(brokers_);
   producer.Send(orders_, 1, Order("a", 1, 1));
