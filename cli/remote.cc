@@ -21,6 +21,7 @@
 #include "cli/commands.h"
 #include "common/rpc/security.h"
 #include "common/rpc/status.h"
+#include "common/watermark.h"
 #include "weir/v1/admin.grpc.pb.h"
 
 namespace weir::cli {
@@ -163,6 +164,7 @@ std::string Age(int64_t ms) {
 
 std::string Watermark(int64_t ms) {
   if (ms <= 0) return "-";
+  if (ms == kMaxWatermark) return "end of input";
   std::time_t t = static_cast<std::time_t>(ms / 1000);
   std::tm tm{};
   gmtime_r(&t, &tm);
@@ -403,6 +405,18 @@ int RunDescribe(const GlobalOptions& g, const RemoteOptions& r, const std::strin
   GlobalOptions with_headers = g;
   with_headers.no_headers = false;
   PrintTable(with_headers, {"ID", "VERTEX", "PARALLELISM", "CHAIN", "SUBTASKS"}, rows);
+  if (j.endpoints_size() > 0) {
+    std::printf("\nConnections:\n");
+    rows.clear();
+    for (const auto& e : j.endpoints()) {
+      // Sorted, so the output is stable (a proto map has no order).
+      std::map<std::string, std::string> settings(e.settings().begin(), e.settings().end());
+      std::string text;
+      for (const auto& [k, v] : settings) text += (text.empty() ? "" : " ") + k + "=" + v;
+      rows.push_back({e.name(), e.role(), e.type(), e.address(), text.empty() ? "-" : text});
+    }
+    PrintTable(with_headers, {"NAME", "ROLE", "TYPE", "ADDRESS", "SETTINGS"}, rows);
+  }
   return kExitOk;
 }
 

@@ -878,7 +878,18 @@ Result<v1::Job> JobManager::Get(const std::string& id) const {
   std::lock_guard lock(mu_);
   Job* j = Find(id);
   if (!j) return Status::NotFound("no job " + id);
-  return ToProto(*j);
+  v1::Job p = ToProto(*j);
+  if (j->spec) {
+    for (const spec::Endpoint& e : spec::DescribeEndpoints(*j->spec)) {
+      v1::Endpoint* pe = p.add_endpoints();
+      pe->set_name(e.name);
+      pe->set_role(e.role);
+      pe->set_type(e.type);
+      pe->set_address(e.address);
+      for (const auto& [k, v] : e.settings) (*pe->mutable_settings())[k] = v;
+    }
+  }
+  return p;
 }
 
 Status JobManager::TakeSavepoint(std::unique_lock<std::mutex>& lock, Job& j,
