@@ -41,6 +41,7 @@
 #include <vector>
 
 #include "common/format/format_internal.h"
+#include "common/format/registry.h"
 #include "common/status.h"
 
 namespace weir::format {
@@ -681,6 +682,38 @@ class AvroDecoder final : public Decoder {
     return Status::OK();
   }
 
+  void SetRegistry(std::shared_ptr<SchemaRegistry> r) { client_ = std::move(r); }
+
+  // Fetches the writer schemas of ids not seen yet from the registry.
+  Status Prepare(const std::vector<std::string_view>& payloads) override {
+    if (!client_) return Status::OK();
+    WireHeader h;
+    for (std::string_view p : payloads) {
+      if (!ParseWireHeader(p, false, &h).empty()) continue;
+      const int64_t id = h.id;
+      if (registry_.count(id) != 0 || unknown_.count(id) != 0) continue;
+      auto fetched = client_->Fetch(h.id);
+      if (!fetched.ok()) {
+        if (fetched.status().code() != StatusCode::kNotFound) return fetched.status();
+        unknown_[id] = fetched.status().message();
+        continue;
+      }
+      if (fetched->type != "AVRO") {
+        unknown_[id] = "schema id " + std::to_string(id) + " in the registry is " + fetched->type +
+                       ", not AVRO";
+        continue;
+      }
+      auto s = AvroSchema::Parse(fetched->text);
+      if (!s.ok()) {
+        unknown_[id] =
+            "schema id " + std::to_string(id) + " from the registry: " + s.status().message();
+        continue;
+      }
+      WEIR_RETURN_IF_ERROR(AddWriter(id, std::move(*s)));
+    }
+    return Status::OK();
+  }
+
   void Decode(const std::vector<std::string_view>& payloads, RecordBatch* batch,
               std::vector<DecodeError>* errors, std::vector<uint32_t>* rows_of) override {
     WEIR_ASSERT(batch->columns.size() == fields_.size(),
@@ -763,8 +796,12 @@ class AvroDecoder final : public Decoder {
       const int64_t id = (int64_t{data[1]} << 24) | (int64_t{data[2]} << 16) |
                          (int64_t{data[3]} << 8) | int64_t{data[4]};
       auto it = registry_.find(id);
-      if (it == registry_.end())
-        return Error("schema id " + std::to_string(id) + " is not in registry_schemas");
+      if (it == registry_.end()) {
+        auto u = unknown_.find(id);
+        return Error(u != unknown_.end()
+                         ? u->second
+                         : "schema id " + std::to_string(id) + " is not in registry_schemas");
+      }
       w = it->second.get();
       data += 5;
       len -= 5;
@@ -958,6 +995,8 @@ class AvroDecoder final : public Decoder {
   std::vector<Field> fields_;
   std::unique_ptr<Writer> unframed_;
   std::map<int64_t, std::unique_ptr<Writer>> registry_;
+  std::shared_ptr<SchemaRegistry> client_;  // registry: fetches writer schemas by id
+  std::map<int64_t, std::string> unknown_;  // ids it has not, and why
   std::vector<Staged> staged_;
   std::string scratch_;
   std::string reason_;
@@ -1039,6 +1078,21 @@ class AvroEncoder final : public Encoder {
   AvroEncoder(std::unique_ptr<AvroSchema> s, std::vector<SinkField> plan, int64_t schema_id)
       : schema_(std::move(s)), plan_(std::move(plan)), schema_id_(schema_id) {
     writer_ = avro_writer_memory(nullptr, 0);
+  }
+
+  // With a registry: the writer schema is registered under `subject` and
+  // its id framed into every message.
+  void SetRegistry(std::shared_ptr<SchemaRegistry> r, std::string subject, std::string text) {
+    client_ = std::move(r);
+    subject_ = std::move(subject);
+    text_schema_ = std::move(text);
+  }
+
+  Status Open() override {
+    if (!client_) return Status::OK();
+    WEIR_ASSIGN_OR_RETURN(uint32_t id, client_->Register(subject_, {"AVRO", text_schema_}));
+    schema_id_ = id;
+    return Status::OK();
   }
   ~AvroEncoder() override {
     if (writer_ != nullptr) avro_writer_free(writer_);
@@ -1149,6 +1203,8 @@ class AvroEncoder final : public Encoder {
   std::unique_ptr<AvroSchema> schema_;
   std::vector<SinkField> plan_;
   int64_t schema_id_;
+  std::shared_ptr<SchemaRegistry> client_;
+  std::string subject_, text_schema_;
   std::string text_;
   avro_writer_t writer_ = nullptr;
 };
@@ -1184,9 +1240,15 @@ Result<std::unique_ptr<Decoder>> MakeAvroDecoder(const spec::FormatSpec& format,
     WEIR_RETURN_IF_ERROR(d->AddWriter(id, std::move(*s)));
     any = true;
   }
+  if (auto it = format.options.find("registry"); it != format.options.end()) {
+    if (format.options.count("schema") != 0)
+      return Status::InvalidArgument("format avro: give 'schema' or 'registry', not both");
+    d->SetRegistry(SchemaRegistry::For(it->second));
+    any = true;
+  }
   if (!any)
     return Status::InvalidArgument(
-        "format avro needs 'schema' (the writer schema) or 'registry_schemas'");
+        "format avro needs 'schema' (the writer schema), 'registry' or 'registry_schemas'");
   return std::unique_ptr<Decoder>(std::move(d));
 }
 
@@ -1209,8 +1271,14 @@ Result<std::unique_ptr<Encoder>> MakeAvroEncoder(const spec::FormatSpec& format,
     if (ParseInt64(it->second, &id) != ParseOutcome::kOk || id < 0 || id > 0xFFFFFFFFll)
       return Status::InvalidArgument("format avro: schema_id must be 0..4294967295");
   }
-  return std::unique_ptr<Encoder>(
-      std::make_unique<AvroEncoder>(std::move(*s), std::move(plan), id));
+  auto e = std::make_unique<AvroEncoder>(std::move(*s), std::move(plan), id);
+  if (auto it = format.options.find("registry"); it != format.options.end() && id < 0) {
+    auto subject = format.options.find("subject");
+    if (subject == format.options.end())
+      return Status::InvalidArgument("format avro: 'registry' on a sink needs a subject");
+    e->SetRegistry(SchemaRegistry::For(it->second), subject->second, text);
+  }
+  return std::unique_ptr<Encoder>(std::move(e));
 }
 
 }  // namespace internal

@@ -15,7 +15,9 @@ namespace weir::format {
 
 Result<std::unique_ptr<Decoder>> MakeDecoder(const spec::FormatSpec& format, const Schema& schema,
                                              const std::vector<spec::FieldSpec>& fields) {
-  if (format.type == "json") return internal::MakeJsonDecoder(schema, fields);
+  if (format.type == "json") {
+    return internal::FrameJsonDecoder(format, internal::MakeJsonDecoder(schema, fields));
+  }
   if (format.type == "csv") return internal::MakeCsvDecoder(format, schema);
   if (format.type == "raw") return internal::MakeRawDecoder(schema);
   if (format.type == "avro") return internal::MakeAvroDecoder(format, schema, fields);
@@ -25,7 +27,9 @@ Result<std::unique_ptr<Decoder>> MakeDecoder(const spec::FormatSpec& format, con
 }
 
 Result<std::unique_ptr<Encoder>> MakeEncoder(const spec::FormatSpec& format, const Schema& schema) {
-  if (format.type == "json") return internal::MakeJsonEncoder(schema);
+  if (format.type == "json") {
+    return internal::FrameJsonEncoder(format, schema, internal::MakeJsonEncoder(schema));
+  }
   if (format.type == "csv") return internal::MakeCsvEncoder(format, schema);
   if (format.type == "raw") return internal::MakeRawEncoder(schema);
   if (format.type == "avro") return internal::MakeAvroEncoder(format, schema);

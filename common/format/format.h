@@ -57,6 +57,12 @@ class Decoder {
   // null) receives, per appended row, the index of its payload.
   virtual void Decode(const std::vector<std::string_view>& payloads, RecordBatch* batch,
                       std::vector<DecodeError>* errors, std::vector<uint32_t>* rows_of) = 0;
+
+  // Called before Decode with the same payloads: fetches what decoding them
+  // needs from outside (a schema registry's schemas). An error (the registry
+  // cannot be reached) means the batch cannot be decoded now; a schema the
+  // registry does not have is not an error here but a malformed record.
+  virtual Status Prepare(const std::vector<std::string_view>& payloads) { return Status::OK(); }
 };
 
 class Encoder {
@@ -64,6 +70,10 @@ class Encoder {
   virtual ~Encoder() = default;
   // Appends the encoding of row `row` of batch to *out (no trailing newline).
   virtual void Encode(const RecordBatch& batch, size_t row, std::string* out) = 0;
+
+  // Called once before the first Encode, where the sink runs: registers the
+  // schema with a schema registry when the format names one.
+  virtual Status Open() { return Status::OK(); }
 };
 
 // `fields` carries aliases and defaults (may be empty: then the schema's

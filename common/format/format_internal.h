@@ -101,6 +101,16 @@ std::string QuoteForMessage(std::string_view text);
 // Appends `s` as a JSON string with quotes. '"', '\\' and control characters
 // are escaped (\n, \t... or \u00XX); valid UTF-8 is copied as is; each byte
 // that is not part of a valid UTF-8 sequence becomes \ufffd.
+// json in the schema-registry wire format (common/format/registry.cc): with
+// option `registry` (a URL) or `framing: registry` the decoder strips and
+// checks the header; with `registry` or `schema_id` the encoder writes it.
+// Otherwise `inner` is returned as it is.
+Result<std::unique_ptr<Decoder>> FrameJsonDecoder(const spec::FormatSpec& format,
+                                                  std::unique_ptr<Decoder> inner);
+Result<std::unique_ptr<Encoder>> FrameJsonEncoder(const spec::FormatSpec& format,
+                                                  const Schema& schema,
+                                                  std::unique_ptr<Encoder> inner);
+
 void AppendJsonString(std::string_view s, std::string* out);
 void AppendInt64(int64_t v, std::string* out);
 // The shortest text that reads back to the same double, with ".0" added when

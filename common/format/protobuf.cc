@@ -41,6 +41,7 @@
 #include <vector>
 
 #include "common/format/format_internal.h"
+#include "common/format/registry.h"
 #include "common/status.h"
 
 namespace weir::format {
@@ -356,6 +357,21 @@ std::string_view ProtoTypeName(const pb::FieldDescriptor* f) {
   return f->type_name();
 }
 
+// The message-index path of `d` in its file, as the registry wire format
+// writes it: its index among the file's top-level messages, then among each
+// nested level's.
+std::vector<int64_t> MessageIndexes(const pb::Descriptor* d) {
+  std::vector<int64_t> path;
+  for (; d != nullptr; d = d->containing_type()) path.insert(path.begin(), d->index());
+  return path;
+}
+
+std::string IndexText(const std::vector<int64_t>& v) {
+  std::string s = "[";
+  for (size_t i = 0; i < v.size(); ++i) s += (i ? "," : "") + std::to_string(v[i]);
+  return s + "]";
+}
+
 class ProtobufDecoder final : public Decoder {
  public:
   ProtobufDecoder(std::unique_ptr<ProtoSchema> s, const Schema& schema,
@@ -391,6 +407,33 @@ class ProtobufDecoder final : public Decoder {
     staged_.resize(n);
   }
 
+  // Payloads in the registry wire format; `registry` (may be null) checks
+  // that their schema ids exist.
+  void SetFramed(std::shared_ptr<SchemaRegistry> registry) {
+    framed_ = true;
+    client_ = std::move(registry);
+    indexes_ = MessageIndexes(schema_->message());
+  }
+
+  Status Prepare(const std::vector<std::string_view>& payloads) override {
+    if (!client_) return Status::OK();
+    WireHeader h;
+    for (std::string_view p : payloads) {
+      if (!ParseWireHeader(p, true, &h).empty() || checked_.count(h.id) != 0) continue;
+      auto fetched = client_->Fetch(h.id);
+      if (!fetched.ok() && fetched.status().code() != StatusCode::kNotFound)
+        return fetched.status();
+      std::string why;
+      if (!fetched.ok())
+        why = fetched.status().message();
+      else if (fetched->type != "PROTOBUF")
+        why = "schema id " + std::to_string(h.id) + " in the registry is " + fetched->type +
+              ", not PROTOBUF";
+      checked_[h.id] = why;
+    }
+    return Status::OK();
+  }
+
   void Decode(const std::vector<std::string_view>& payloads, RecordBatch* batch,
               std::vector<DecodeError>* errors, std::vector<uint32_t>* rows_of) override {
     WEIR_ASSERT(batch->columns.size() == fields_.size(),
@@ -415,6 +458,11 @@ class ProtobufDecoder final : public Decoder {
     std::string default_text, default_error;
   };
 
+  bool framed_ = false;
+  std::vector<int64_t> indexes_;  // the message's index path
+  std::shared_ptr<SchemaRegistry> client_;
+  std::map<uint32_t, std::string> checked_;  // ids looked up: "" found, else why not
+
   bool Error(std::string why) {
     reason_ = std::move(why);
     return false;
@@ -434,6 +482,18 @@ class ProtobufDecoder final : public Decoder {
   }
 
   bool DecodeOne(std::string_view payload) {
+    if (framed_) {
+      WireHeader h;
+      if (std::string why = ParseWireHeader(payload, true, &h); !why.empty())
+        return Error(std::move(why));
+      if (auto it = checked_.find(h.id); it != checked_.end() && !it->second.empty())
+        return Error(it->second);
+      if (h.message_indexes != indexes_)
+        return Error("message indexes " + IndexText(h.message_indexes) + " after schema id " +
+                     std::to_string(h.id) + " name another message than " +
+                     schema_->message()->full_name() + " " + IndexText(indexes_));
+      payload.remove_prefix(h.size);
+    }
     msg_->Clear();
     if (payload.size() > static_cast<size_t>(std::numeric_limits<int>::max()) ||
         !msg_->ParseFromArray(payload.data(), static_cast<int>(payload.size())))
@@ -681,6 +741,9 @@ class ProtobufEncoder final : public Encoder {
   }
 
   void Encode(const RecordBatch& batch, size_t row, std::string* out) override {
+    if (schema_id_ >= 0)
+      AppendWireHeader(static_cast<uint32_t>(schema_id_), true, MessageIndexes(schema_->message()),
+                       out);
     msg_->Clear();
     for (size_t c = 0; c < paths_.size() && c < batch.columns.size(); ++c) {
       const auto& path = paths_[c];
@@ -763,6 +826,28 @@ class ProtobufEncoder final : public Encoder {
   std::unique_ptr<ProtoSchema> schema_;
   std::unique_ptr<pb::Message> msg_;
   std::vector<std::vector<const pb::FieldDescriptor*>> paths_;
+  // Framing: the schema id (from `schema_id`, or registered at Open).
+  int64_t schema_id_ = -1;
+  std::shared_ptr<SchemaRegistry> client_;
+  std::string subject_;
+
+ public:
+  void SetFraming(int64_t schema_id, std::shared_ptr<SchemaRegistry> registry,
+                  std::string subject) {
+    schema_id_ = schema_id;
+    client_ = std::move(registry);
+    subject_ = std::move(subject);
+  }
+
+  // Registers the message's file, as .proto text, under the subject.
+  Status Open() override {
+    if (!client_ || schema_id_ >= 0) return Status::OK();
+    WEIR_ASSIGN_OR_RETURN(
+        uint32_t id,
+        client_->Register(subject_, {"PROTOBUF", schema_->message()->file()->DebugString()}));
+    schema_id_ = id;
+    return Status::OK();
+  }
 };
 
 Result<std::unique_ptr<ProtoSchema>> LoadWithMessage(const std::map<std::string, std::string>& o) {
@@ -783,14 +868,31 @@ Result<std::unique_ptr<Decoder>> MakeProtobufDecoder(const spec::FormatSpec& for
   std::call_once(quiet, [] { google::protobuf::SetLogHandler(nullptr); });
   auto s = LoadWithMessage(format.options);
   if (!s.ok()) return s.status();
-  return std::unique_ptr<Decoder>(new ProtobufDecoder(std::move(*s), schema, fields));
+  auto d = std::make_unique<ProtobufDecoder>(std::move(*s), schema, fields);
+  const auto& o = format.options;
+  if (auto it = o.find("registry"); it != o.end())
+    d->SetFramed(SchemaRegistry::For(it->second));
+  else if (Opt(o, "framing") == "registry")
+    d->SetFramed(nullptr);
+  return std::unique_ptr<Decoder>(std::move(d));
 }
 
 Result<std::unique_ptr<Encoder>> MakeProtobufEncoder(const spec::FormatSpec& format,
                                                      const Schema& schema) {
   auto s = LoadWithMessage(format.options);
   if (!s.ok()) return s.status();
-  return std::unique_ptr<Encoder>(new ProtobufEncoder(std::move(*s), schema));
+  auto e = std::make_unique<ProtobufEncoder>(std::move(*s), schema);
+  const auto& o = format.options;
+  int64_t id = -1;
+  if (auto it = o.find("schema_id"); it != o.end()) {
+    if (ParseInt64(it->second, &id) != ParseOutcome::kOk || id < 0 || id > 0xFFFFFFFFll)
+      return Status::InvalidArgument("format protobuf: schema_id must be 0..4294967295");
+  }
+  if (auto it = o.find("registry"); it != o.end())
+    e->SetFraming(id, SchemaRegistry::For(it->second), Opt(o, "subject"));
+  else if (id >= 0)
+    e->SetFraming(id, nullptr, "");
+  return std::unique_ptr<Encoder>(std::move(e));
 }
 
 }  // namespace internal

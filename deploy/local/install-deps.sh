@@ -8,11 +8,13 @@ BUILD_PKGS=(
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   librocksdb-dev librdkafka-dev libyaml-cpp-dev libspdlog-dev libfmt-dev
   libsimdjson-dev libcli11-dev libpq-dev libavro-dev libprotoc-dev libssl-dev
+  libcurl4-openssl-dev
 )
 TEST_PKGS=(
   googletest libgtest-dev libgmock-dev libbenchmark-dev
   clang libclang-rt-14-dev
   kcat python3 python3-kafka python3-avro python3-protobuf python3-grpcio postgresql
+  python3-confluent-kafka
   prometheus iproute2 openssl socat
 )
 
