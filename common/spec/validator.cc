@@ -312,6 +312,11 @@ class Validator {
           r_.Error(n, what + ": " + src->format.type +
                           " records are binary and cannot be read as lines of a file; "
                           "use a kafka source");
+        else if (type == "file" &&
+                 (src->format.options.count("registry") || src->format.options.count("framing")))
+          r_.Error(n, what +
+                          ": the schema-registry wire format is binary and cannot be read "
+                          "as lines of a file; use a kafka source");
       }
     } else if (m.Has("format")) {
       r_.Error(m.KeyNode("format"),
@@ -570,10 +575,13 @@ class Validator {
     // The protobuf options.
     YAML::Node pb_set, pb_proto, pb_message;
     bool has_set = false, has_proto = false, has_message = false;
+    // The schema-registry options (avro, protobuf, json).
+    YAML::Node url(YAML::NodeType::Undefined), framing(YAML::NodeType::Undefined),
+        subject(YAML::NodeType::Undefined);
     if (n.IsMap()) {
       MapReader m(&r_, n, "format",
                   {"type", "delimiter", "header", "schema", "registry_schemas", "schema_id",
-                   "descriptor_set", "proto", "message"});
+                   "descriptor_set", "proto", "message", "registry", "framing", "subject"});
       type_node.reset(m.Get("type"));
       if (!type_node.IsDefined())
         r_.Error(n, "format needs a 'type': json, csv, raw, avro or protobuf");
@@ -589,6 +597,9 @@ class Validator {
       has_set = pb_set.IsDefined();
       has_proto = pb_proto.IsDefined();
       has_message = pb_message.IsDefined();
+      url.reset(m.Get("registry"));
+      framing.reset(m.Get("framing"));
+      subject.reset(m.Get("subject"));
       if (auto d = m.Get("delimiter"); d.IsDefined())
         if (auto s = r_.String(d, "delimiter")) {
           if (s->size() != 1) r_.Error(d, "the csv delimiter must be one character");
@@ -608,30 +619,74 @@ class Validator {
       return;
     }
     f->type = *s;
-    if (*s != "protobuf") {
-      for (auto [has, node, key] : {std::tuple{has_set, &pb_set, "descriptor_set"},
-                                    std::tuple{has_proto, &pb_proto, "proto"},
-                                    std::tuple{has_message, &pb_message, "message"}})
-        if (has)
-          r_.Error(*node, "'" + std::string(key) + "' is an option of format protobuf, not " + *s);
-    } else {
-      if (has_schema) r_.Error(avro_schema, "'schema' is an option of format avro, not " + *s);
-      if (has_registry)
-        r_.Error(avro_registry, "'registry_schemas' is an option of format avro, not " + *s);
-      if (has_id) r_.Error(avro_id, "'schema_id' is an option of format avro, not " + *s);
-      ReadProtobufOptions(n, has_set ? &pb_set : nullptr, has_proto ? &pb_proto : nullptr,
-                          has_message ? &pb_message : nullptr, f);
-      return;
-    }
+    ReadRegistryOptions(url, framing, subject, *s, f, for_sink);
     if (*s != "avro") {
       if (has_schema) r_.Error(avro_schema, "'schema' is an option of format avro, not " + *s);
       if (has_registry)
         r_.Error(avro_registry, "'registry_schemas' is an option of format avro, not " + *s);
-      if (has_id) r_.Error(avro_id, "'schema_id' is an option of format avro, not " + *s);
+      if (has_id) {
+        if (*s != "protobuf" && *s != "json")
+          r_.Error(avro_id,
+                   "'schema_id' is an option of formats avro, protobuf and json, not " + *s);
+        else if (!for_sink)
+          r_.Error(avro_id, "schema_id is for sinks; a source reads the id in each message");
+        else if (auto v = r_.Int(avro_id, "schema_id", 0, 0xFFFFFFFFll))
+          f->options["schema_id"] = std::to_string(*v);
+      }
+    }
+    if (*s == "protobuf") {
+      ReadProtobufOptions(n, has_set ? &pb_set : nullptr, has_proto ? &pb_proto : nullptr,
+                          has_message ? &pb_message : nullptr, f);
       return;
     }
+    for (auto [has, node, key] :
+         {std::tuple{has_set, &pb_set, "descriptor_set"}, std::tuple{has_proto, &pb_proto, "proto"},
+          std::tuple{has_message, &pb_message, "message"}})
+      if (has)
+        r_.Error(*node, "'" + std::string(key) + "' is an option of format protobuf, not " + *s);
+    if (*s != "avro") return;
     ReadAvroOptions(n, has_schema ? &avro_schema : nullptr, has_registry ? &avro_registry : nullptr,
                     has_id ? &avro_id : nullptr, f, for_sink);
+  }
+
+  // `registry` (a schema registry's URL), `framing: registry` (the wire
+  // format without a registry) and `subject` (sinks).
+  void ReadRegistryOptions(const YAML::Node& url, const YAML::Node& framing,
+                           const YAML::Node& subject, const std::string& type, FormatSpec* f,
+                           bool for_sink) {
+    const bool registry_format = type == "avro" || type == "protobuf" || type == "json";
+    if (url.IsDefined()) {
+      if (!registry_format) {
+        r_.Error(url, "'registry' is an option of formats avro, protobuf and json, not " + type);
+      } else if (auto v = r_.String(url, "registry")) {
+        if (v->rfind("http://", 0) != 0 && v->rfind("https://", 0) != 0)
+          r_.Error(url, "registry must be a schema registry's http:// or https:// URL, not '" + *v +
+                            "'");
+        else
+          f->options["registry"] = *v;
+      }
+    }
+    if (framing.IsDefined()) {
+      if (for_sink)
+        r_.Error(framing,
+                 "framing is for sources; a sink writes the wire format with "
+                 "'schema_id' or 'registry'");
+      else if (type != "protobuf" && type != "json")
+        r_.Error(framing, "'framing' is an option of formats protobuf and json, not " + type +
+                              (type == "avro" ? " (avro reads the wire format with 'registry' "
+                                                "or 'registry_schemas')"
+                                              : ""));
+      else if (auto v = r_.Enum(framing, "framing", {"none", "registry"}); v && *v == "registry")
+        f->options["framing"] = *v;
+    }
+    if (subject.IsDefined()) {
+      if (!for_sink || !url.IsDefined())
+        r_.Error(subject,
+                 "'subject' names where a sink registers its schema; it needs "
+                 "'registry' on a sink");
+      else if (auto v = r_.String(subject, "subject"))
+        f->options["subject"] = *v;
+    }
   }
 
   // The protobuf options of a format: the descriptors are loaded here, so
@@ -711,14 +766,19 @@ class Validator {
     if (id_opt != nullptr) {
       const YAML::Node& id = *id_opt;
       if (!for_sink)
-        r_.Error(id, "schema_id is for sinks; a source maps ids with registry_schemas");
+        r_.Error(id,
+                 "schema_id is for sinks; a source maps ids with registry_schemas or "
+                 "'registry'");
       else if (auto v = r_.Int(id, "schema_id", 0, 0xFFFFFFFFll))
         f->options["schema_id"] = std::to_string(*v);
     }
-    if (!for_sink && schema_opt == nullptr && registry_opt == nullptr)
+    const bool fetches = f->options.count("registry") != 0;
+    if (!for_sink && schema_opt != nullptr && fetches)
+      r_.Error(*schema_opt, "give 'schema' (unframed datums) or 'registry', not both");
+    if (!for_sink && schema_opt == nullptr && registry_opt == nullptr && !fetches)
       r_.Error(n,
-               "format avro needs 'schema' (the writer schema: inline JSON or a file path) "
-               "or 'registry_schemas'");
+               "format avro needs 'schema' (the writer schema: inline JSON or a file path), "
+               "'registry' (a schema registry's URL) or 'registry_schemas'");
   }
 
   void ReadSchema(const YAML::Node& n, SourceSpec* src) {
@@ -1631,7 +1691,15 @@ class Validator {
     }
     if (auto f = m.Get("format"); f.IsDefined()) {
       ReadFormat(f, &s->format, true);
-      if (s->format.type == "avro" && type != "kafka") {
+      const bool framed =
+          s->format.options.count("registry") || s->format.options.count("schema_id");
+      if (framed && type == "kafka" && s->format.options.count("registry") &&
+          !s->format.options.count("subject"))
+        s->format.options["subject"] = s->topic + "-value";  // the registry's TopicNameStrategy
+      if (framed && type != "kafka" && s->format.type == "json") {
+        r_.Error(f, what + ": the schema-registry wire format is binary and needs a kafka sink (" +
+                        type + " writes lines)");
+      } else if (s->format.type == "avro" && type != "kafka") {
         r_.Error(f, what + ": avro records are binary and need a kafka sink (" + type +
                         " writes lines)");
       } else if (s->format.type == "protobuf" && type != "kafka") {

@@ -162,6 +162,7 @@ Status KafkaSink::Open(const SinkContext& ctx) {
     return Status(encoder.status().code(), what_ + ": " + encoder.status().message());
   }
   encoder_ = std::move(encoder).value();
+  if (Status st = encoder_->Open(); !st.ok()) return Status(st.code(), what_ + ": " + st.message());
   // The weir.* settings are the sink's own; the rest goes to librdkafka.
   WEIR_ASSIGN_OR_RETURN(auto properties,
                         kafka::WithSecrets(what_, spec_.properties, spec_.secrets));

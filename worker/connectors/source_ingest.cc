@@ -98,6 +98,7 @@ Status SourceIngest::Ingest(const std::vector<std::string_view>& payloads,
                             const std::function<RecordPosition(size_t)>& position,
                             RecordBatch* batch, PartitionWatermarks* watermarks) {
   if (payloads.empty()) return Status::OK();
+  WEIR_RETURN_IF_ERROR(decoder_->Prepare(payloads));
   const size_t first_row = batch->num_rows();
   errors_.clear();
   rows_of_.clear();
