@@ -106,6 +106,17 @@ struct DeadLetterSpec {
   Position pos;
 };
 
+// A field a source fills from a record's metadata instead of its payload
+// (`metadata: {k: key, ts: timestamp}`); it follows the payload's fields in
+// the source's schema.
+struct MetadataField {
+  std::string name;
+  // kafka: key, headers, header (one header: `header.NAME`), timestamp,
+  // topic, partition, offset; file: file, line.
+  std::string kind;
+  std::string header;  // kind header: the header's name
+};
+
 constexpr int64_t kDefaultMaxRecordBytes = int64_t{8} << 20;
 // A job file over this size is refused before it is parsed.
 constexpr size_t kMaxJobFileBytes = size_t{1} << 20;
@@ -136,7 +147,8 @@ struct SourceSpec {
   std::string only;  // nexmark: bid | auction | person | "" (all kinds)
   FormatSpec format;
   std::vector<FieldSpec> fields;
-  Schema schema;  // the stream's output schema
+  std::vector<MetadataField> metadata;  // the last metadata.size() fields of `schema`
+  Schema schema;                        // the stream's output schema
   std::optional<EventTimeSpec> event_time;
   OnError on_error = OnError::kFail;
   std::optional<DeadLetterSpec> dead_letter;

@@ -261,8 +261,8 @@ class Validator {
     src->type = type;
     if (type == "kafka")
       keys.insert(keys.end(), {"brokers", "topic", "start", "end", "properties", "security", "rate",
-                               "max_record_bytes"});
-    if (type == "file") keys.insert(keys.end(), {"path", "rate", "max_record_bytes"});
+                               "max_record_bytes", "metadata"});
+    if (type == "file") keys.insert(keys.end(), {"path", "rate", "max_record_bytes", "metadata"});
     if (type == "nexmark") keys.insert(keys.end(), {"events", "rate", "seed", "only"});
     if (type == "datagen") keys.insert(keys.end(), {"events", "rate", "seed"});
     MapReader m(&r_, node, what, keys);
@@ -338,6 +338,7 @@ class Validator {
     } else if (needs_schema) {
       r_.Error(node, what + " needs a 'schema' listing its fields and their types");
     }
+    if (auto n = m.Get("metadata"); n.IsDefined()) ReadMetadata(n, what, src);
     if (auto n = m.Get("event_time"); n.IsDefined())
       ReadEventTime(n, src);
     else if (type == "nexmark")
@@ -391,6 +392,54 @@ class Validator {
                                           "'dead_letter' sink (e.g. {type: kafka, topic: x.dlq})");
     }
     m.Finish();
+  }
+
+  // `metadata: {field: kind}`: fields filled from each record's metadata,
+  // appended to the source's schema.
+  void ReadMetadata(const YAML::Node& n, const std::string& what, SourceSpec* src) {
+    if (!n.IsMap() || n.size() == 0) {
+      r_.Error(n, what + ": metadata must map field names to what fills them (e.g. {k: key})");
+      return;
+    }
+    static const std::vector<std::string> kKafka = {"key",   "headers",   "timestamp",
+                                                    "topic", "partition", "offset"};
+    static const std::vector<std::string> kFile = {"file", "line"};
+    const std::vector<std::string>& kinds = src->type == "kafka" ? kKafka : kFile;
+    std::vector<Field> fields = src->schema.fields();
+    for (const auto& kv : n) {
+      const std::string name = kv.first.Scalar();
+      if (!IsIdentifier(name)) {
+        r_.Error(kv.first, "field name '" + name + "' must be an identifier");
+        continue;
+      }
+      if (src->schema.IndexOf(name) >= 0 ||
+          std::any_of(src->metadata.begin(), src->metadata.end(),
+                      [&](const MetadataField& f) { return f.name == name; })) {
+        r_.Error(kv.first, what + ": field '" + name + "' is already in its schema");
+        continue;
+      }
+      auto text = r_.String(kv.second, "metadata of field '" + name + "'");
+      if (!text) continue;
+      MetadataField f{name, *text, ""};
+      if (src->type == "kafka" && text->rfind("header.", 0) == 0 && text->size() > 7) {
+        f.kind = "header";
+        f.header = text->substr(7);
+      } else if (std::find(kinds.begin(), kinds.end(), *text) == kinds.end()) {
+        std::string list;
+        for (const auto& k : kinds) list += (list.empty() ? "" : ", ") + k;
+        if (src->type == "kafka") list += ", header.NAME";
+        r_.Error(kv.second, "unknown metadata '" + *text + "' for a " + src->type +
+                                " source: use " + list + DidYouMean(*text, kinds));
+        continue;
+      }
+      TypeId type = TypeId::kString;
+      if (f.kind == "key" || f.kind == "header") type = TypeId::kBytes;
+      if (f.kind == "timestamp") type = TypeId::kTimestamp;
+      if (f.kind == "partition" || f.kind == "offset" || f.kind == "line") type = TypeId::kBigint;
+      fields.push_back({name, type});
+      src->metadata.push_back(std::move(f));
+    }
+    src->schema = Schema(std::move(fields));
   }
 
   // librdkafka settings. A value that is a secret reference, or a setting

@@ -16,6 +16,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -75,10 +76,14 @@ class SourceIngest {
   // payloads. Returns an error only for on_error: fail (naming the first
   // malformed payload's position and reason) or when the dead-letter target
   // fails.
+  // `metadata` appends, for payload i, the value of the source's metadata
+  // field m (spec.metadata[m]) to `out`; it is called only when the source
+  // has metadata fields.
+  using MetadataFill = std::function<void(size_t i, size_t m, Column* out)>;
   Status Ingest(const std::vector<std::string_view>& payloads,
                 const std::vector<int32_t>& partition_of,
                 const std::function<RecordPosition(size_t)>& position, RecordBatch* batch,
-                PartitionWatermarks* watermarks);
+                PartitionWatermarks* watermarks, const MetadataFill& metadata = {});
 
   Status Flush() { return dead_letters_ ? dead_letters_->Flush() : Status::OK(); }
 
@@ -89,6 +94,10 @@ class SourceIngest {
   void SetEventTimes(size_t first_row, RecordBatch* batch);
 
   std::unique_ptr<format::Decoder> decoder_;
+  // With metadata fields: the payload's fields are decoded into
+  // payload_batch_, then moved into the output beside the metadata.
+  size_t metadata_fields_ = 0;
+  std::optional<RecordBatch> payload_batch_;
   std::unique_ptr<DeadLetterWriter> dead_letters_;
   spec::OnError on_error_ = spec::OnError::kFail;
   size_t max_record_bytes_ = 0;  // larger payloads go to on_error undecoded

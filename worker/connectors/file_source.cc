@@ -300,7 +300,13 @@ Result<PollState> FileSource::Poll(RecordBatch* batch, int max_rows, int timeout
                                 files_[static_cast<size_t>(partition_of_[i])].path, -1,
                                 line_of_[i]};
         },
-        batch, &*watermarks_));
+        batch, &*watermarks_,
+        [this](size_t i, size_t m, Column* out) {
+          if (spec_.metadata[m].kind == "file")
+            out->AppendString(files_[static_cast<size_t>(partition_of_[i])].path);
+          else  // line
+            out->AppendInt(line_of_[i]);
+        }));
   }
   if (current_ >= files_.size()) {
     WEIR_RETURN_IF_ERROR(ingest_->Flush());

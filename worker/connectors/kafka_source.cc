@@ -7,6 +7,7 @@
 #include <string>
 
 #include "common/bytes.h"
+#include "common/text.h"
 #include "worker/connectors/connectors_internal.h"
 #include "worker/connectors/kafka_internal.h"
 
@@ -255,7 +256,10 @@ Result<PollState> KafkaSource::Poll(RecordBatch* batch, int max_rows, int timeou
           const rd_kafka_message_t* m = messages_[i];
           return RecordPosition{RecordPosition::Kind::kKafka, spec_.topic, m->partition, m->offset};
         },
-        batch, &*watermarks_);
+        batch, &*watermarks_,
+        [this](size_t i, size_t m, Column* out) {
+          AppendMetadata(messages_[i], spec_.metadata[m], out);
+        });
   }
   for (rd_kafka_message_t* m : messages_) rd_kafka_message_destroy(m);
   messages_.clear();
@@ -273,6 +277,60 @@ WatermarkStatus KafkaSource::Watermark() {
   // An unbounded subtask with no partitions never has data: idle.
   if (partitions_.empty() && !spec_.end_at_latest) return WatermarkStatus{kMinWatermark, true};
   return watermarks_->Current();
+}
+
+void KafkaSource::AppendMetadata(rd_kafka_message_s* m, const spec::MetadataField& f, Column* out) {
+  if (f.kind == "key") {
+    if (m->key == nullptr)
+      out->AppendNull();
+    else
+      out->AppendString(std::string_view(static_cast<const char*>(m->key), m->key_len));
+  } else if (f.kind == "timestamp") {
+    const int64_t ts = rd_kafka_message_timestamp(m, nullptr);
+    if (ts < 0)
+      out->AppendNull();
+    else
+      out->AppendInt(ts);
+  } else if (f.kind == "topic") {
+    out->AppendString(spec_.topic);
+  } else if (f.kind == "partition") {
+    out->AppendInt(m->partition);
+  } else if (f.kind == "offset") {
+    out->AppendInt(m->offset);
+  } else {  // headers, header
+    rd_kafka_headers_t* headers = nullptr;
+    if (rd_kafka_message_headers(m, &headers) != RD_KAFKA_RESP_ERR_NO_ERROR) headers = nullptr;
+    if (f.kind == "header") {
+      const void* value = nullptr;
+      size_t size = 0;
+      if (headers == nullptr ||
+          rd_kafka_header_get_last(headers, f.header.c_str(), &value, &size) !=
+              RD_KAFKA_RESP_ERR_NO_ERROR ||
+          value == nullptr)
+        out->AppendNull();
+      else
+        out->AppendString(std::string_view(static_cast<const char*>(value), size));
+      return;
+    }
+    // All headers, in order, as a JSON object of name -> value (text); a
+    // repeated name appears as often as it was sent, a null value as null.
+    std::string json = "{";
+    const char* name = nullptr;
+    const void* value = nullptr;
+    size_t size = 0;
+    for (size_t idx = 0;
+         headers != nullptr &&
+         rd_kafka_header_get_all(headers, idx, &name, &value, &size) == RD_KAFKA_RESP_ERR_NO_ERROR;
+         ++idx) {
+      if (idx > 0) json += ',';
+      json += JsonQuote(name);
+      json += ':';
+      json += value == nullptr ? "null"
+                               : JsonQuote(std::string_view(static_cast<const char*>(value), size));
+    }
+    json += '}';
+    out->AppendString(json);
+  }
 }
 
 void KafkaSource::Close() {

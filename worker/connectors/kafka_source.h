@@ -76,6 +76,8 @@ class KafkaSource final : public Source {
   int partition_count() const { return partition_count_; }
 
  private:
+  // Appends metadata field `f` of message `m` to `out`.
+  void AppendMetadata(rd_kafka_message_s* m, const spec::MetadataField& f, Column* out);
   // Index of Kafka partition p in partitions_, or -1.
   int LocalIndex(int32_t p) const;
   void EndPartition(int local);

@@ -30,7 +30,16 @@ Result<std::unique_ptr<SourceIngest>> SourceIngest::Make(const spec::SourceSpec&
                                                          const SourceContext& ctx,
                                                          ConnectorStats* stats) {
   std::unique_ptr<SourceIngest> ingest(new SourceIngest());
-  auto decoder = format::MakeDecoder(spec.format, spec.schema, spec.fields);
+  // The decoder sees the payload's fields only; metadata fields follow them.
+  ingest->metadata_fields_ = spec.metadata.size();
+  Schema payload_schema = spec.schema;
+  if (!spec.metadata.empty()) {
+    std::vector<Field> fields = spec.schema.fields();
+    fields.resize(fields.size() - spec.metadata.size());
+    payload_schema = Schema(std::move(fields));
+    ingest->payload_batch_.emplace(std::make_shared<const Schema>(payload_schema));
+  }
+  auto decoder = format::MakeDecoder(spec.format, payload_schema, spec.fields);
   if (!decoder.ok()) {
     return Status(decoder.status().code(),
                   "source '" + spec.name + "': " + decoder.status().message());
@@ -96,10 +105,16 @@ void SourceIngest::SetEventTimes(size_t first_row, RecordBatch* batch) {
 Status SourceIngest::Ingest(const std::vector<std::string_view>& payloads,
                             const std::vector<int32_t>& partition_of,
                             const std::function<RecordPosition(size_t)>& position,
-                            RecordBatch* batch, PartitionWatermarks* watermarks) {
+                            RecordBatch* batch, PartitionWatermarks* watermarks,
+                            const MetadataFill& metadata) {
   if (payloads.empty()) return Status::OK();
   WEIR_RETURN_IF_ERROR(decoder_->Prepare(payloads));
   const size_t first_row = batch->num_rows();
+  RecordBatch* decoded = batch;
+  if (payload_batch_) {
+    payload_batch_->Clear();
+    decoded = &*payload_batch_;
+  }
   errors_.clear();
   rows_of_.clear();
   // Records over the limit never reach the decoder (rare: the others are
@@ -107,7 +122,7 @@ Status SourceIngest::Ingest(const std::vector<std::string_view>& payloads,
   bool any_oversize = false;
   for (std::string_view p : payloads) any_oversize |= p.size() > max_record_bytes_;
   if (!any_oversize) {
-    decoder_->Decode(payloads, batch, &errors_, &rows_of_);
+    decoder_->Decode(payloads, decoded, &errors_, &rows_of_);
   } else {
     kept_.clear();
     kept_index_.clear();
@@ -120,13 +135,27 @@ Status SourceIngest::Ingest(const std::vector<std::string_view>& payloads,
         kept_index_.push_back(static_cast<uint32_t>(i));
       }
     }
-    decoder_->Decode(kept_, batch, &errors_, &rows_of_);
+    decoder_->Decode(kept_, decoded, &errors_, &rows_of_);
     for (format::DecodeError& e : errors_) e.index = kept_index_[e.index];
     for (uint32_t& r : rows_of_) r = kept_index_[r];
     for (uint32_t i : oversize_) {
       errors_.push_back({i, "record is larger than max_record_bytes (" +
                                 std::to_string(max_record_bytes_) + " bytes)"});
     }
+  }
+  if (payload_batch_) {
+    // Payload columns, then each metadata field of each row's record.
+    const size_t rows = decoded->num_rows();
+    const size_t payload_fields = decoded->columns.size();
+    keep_.resize(rows);
+    for (size_t r = 0; r < rows; ++r) keep_[r] = static_cast<uint32_t>(r);
+    for (size_t c = 0; c < payload_fields; ++c)
+      batch->columns[c].AppendRows(decoded->columns[c], keep_.data(), rows);
+    for (size_t m = 0; m < metadata_fields_; ++m) {
+      Column* col = &batch->columns[payload_fields + m];
+      for (size_t r = 0; r < rows; ++r) metadata(rows_of_[r], m, col);
+    }
+    batch->event_time.resize(batch->event_time.size() + rows, 0);
   }
   SetEventTimes(first_row, batch);
 

@@ -254,6 +254,34 @@ TEST_F(FileConnectorTest, RecordsOverTheSizeLimitGoToOnErrorAndTheRestIsKept) {
                                           ":2: record is larger than max_record_bytes (64 bytes)");
 }
 
+TEST_F(FileConnectorTest, FileAndLineAsFieldsAndAsEventTimeSource) {
+  WriteFile("a.jsonl", R"({"user":"a","amount":1,"ts":1})"
+                       "\n\n"
+                       R"({"user":"b","amount":2,"ts":2})"
+                       "\n");
+  spec::SourceSpec spec = Spec();
+  spec.metadata = {{"src", "file", ""}, {"ln", "line", ""}};
+  spec.schema = Schema({{"user", TypeId::kString},
+                        {"amount", TypeId::kDouble},
+                        {"ts", TypeId::kTimestamp},
+                        {"src", TypeId::kString},
+                        {"ln", TypeId::kBigint}});
+  // The event time comes from a metadata field: the line number.
+  spec.event_time = spec::EventTimeSpec{"ln", 0, 0};
+  FileSource source(spec);
+  ASSERT_TRUE(source.Open(Context()).ok());
+  RecordBatch batch(std::make_shared<Schema>(spec.schema));
+  auto state = source.Poll(&batch, 10, 0);
+  ASSERT_TRUE(state.ok()) << state.status().ToString();
+  ASSERT_EQ(batch.num_rows(), 2u);
+  const std::string file = (dir_ / "in" / "a.jsonl").string();
+  EXPECT_EQ(batch.columns[0].GetString(1), "b");
+  EXPECT_EQ(batch.columns[3].GetString(0), file);
+  EXPECT_EQ(batch.columns[4].GetInt(0), 1);
+  EXPECT_EQ(batch.columns[4].GetInt(1), 3);
+  EXPECT_EQ(batch.event_time, (std::vector<int64_t>{1, 3}));
+}
+
 TEST_F(FileConnectorTest, CsvHeaderLineIsSkipped) {
   WriteFile("a.csv", "user,amount,ts\nann,1.5,100\nbob,2,200\n");
   WriteFile("b.csv", "cid,1,300\n");  // no header

@@ -58,6 +58,21 @@ class TestProducer {
         0);
     rd_kafka_topic_destroy(rkt);
   }
+  // With headers and an explicit timestamp.
+  void SendWithHeaders(const std::string& topic, int32_t partition, const std::string& value,
+                       const std::string& key, int64_t timestamp,
+                       const std::vector<std::pair<std::string, std::string>>& headers) {
+    rd_kafka_headers_t* h = rd_kafka_headers_new(headers.size());
+    for (const auto& [name, v] : headers)
+      rd_kafka_header_add(h, name.c_str(), -1, v.data(), static_cast<ssize_t>(v.size()));
+    ASSERT_EQ(
+        rd_kafka_producev(rk_, RD_KAFKA_V_TOPIC(topic.c_str()), RD_KAFKA_V_PARTITION(partition),
+                          RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                          RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()),
+                          RD_KAFKA_V_KEY(key.data(), key.size()), RD_KAFKA_V_TIMESTAMP(timestamp),
+                          RD_KAFKA_V_HEADERS(h), RD_KAFKA_V_END),
+        RD_KAFKA_RESP_ERR_NO_ERROR);
+  }
   void Flush() { ASSERT_EQ(rd_kafka_flush(rk_, 10'000), RD_KAFKA_RESP_ERR_NO_ERROR); }
 
  private:
@@ -235,6 +250,65 @@ TEST_F(KafkaConnectorTest, AMissingSecretFailsOpenNamingTheSettingAndWhereItWasL
             "kafka source 'orders': Kafka property 'sasl.password' (env "
             "WEIR_TEST_UNSET_KAFKA_PASSWORD): environment variable WEIR_TEST_UNSET_KAFKA_PASSWORD "
             "is not set on this worker");
+}
+
+TEST_F(KafkaConnectorTest, RawRecordsWithKeyHeadersTimestampAndPositionAsFields) {
+  TestProducer producer(brokers_);
+  producer.SendWithHeaders(orders_, 1,
+                           std::string("\x00\xff"
+                                       "bin",
+                                       5),
+                           "k1", 1'700'000'000'123, {{"trace", "t-1"}, {"tenant", "acme"}});
+  producer.Send(orders_, 1, "plain");  // no key, no headers
+  producer.Flush();
+  spec::SourceSpec spec = SourceSpec();
+  spec.format.type = "raw";
+  spec.event_time.reset();
+  spec.metadata = {{"k", "key", ""},         {"hdrs", "headers", ""}, {"trace", "header", "trace"},
+                   {"kts", "timestamp", ""}, {"t", "topic", ""},      {"p", "partition", ""},
+                   {"o", "offset", ""}};
+  spec.schema = Schema({{"value", TypeId::kBytes},
+                        {"k", TypeId::kBytes},
+                        {"hdrs", TypeId::kString},
+                        {"trace", TypeId::kBytes},
+                        {"kts", TypeId::kTimestamp},
+                        {"t", TypeId::kString},
+                        {"p", TypeId::kBigint},
+                        {"o", TypeId::kBigint}});
+  KafkaSource source(spec);
+  SourceContext ctx = Context(0, 1, &clock_);
+  ctx.event_time = false;
+  ASSERT_TRUE(source.Open(ctx).ok());
+  RecordBatch batch(std::make_shared<Schema>(spec.schema));
+  RecordBatch all(std::make_shared<Schema>(spec.schema));
+  auto deadline = std::chrono::steady_clock::now() + kTestTimeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    batch.Clear();
+    auto state = source.Poll(&batch, 100, 100);
+    ASSERT_TRUE(state.ok()) << state.status().ToString();
+    std::vector<uint32_t> rows(batch.num_rows());
+    for (size_t r = 0; r < rows.size(); ++r) rows[r] = static_cast<uint32_t>(r);
+    all.AppendRows(batch, rows.data(), rows.size());
+    if (*state == PollState::kEndOfInput) break;
+  }
+  ASSERT_EQ(all.num_rows(), 2u);
+  EXPECT_EQ(all.columns[0].GetString(0), std::string_view("\x00\xff"
+                                                          "bin",
+                                                          5));
+  EXPECT_EQ(all.columns[1].GetString(0), "k1");
+  EXPECT_EQ(all.columns[2].GetString(0), R"({"trace":"t-1","tenant":"acme"})");
+  EXPECT_EQ(all.columns[3].GetString(0), "t-1");
+  EXPECT_EQ(all.columns[4].GetInt(0), 1'700'000'000'123);
+  EXPECT_EQ(all.columns[5].GetString(0), orders_);
+  EXPECT_EQ(all.columns[6].GetInt(0), 1);
+  EXPECT_EQ(all.columns[7].GetInt(0), 0);
+  // The second message: no key, no headers; its timestamp is the producer's clock.
+  EXPECT_EQ(all.columns[0].GetString(1), "plain");
+  EXPECT_TRUE(all.columns[1].IsNull(1));
+  EXPECT_EQ(all.columns[2].GetString(1), "{}");
+  EXPECT_TRUE(all.columns[3].IsNull(1));
+  EXPECT_GT(all.columns[4].GetInt(1), 1'700'000'000'123);
+  EXPECT_EQ(all.columns[7].GetInt(1), 1);
 }
 
 TEST_F(KafkaConnectorTest, NullEventTimeIsMalformed) {
