@@ -30,8 +30,8 @@ using internal::Reader;
 const std::vector<std::string> kTopKeys = {
     "name",    "description", "parallelism", "max_parallelism", "checkpoint", "restart",
     "sources", "operators",   "sinks"};
-const std::vector<std::string> kOperatorKindKeys = {"filter", "map",   "key_by",
-                                                    "join",   "union", "udf"};
+const std::vector<std::string> kOperatorKindKeys = {"filter", "map", "key_by", "join",
+                                                    "union",  "udf", "rename", "cast"};
 
 std::string Upper(std::string s) {
   for (char& c : s) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
@@ -114,6 +114,11 @@ struct Draft {
   std::vector<YAML::Node> from_nodes;  // parallel to spec.from
   YAML::Node filter_node, join_on_node;
   std::vector<YAML::Node> map_nodes, key_nodes, agg_nodes;  // value nodes
+  // rename/cast: a map over every input field, made when it is bound.
+  bool reshape = false;
+  std::vector<std::pair<std::string, std::string>> renames;  // old -> new
+  std::vector<std::pair<std::string, TypeId>> casts;         // field (new name) -> type
+  std::vector<YAML::Node> rename_nodes, cast_nodes;          // key nodes, parallel
   bool structure_ok = true;
   enum State { kPending, kBound, kPoisoned } state = kPending;
 };
@@ -1002,11 +1007,13 @@ class Validator {
       }
       r_.Error(item, what +
                          " does nothing: give it one of 'filter', 'map', 'key_by', 'join', "
-                         "'union' or 'udf'" +
+                         "'union', 'udf', 'rename' or 'cast'" +
                          hint);
       d->structure_ok = false;
       return;
     }
+    // rename and cast go together: one pass over the fields.
+    if (kinds.size() == 2 && kinds[0] == "rename" && kinds[1] == "cast") kinds.pop_back();
     if (kinds.size() > 1) {
       r_.Error(item[kinds[1]], what + " has both '" + kinds[0] + "' and '" + kinds[1] +
                                    "': an operator does one thing; split it into two");
@@ -1021,6 +1028,7 @@ class Validator {
     if (kind == "join") keys.push_back("join");
     if (kind == "union") keys.push_back("union");
     if (kind == "udf") keys.push_back("udf");
+    if (kind == "rename" || kind == "cast") keys.insert(keys.end(), {"rename", "cast"});
     MapReader m(&r_, item, what, keys);
     if (auto p = m.Get("parallelism"); p.IsDefined()) {
       op.parallelism = int(r_.Int(p, "parallelism", 1, 32768).value_or(0));
@@ -1056,6 +1064,10 @@ class Validator {
     } else if (kind == "map") {
       op.kind = OperatorKind::kMap;
       ReadNamedExprs(m.Get("map"), "map", &op.map, &d->map_nodes);
+    } else if (kind == "rename" || kind == "cast") {
+      op.kind = OperatorKind::kMap;
+      d->reshape = true;
+      ReadReshape(m.Get("rename"), m.Get("cast"), what, d);
     } else if (kind == "key_by") {
       ReadKeyBy(m.Get("key_by"), d);
       bool w = m.Has("window"), a = m.Has("aggregate"), dd = m.Has("dedupe"), rd = m.Has("reduce");
@@ -1202,6 +1214,93 @@ class Validator {
         out->push_back(std::move(e));
       }
       nodes->push_back(kv.second);
+    }
+  }
+
+  // `rename: {old: new}` and `cast: {field: type}` (by the new names).
+  void ReadReshape(const YAML::Node& rename, const YAML::Node& cast, const std::string& what,
+                   Draft* d) {
+    if (rename.IsDefined()) {
+      if (!rename.IsMap() || rename.size() == 0) {
+        r_.Error(rename, what + ": rename must map input field names to new names");
+        d->structure_ok = false;
+      } else {
+        for (const auto& kv : rename) {
+          auto to = r_.String(kv.second, "new name of '" + kv.first.Scalar() + "'");
+          if (!to) continue;
+          if (!IsIdentifier(*to)) {
+            r_.Error(kv.second, "field name '" + *to +
+                                    "' must start with a letter or '_' and use only letters, "
+                                    "digits and '_'");
+            continue;
+          }
+          d->renames.emplace_back(kv.first.Scalar(), *to);
+          d->rename_nodes.push_back(kv.first);
+        }
+      }
+    }
+    if (cast.IsDefined()) {
+      if (!cast.IsMap() || cast.size() == 0) {
+        r_.Error(cast, what +
+                           ": cast must map field names to types (string, bigint, double, "
+                           "boolean, timestamp, bytes)");
+        d->structure_ok = false;
+        return;
+      }
+      static const std::vector<std::string> kTypes = {"boolean", "bigint", "double",
+                                                      "string",  "bytes",  "timestamp"};
+      for (const auto& kv : cast) {
+        auto tname = r_.String(kv.second, "type of '" + kv.first.Scalar() + "'");
+        if (!tname) continue;
+        auto t = ParseTypeName(*tname);
+        if (!t || *t == TypeId::kNull) {
+          r_.Error(kv.second, "unknown type '" + *tname + "': expected " + QuotedList(kTypes) +
+                                  DidYouMean(*tname, kTypes));
+          continue;
+        }
+        d->casts.emplace_back(kv.first.Scalar(), *t);
+        d->cast_nodes.push_back(kv.first);
+      }
+    }
+  }
+
+  // Expands rename/cast into a map over every input field, in order.
+  void BindReshape(Draft* d, const Schema& input) {
+    OperatorSpec& op = d->spec;
+    std::vector<std::string> names;
+    for (const auto& f : input.fields()) names.push_back(f.name);
+    std::map<std::string, std::string> new_name;
+    for (size_t i = 0; i < d->renames.size(); ++i) {
+      const auto& [from, to] = d->renames[i];
+      if (input.IndexOf(from) < 0)
+        r_.Error(d->rename_nodes[i], "rename: '" + from + "' is not a field of '" + op.from[0] +
+                                         "'" + DidYouMean(from, names));
+      else
+        new_name[from] = to;
+    }
+    std::map<std::string, TypeId> cast_to;
+    std::vector<std::string> out_names;
+    for (const auto& f : input.fields())
+      out_names.push_back(new_name.count(f.name) ? new_name[f.name] : f.name);
+    for (size_t i = 0; i < d->casts.size(); ++i) {
+      const auto& [field, type] = d->casts[i];
+      if (std::find(out_names.begin(), out_names.end(), field) == out_names.end())
+        r_.Error(d->cast_nodes[i], "cast: '" + field + "' is not a field of the output (" +
+                                       "cast names fields by their new names)" +
+                                       DidYouMean(field, out_names));
+      else
+        cast_to[field] = type;
+    }
+    for (size_t i = 0; i < input.size(); ++i) {
+      const std::string& in = input.field(i).name;
+      NamedExpr e;
+      e.name = out_names[i];
+      e.text = "`" + in + "`";
+      if (auto it = cast_to.find(e.name); it != cast_to.end())
+        e.text = "cast(" + e.text + " as " + std::string(TypeName(it->second)) + ")";
+      e.pos = Reader::Pos(d->node);
+      op.map.push_back(std::move(e));
+      d->map_nodes.push_back(d->node);
     }
   }
 
@@ -1512,6 +1611,7 @@ class Validator {
         break;
       }
       case OperatorKind::kMap:
+        if (d->reshape) BindReshape(d, *inputs[0]);
         for (size_t i = 0; i < op.map.size(); ++i) {
           op.map[i].expr = BindExpr(op.map[i].text, d->map_nodes[i], in);
           if (op.map[i].expr)
