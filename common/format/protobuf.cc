@@ -35,6 +35,7 @@
 #include <limits>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <string_view>
@@ -411,27 +412,12 @@ class ProtobufDecoder final : public Decoder {
   // that their schema ids exist.
   void SetFramed(std::shared_ptr<SchemaRegistry> registry) {
     framed_ = true;
-    client_ = std::move(registry);
+    if (registry) ids_.emplace(std::move(registry), "PROTOBUF", true);
     indexes_ = MessageIndexes(schema_->message());
   }
 
   Status Prepare(const std::vector<std::string_view>& payloads) override {
-    if (!client_) return Status::OK();
-    WireHeader h;
-    for (std::string_view p : payloads) {
-      if (!ParseWireHeader(p, true, &h).empty() || checked_.count(h.id) != 0) continue;
-      auto fetched = client_->Fetch(h.id);
-      if (!fetched.ok() && fetched.status().code() != StatusCode::kNotFound)
-        return fetched.status();
-      std::string why;
-      if (!fetched.ok())
-        why = fetched.status().message();
-      else if (fetched->type != "PROTOBUF")
-        why = "schema id " + std::to_string(h.id) + " in the registry is " + fetched->type +
-              ", not PROTOBUF";
-      checked_[h.id] = why;
-    }
-    return Status::OK();
+    return ids_ ? ids_->Prepare(payloads) : Status::OK();
   }
 
   void Decode(const std::vector<std::string_view>& payloads, RecordBatch* batch,
@@ -459,9 +445,8 @@ class ProtobufDecoder final : public Decoder {
   };
 
   bool framed_ = false;
-  std::vector<int64_t> indexes_;  // the message's index path
-  std::shared_ptr<SchemaRegistry> client_;
-  std::map<uint32_t, std::string> checked_;  // ids looked up: "" found, else why not
+  std::vector<int64_t> indexes_;        // the message's index path
+  std::optional<RegistryIdCheck> ids_;  // with a registry
 
   bool Error(std::string why) {
     reason_ = std::move(why);
@@ -486,8 +471,7 @@ class ProtobufDecoder final : public Decoder {
       WireHeader h;
       if (std::string why = ParseWireHeader(payload, true, &h); !why.empty())
         return Error(std::move(why));
-      if (auto it = checked_.find(h.id); it != checked_.end() && !it->second.empty())
-        return Error(it->second);
+      if (ids_ && !ids_->Problem(h.id).empty()) return Error(ids_->Problem(h.id));
       if (h.message_indexes != indexes_)
         return Error("message indexes " + IndexText(h.message_indexes) + " after schema id " +
                      std::to_string(h.id) + " name another message than " +

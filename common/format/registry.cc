@@ -4,6 +4,7 @@
 #include <simdjson.h>
 
 #include <cctype>
+#include <optional>
 #include <utility>
 
 #include "common/format/format_internal.h"
@@ -213,6 +214,29 @@ Result<uint32_t> SchemaRegistry::Register(const std::string& subject,
   return static_cast<uint32_t>(id);
 }
 
+Status RegistryIdCheck::Prepare(const std::vector<std::string_view>& payloads) {
+  WireHeader h;
+  for (std::string_view p : payloads) {
+    if (!ParseWireHeader(p, protobuf_, &h).empty() || checked_.count(h.id) != 0) continue;
+    auto fetched = client_->Fetch(h.id);
+    if (!fetched.ok() && fetched.status().code() != StatusCode::kNotFound) return fetched.status();
+    std::string why;
+    if (!fetched.ok())
+      why = fetched.status().message();
+    else if (fetched->type != type_)
+      why = "schema id " + std::to_string(h.id) + " in the registry is " + fetched->type +
+            ", not " + type_;
+    checked_[h.id] = std::move(why);
+  }
+  return Status::OK();
+}
+
+const std::string& RegistryIdCheck::Problem(uint32_t id) const {
+  static const std::string kNone;
+  auto it = checked_.find(id);
+  return it == checked_.end() ? kNone : it->second;
+}
+
 namespace internal {
 namespace {
 
@@ -221,25 +245,12 @@ namespace {
 class FramedJsonDecoder final : public Decoder {
  public:
   FramedJsonDecoder(std::unique_ptr<Decoder> inner, std::shared_ptr<SchemaRegistry> client)
-      : inner_(std::move(inner)), client_(std::move(client)) {}
+      : inner_(std::move(inner)) {
+    if (client) ids_.emplace(std::move(client), "JSON", false);
+  }
 
   Status Prepare(const std::vector<std::string_view>& payloads) override {
-    if (!client_) return Status::OK();
-    WireHeader h;
-    for (std::string_view p : payloads) {
-      if (!ParseWireHeader(p, false, &h).empty() || checked_.count(h.id) != 0) continue;
-      auto fetched = client_->Fetch(h.id);
-      if (!fetched.ok() && fetched.status().code() != StatusCode::kNotFound)
-        return fetched.status();
-      std::string why;
-      if (!fetched.ok())
-        why = fetched.status().message();
-      else if (fetched->type != "JSON")
-        why = "schema id " + std::to_string(h.id) + " in the registry is " + fetched->type +
-              ", not JSON";
-      checked_[h.id] = why;
-    }
-    return Status::OK();
+    return ids_ ? ids_->Prepare(payloads) : Status::OK();
   }
 
   void Decode(const std::vector<std::string_view>& payloads, RecordBatch* batch,
@@ -249,9 +260,7 @@ class FramedJsonDecoder final : public Decoder {
     WireHeader h;
     for (size_t i = 0; i < payloads.size(); ++i) {
       std::string why = ParseWireHeader(payloads[i], false, &h);
-      if (why.empty()) {
-        if (auto it = checked_.find(h.id); it != checked_.end()) why = it->second;
-      }
+      if (why.empty() && ids_) why = ids_->Problem(h.id);
       if (!why.empty()) {
         errors->push_back({i, std::move(why)});
         continue;
@@ -270,8 +279,7 @@ class FramedJsonDecoder final : public Decoder {
 
  private:
   std::unique_ptr<Decoder> inner_;
-  std::shared_ptr<SchemaRegistry> client_;
-  std::map<uint32_t, std::string> checked_;  // "" found, else why not
+  std::optional<RegistryIdCheck> ids_;  // with a registry
   std::vector<std::string_view> stripped_;
   std::vector<uint32_t> index_, rows_;
 };

@@ -73,4 +73,27 @@ class SchemaRegistry {
   std::map<uint32_t, RegistrySchema> cache_;
 };
 
+// For formats that decode with the job's own schema (protobuf, json): which
+// schema ids of framed payloads the registry has, as a schema of `type`.
+// Each id is looked up once.
+class RegistryIdCheck {
+ public:
+  RegistryIdCheck(std::shared_ptr<SchemaRegistry> client, std::string type, bool protobuf)
+      : client_(std::move(client)), type_(std::move(type)), protobuf_(protobuf) {}
+
+  // Looks up the ids of `payloads` not seen yet. An error only when the
+  // registry cannot answer (Unavailable), as Decoder::Prepare.
+  Status Prepare(const std::vector<std::string_view>& payloads);
+
+  // Why payloads with schema `id` are malformed, or "" when they are not
+  // (the registry has it, or it was never looked up).
+  const std::string& Problem(uint32_t id) const;
+
+ private:
+  std::shared_ptr<SchemaRegistry> client_;
+  std::string type_;
+  bool protobuf_;
+  std::map<uint32_t, std::string> checked_;  // "" found, else why not
+};
+
 }  // namespace weir::format

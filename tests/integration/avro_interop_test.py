@@ -19,16 +19,15 @@ import io
 import json
 import os
 import shutil
-import signal
 import struct
 import subprocess
 import sys
 import tempfile
-import time
 
 import avro.io
 import avro.schema
-from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+from interop_util import consume, fail, start_dev_broker, stop
+from kafka import KafkaProducer
 
 WRITER_V1 = {
     "type": "record", "name": "Order", "namespace": "shop",
@@ -80,27 +79,14 @@ def framed(schema_id, payload):
     return b"\x00" + struct.pack(">I", schema_id) + payload
 
 
-def fail(msg):
-    print("FAIL: " + msg, file=sys.stderr)
-    sys.exit(1)
-
 
 def main():
     weir, broker_bin = sys.argv[1], sys.argv[2]
     work = tempfile.mkdtemp(prefix="weir-avro-interop.")
     broker = None
     try:
-        addr_file = os.path.join(work, "address")
-        broker = subprocess.Popen(
-            [broker_bin, "--topic", "plain:1", "--topic", "framed:1", "--topic", "out:1",
-             "--topic", "dlq:1", "--address-file", addr_file],
-            stdout=subprocess.DEVNULL, stderr=open(os.path.join(work, "broker.err"), "w"))
-        deadline = time.time() + 15
-        while not (os.path.exists(addr_file) and os.path.getsize(addr_file) > 0):
-            if time.time() > deadline or broker.poll() is not None:
-                fail("the dev broker did not start")
-            time.sleep(0.05)
-        bootstrap = open(addr_file).read().strip()
+        broker, bootstrap = start_dev_broker(broker_bin, work,
+                                             ["plain:1", "framed:1", "out:1", "dlq:1"])
 
         base = datetime.datetime(2024, 5, 1, 12, 0, 0, tzinfo=UTC)
         plain_rows, expected = [], []
@@ -230,21 +216,12 @@ sinks:
             fail("expected one dead letter naming Avro, got %s" % dlq)
 
         # (2) the avro kafka sink, read back by python3-avro.
-        consumer = KafkaConsumer(bootstrap_servers=bootstrap, auto_offset_reset="earliest",
-                                 enable_auto_commit=False, consumer_timeout_ms=5000)
-        tp = TopicPartition("out", 0)
-        consumer.assign([tp])
-        consumer.seek_to_beginning(tp)
         reader = avro.io.DatumReader(avro.schema.parse(json.dumps(SINK)))
         back = []
-        for msg in consumer:
-            v = msg.value
+        for v in consume(bootstrap, "out", len(want)):
             if v[:5] != b"\x00" + struct.pack(">I", 42):
                 fail("avro sink message without the wire-format header: %r" % v[:8])
             back.append(reader.read(avro.io.BinaryDecoder(io.BytesIO(v[5:]))))
-            if len(back) == len(want):
-                break
-        consumer.close()
         want_back = sorted(({"user_id": w["user_id"], "amount": w["amount"], "qty": w["qty"],
                              "ts": w["ts"], "note": w["note"]} for w in want), key=key)
         back = sorted(back, key=key)
@@ -252,12 +229,7 @@ sinks:
             fail("avro sink rows differ:\n got  %s\n want %s" % (back, want_back))
         print("avro interop: %d rows in, json and avro out equal" % len(want))
     finally:
-        if broker is not None and broker.poll() is None:
-            broker.send_signal(signal.SIGTERM)
-            try:
-                broker.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                broker.kill()
+        stop(broker)
         shutil.rmtree(work, ignore_errors=True)
 
 

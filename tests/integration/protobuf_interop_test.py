@@ -17,14 +17,12 @@ import glob
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
-import time
 
-from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
-from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+from interop_util import consume, fail, message_classes, start_dev_broker, stop
+from kafka import KafkaProducer
 
 PROTO = """syntax = "proto3";
 package shop;
@@ -56,22 +54,6 @@ message Out {
 UTC = datetime.timezone.utc
 
 
-def fail(msg):
-    print("FAIL: " + msg, file=sys.stderr)
-    sys.exit(1)
-
-
-def classes(desc_path):
-    fds = descriptor_pb2.FileDescriptorSet()
-    with open(desc_path, "rb") as f:
-        fds.ParseFromString(f.read())
-    pool = descriptor_pool.DescriptorPool()
-    for fd in fds.file:
-        pool.Add(fd)
-    factory = message_factory.MessageFactory(pool)
-    return (factory.GetPrototype(pool.FindMessageTypeByName("shop.Order")),
-            factory.GetPrototype(pool.FindMessageTypeByName("shop.Out")))
-
 
 def iso_ms(dt):
     return dt.strftime("%Y-%m-%dT%H:%M:%S.") + "%03dZ" % (dt.microsecond // 1000)
@@ -88,18 +70,9 @@ def main():
         desc_path = os.path.join(work, "shop.desc")
         subprocess.run(["protoc", "--include_imports", "-I", work, "-I", "/usr/include",
                         "--descriptor_set_out=" + desc_path, proto_path], check=True)
-        Order, Out = classes(desc_path)
+        Order, Out = message_classes(desc_path, "shop.Order", "shop.Out")
 
-        addr_file = os.path.join(work, "address")
-        broker = subprocess.Popen(
-            [broker_bin, "--topic", "orders:1", "--topic", "out:1", "--address-file", addr_file],
-            stdout=subprocess.DEVNULL, stderr=open(os.path.join(work, "broker.err"), "w"))
-        deadline = time.time() + 15
-        while not (os.path.exists(addr_file) and os.path.getsize(addr_file) > 0):
-            if time.time() > deadline or broker.poll() is not None:
-                fail("the dev broker did not start")
-            time.sleep(0.05)
-        bootstrap = open(addr_file).read().strip()
+        broker, bootstrap = start_dev_broker(broker_bin, work, ["orders:1", "out:1"])
 
         base = datetime.datetime(2024, 5, 1, 12, 0, 0, tzinfo=UTC)
         payloads, want = [], []
@@ -195,21 +168,13 @@ sinks:
         if len(dlq) != 1 or "protobuf" not in dlq[0].get("error", ""):
             fail("expected one dead letter naming protobuf, got %s" % dlq)
 
-        consumer = KafkaConsumer(bootstrap_servers=bootstrap, auto_offset_reset="earliest",
-                                 enable_auto_commit=False, consumer_timeout_ms=5000)
-        tp = TopicPartition("out", 0)
-        consumer.assign([tp])
-        consumer.seek_to_beginning(tp)
         back = []
-        for msg in consumer:
+        for value in consume(bootstrap, "out", len(want)):
             o = Out()
-            o.ParseFromString(msg.value)
+            o.ParseFromString(value)
             back.append({"user_id": o.user_id, "qty": o.qty, "amount": o.amount,
                          "ts": iso_ms(o.ts.ToDatetime()),
                          "status": descriptor_name(o), "note": o.note})
-            if len(back) == len(want):
-                break
-        consumer.close()
         want_back = sorted(({k: w[k] for k in ("user_id", "qty", "amount", "ts", "status",
                                                "note")} for w in want), key=key)
         back = sorted(back, key=key)
@@ -217,12 +182,7 @@ sinks:
             fail("protobuf sink rows differ:\n got  %s\n want %s" % (back, want_back))
         print("protobuf interop: %d rows in, json and protobuf out equal" % len(want))
     finally:
-        if broker is not None and broker.poll() is None:
-            broker.send_signal(signal.SIGTERM)
-            try:
-                broker.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                broker.kill()
+        stop(broker)
         shutil.rmtree(work, ignore_errors=True)
 
 

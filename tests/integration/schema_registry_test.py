@@ -25,13 +25,11 @@ import io
 import json
 import os
 import shutil
-import signal
 import struct
 import subprocess
 import sys
 import tempfile
 import threading
-import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import unquote
 
@@ -40,8 +38,8 @@ import avro.schema
 from confluent_kafka.schema_registry import SchemaRegistryClient
 from confluent_kafka.schema_registry.protobuf import ProtobufSerializer
 from confluent_kafka.serialization import MessageField, SerializationContext
-from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
-from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+from interop_util import consume, fail, message_classes, start_dev_broker, stop
+from kafka import KafkaProducer
 
 ORDER_V1 = {"type": "record", "name": "Order", "namespace": "shop", "fields": [
     {"name": "user", "type": "string"},
@@ -121,10 +119,6 @@ def serve(registry):
     return server
 
 
-def fail(msg):
-    print("FAIL: " + msg, file=sys.stderr)
-    sys.exit(1)
-
 
 def frame(sid, body, indexes=b""):
     return struct.pack(">bI", 0, sid) + indexes + body
@@ -136,21 +130,6 @@ def avro_bytes(schema, record):
     return buf.getvalue()
 
 
-def consume(bootstrap, topic, n):
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap, auto_offset_reset="earliest",
-                             enable_auto_commit=False, consumer_timeout_ms=5000)
-    tp = TopicPartition(topic, 0)
-    consumer.assign([tp])
-    consumer.seek_to_beginning(tp)
-    out = []
-    for msg in consumer:
-        out.append(msg.value)
-        if len(out) == n:
-            break
-    consumer.close()
-    return out
-
-
 def main():
     weir, broker_bin = sys.argv[1], sys.argv[2]
     work = tempfile.mkdtemp(prefix="weir-schema-registry.")
@@ -160,19 +139,8 @@ def main():
         server = serve(registry)
         url = "http://127.0.0.1:%d" % server.server_address[1]
 
-        addr_file = os.path.join(work, "address")
-        topics = []
-        for f in ("avro", "pb", "json"):
-            topics += ["--topic", f + "-in:1", "--topic", f + "-out:1"]
-        broker = subprocess.Popen([broker_bin] + topics + ["--address-file", addr_file],
-                                  stdout=subprocess.DEVNULL,
-                                  stderr=open(os.path.join(work, "broker.err"), "w"))
-        deadline = time.time() + 15
-        while not (os.path.exists(addr_file) and os.path.getsize(addr_file) > 0):
-            if time.time() > deadline or broker.poll() is not None:
-                fail("the dev broker did not start")
-            time.sleep(0.05)
-        bootstrap = open(addr_file).read().strip()
+        broker, bootstrap = start_dev_broker(
+            broker_bin, work, [f + d + ":1" for f in ("avro", "pb", "json") for d in ("-in", "-out")])
         producer = KafkaProducer(bootstrap_servers=bootstrap)
 
         rows = [{"user": "u%d" % i, "amount": i * 0.5, "qty": i if i % 2 else 1}
@@ -197,15 +165,7 @@ def main():
         desc_path = os.path.join(work, "shop.desc")
         subprocess.run(["protoc", "-I", work, "--descriptor_set_out=" + desc_path, proto_path],
                        check=True)
-        fds = descriptor_pb2.FileDescriptorSet()
-        with open(desc_path, "rb") as f:
-            fds.ParseFromString(f.read())
-        pool = descriptor_pool.DescriptorPool()
-        for fd in fds.file:
-            pool.Add(fd)
-        factory = message_factory.MessageFactory(pool)
-        Order = factory.GetPrototype(pool.FindMessageTypeByName("shop.Order"))
-        Out = factory.GetPrototype(pool.FindMessageTypeByName("shop.Out"))
+        Order, Out = message_classes(desc_path, "shop.Order", "shop.Out")
         serializer = ProtobufSerializer(Order, SchemaRegistryClient({"url": url}))
         ctx = SerializationContext("pb-in", MessageField.VALUE)
         for r in rows:
@@ -319,12 +279,7 @@ sinks:
               (len(fetches), len(registry.requests) - len(fetches)))
         print("3 passed, 0 failed")
     finally:
-        if broker is not None and broker.poll() is None:
-            broker.send_signal(signal.SIGTERM)
-            try:
-                broker.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                broker.kill()
+        stop(broker)
         if server is not None:
             server.shutdown()
         shutil.rmtree(work, ignore_errors=True)
