@@ -411,6 +411,11 @@ rocksdb::Options MakeOptions(const RocksDbOptions& o, const std::shared_ptr<rock
   table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
   table.whole_key_filtering = true;
   options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
+  // A bloom filter over the memtable's keys too: most state reads of a
+  // window or keyed operator ask for a key that is not there yet (a new
+  // key or window), and without it each such Get walks the skip list.
+  options.memtable_whole_key_filtering = true;
+  options.memtable_prefix_bloom_size_ratio = 0.05;
   // List state (Append) is stored as merge operands until compaction folds
   // them: without the operator, reads and compactions of such keys fail, so
   // every Open of a database (fresh, reopened or restored) sets it.
