@@ -3,25 +3,31 @@
 # build in build-bench/, builds weir and weir_bench, then runs the
 # micro-benchmarks and the Nexmark queries (built-in generator, `weir local`)
 # at parallelism 1 and 2, without checkpoints and with a checkpoint every
-# second, several rounds each, and prints medians and ratios. Machine-readable
-# results: build-bench/results.json.
+# second, several rounds each, and prints medians and ratios; then Kafka end
+# to end on the dev broker against a plain librdkafka loop
+# (tests/bench/kafka_e2e.py). Machine-readable results:
+# build-bench/results.json and build-bench/kafka_e2e.json.
 #
 #   tests/bench/run.sh [--runs N] [--events N] [--queries q0,q1,...]
 #                      [--parallelism 1,2] [--checkpoints none,1s]
 #                      [--micro-filter REGEX] [--min-time SECONDS]
-#                      [--skip-micro] [--skip-nexmark] [--build-dir DIR]
-#                      [--out FILE]
+#                      [--skip-micro] [--skip-nexmark] [--skip-kafka]
+#                      [--build-dir DIR] [--out FILE]
 #
 # Defaults: 3 runs, 2,000,000 events per Nexmark run, every query,
-# results in build-bench/results.json.
+# 800,000 Kafka messages, results in build-bench/.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 build="$root/build-bench"
 args=()
+kafka=1
+runs=3
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --build-dir) build="$(realpath -m "$2")"; shift 2 ;;
-    -h|--help) sed -n '2,16p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --skip-kafka) kafka=0; shift ;;
+    --runs) runs="$2"; args+=("$1" "$2"); shift 2 ;;
+    -h|--help) sed -n '2,18p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) args+=("$1"); shift ;;
   esac
 done
@@ -32,6 +38,9 @@ export CCACHE_DIR="${CCACHE_DIR:-$root/.cache/ccache}"
 # -Werror turns into a failed build. Only this build sees -O3.
 cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DWEIR_BENCH=ON \
   -DCMAKE_CXX_FLAGS=-Wno-restrict >/dev/null
-ninja -C "$build" weir weir_bench >/dev/null
+ninja -C "$build" weir weir_bench weir-dev-broker weir_kafka_loop >/dev/null
 
-exec python3 "$root/tests/bench/bench.py" --build-dir "$build" "${args[@]}"
+python3 "$root/tests/bench/bench.py" --build-dir "$build" "${args[@]}"
+if [[ $kafka == 1 ]]; then
+  python3 "$root/tests/bench/kafka_e2e.py" --build-dir "$build" --runs "$runs"
+fi
