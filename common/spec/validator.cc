@@ -510,8 +510,10 @@ class Validator {
                     std::map<std::string, std::string>* props, Secrets* secrets) {
     MapReader m(&r_, n, what + " security", {"protocol", "sasl", "ssl"});
     if (!m.ok()) return;
-    std::vector<std::pair<std::string, std::string>> set;
-    std::vector<std::pair<std::string, SecretRef>> set_secret;
+    // (Maps, not vectors of pairs: g++ 12 at -O3 reports a false
+    // -Warray-bounds on emplacing pairs here.)
+    std::map<std::string, std::string> set;
+    std::map<std::string, SecretRef> set_secret;
     YAML::Node sasl = m.Get("sasl"), ssl = m.Get("ssl"), proto = m.Get("protocol");
     std::string protocol =
         std::string(sasl.IsDefined() ? "sasl_" : "") + (ssl.IsDefined() ? "ssl" : "plaintext");
@@ -533,7 +535,7 @@ class Validator {
         r_.Error(m.KeyNode("ssl"),
                  "an 'ssl' block needs protocol ssl or sasl_ssl, not " + protocol);
     }
-    set.emplace_back("security.protocol", Upper(protocol));
+    set["security.protocol"] = Upper(protocol);
     if (sasl.IsDefined()) {
       MapReader s(&r_, sasl, what + " security sasl", {"mechanism", "username", "password"});
       if (s.ok()) {
@@ -544,12 +546,11 @@ class Validator {
         };
         if (auto v = need("mechanism"); v.IsDefined())
           if (auto mech = r_.Enum(v, "sasl mechanism", {"PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"}))
-            set.emplace_back("sasl.mechanism", *mech);
+            set["sasl.mechanism"] = *mech;
         if (auto v = need("username"); v.IsDefined())
-          if (auto user = r_.String(v, "sasl username")) set.emplace_back("sasl.username", *user);
+          if (auto user = r_.String(v, "sasl username")) set["sasl.username"] = *user;
         if (auto v = need("password"); v.IsDefined())
-          if (auto ref = ReadSecret(v, "sasl password"))
-            set_secret.emplace_back("sasl.password", *ref);
+          if (auto ref = ReadSecret(v, "sasl password")) set_secret["sasl.password"] = *ref;
         s.Finish();
       }
     }
@@ -561,19 +562,17 @@ class Validator {
                                     std::pair{"certificate", "ssl.certificate.location"},
                                     std::pair{"key", "ssl.key.location"}}) {
           if (auto v = s.Get(key); v.IsDefined())
-            if (auto path = r_.String(v, std::string("ssl ") + key))
-              set.emplace_back(setting, *path);
+            if (auto path = r_.String(v, std::string("ssl ") + key)) set[setting] = *path;
         }
         if (s.Has("certificate") != s.Has("key"))
           r_.Error(ssl, what +
                             " security ssl: a client certificate needs both 'certificate' "
                             "and 'key'");
         if (auto v = s.Get("key_password"); v.IsDefined())
-          if (auto ref = ReadSecret(v, "ssl key_password"))
-            set_secret.emplace_back("ssl.key.password", *ref);
+          if (auto ref = ReadSecret(v, "ssl key_password")) set_secret["ssl.key.password"] = *ref;
         if (auto v = s.Get("verify_hostname"); v.IsDefined())
           if (auto b = r_.Bool(v, "verify_hostname"))
-            set.emplace_back("ssl.endpoint.identification.algorithm", *b ? "https" : "none");
+            set["ssl.endpoint.identification.algorithm"] = *b ? "https" : "none";
         s.Finish();
       }
     }
