@@ -29,6 +29,8 @@ import sys
 import tempfile
 import time
 
+from benchlib import children_cpu
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 NEXMARK_DIR = os.path.join(ROOT, "config", "jobs", "nexmark")
 
@@ -167,12 +169,6 @@ def run_once(weir, job, parallelism, events, state_dir, timeout):
         res["records_in"] = int(m.group(1).replace(",", ""))
         res["records_out"] = int(m.group(2).replace(",", ""))
     return res
-
-
-def children_cpu():
-    import resource
-    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return ru.ru_utime + ru.ru_stime
 
 
 def run_nexmark(args):

@@ -20,7 +20,6 @@ import argparse
 import json
 import os
 import re
-import resource
 import shutil
 import statistics
 import subprocess
@@ -28,10 +27,7 @@ import sys
 import tempfile
 import time
 
-
-def children_cpu():
-    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return ru.ru_utime + ru.ru_stime
+from benchlib import children_cpu, start_dev_broker, stop
 
 
 def run(cmd, env=None, timeout=900):
@@ -101,17 +97,7 @@ def main():
         for r in range(args.runs):
             for kind in ("loop", "passthrough", "count"):
                 topics.append("%s-%d:%d" % (kind, r, args.partitions))
-        addr = os.path.join(work, "brokers")
-        cmd = [os.path.join(build, "weir-dev-broker"), "--address-file", addr]
-        for t in topics:
-            cmd += ["--topic", t]
-        broker = subprocess.Popen(cmd, stdout=subprocess.DEVNULL,
-                                  stderr=open(os.path.join(work, "broker.log"), "w"))
-        for _ in range(200):
-            if os.path.exists(addr) and os.path.getsize(addr) > 0:
-                break
-            time.sleep(0.05)
-        bootstrap = open(addr).read().strip()
+        broker, bootstrap = start_dev_broker(build, work, topics)
 
         # Input: records round robin over the partitions, ~60 bytes each,
         # event time advancing 1 ms per record.
@@ -177,9 +163,7 @@ def main():
                        "runs": results, "medians": summary}, f, indent=2)
         print("\nresults: %s" % out)
     finally:
-        if broker is not None:
-            broker.terminate()
-            broker.wait(timeout=10)
+        stop(broker)
         shutil.rmtree(work, ignore_errors=True)
 
 

@@ -25,6 +25,8 @@ import subprocess
 import tempfile
 import time
 
+from benchlib import start_dev_broker, stop
+
 JOB = """name: latency-%(mode_name)s
 checkpoint: {mode: %(mode)s, interval: %(interval)s}
 sources:
@@ -74,16 +76,8 @@ def main():
         topics = []
         for r in range(args.runs):
             for m in modes:
-                topics += ["--topic", "in-%s-%d:4" % (m, r), "--topic", "out-%s-%d:4" % (m, r)]
-        addr = os.path.join(work, "brokers")
-        broker = subprocess.Popen([os.path.join(build, "weir-dev-broker"), "--address-file", addr]
-                                  + topics, stdout=subprocess.DEVNULL,
-                                  stderr=open(os.path.join(work, "broker.log"), "w"))
-        for _ in range(200):
-            if os.path.exists(addr) and os.path.getsize(addr) > 0:
-                break
-            time.sleep(0.05)
-        bootstrap = open(addr).read().strip()
+                topics += ["in-%s-%d:4" % (m, r), "out-%s-%d:4" % (m, r)]
+        broker, bootstrap = start_dev_broker(build, work, topics)
         for r in range(args.runs):
             for m in modes:
                 job = os.path.join(work, "job-%s-%d.yaml" % (m, r))
@@ -126,9 +120,7 @@ def main():
                        "medians": summary}, f, indent=2)
         print("\nresults: %s" % out)
     finally:
-        if broker is not None:
-            broker.terminate()
-            broker.wait(timeout=10)
+        stop(broker)
         shutil.rmtree(work, ignore_errors=True)
 
 

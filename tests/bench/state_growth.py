@@ -14,12 +14,13 @@ import argparse
 import json
 import os
 import re
-import resource
 import shutil
 import statistics
 import subprocess
 import tempfile
 import time
+
+from benchlib import children_cpu
 
 JOB = """name: state-growth
 # RocksDB state (a job without checkpoints keeps state in memory); no
@@ -42,11 +43,6 @@ operators:
 sinks:
   out: {from: counts, type: blackhole}
 """
-
-
-def children_cpu():
-    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return ru.ru_utime + ru.ru_stime
 
 
 def dir_size(path):

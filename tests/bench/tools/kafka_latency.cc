@@ -116,7 +116,7 @@ int main(int argc, char** argv) {
   });
 
   rd_kafka_t* producer =
-      Client(RD_KAFKA_PRODUCER, brokers, {{"linger.ms", "0"}, {"acks", "all"}});
+      Client(RD_KAFKA_PRODUCER, brokers, {{"linger.ms", "1"}, {"acks", "all"}});
   rd_kafka_topic_t* rkt = rd_kafka_topic_new(producer, in, nullptr);
   const auto start = std::chrono::steady_clock::now();
   char buf[96];
