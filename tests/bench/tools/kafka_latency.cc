@@ -94,8 +94,8 @@ int main(int argc, char** argv) {
   latencies_ms.reserve(static_cast<size_t>(total));
   int64_t received = 0;
   std::thread reader([&] {
-    const auto give_up = std::chrono::steady_clock::now() +
-                         std::chrono::duration<double>(seconds + 30);
+    const auto give_up =
+        std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds + 30);
     while (received < total && std::chrono::steady_clock::now() < give_up) {
       rd_kafka_message_t* m = rd_kafka_consumer_poll(consumer, 50);
       if (!m) {
@@ -115,8 +115,7 @@ int main(int argc, char** argv) {
     }
   });
 
-  rd_kafka_t* producer =
-      Client(RD_KAFKA_PRODUCER, brokers, {{"linger.ms", "1"}, {"acks", "all"}});
+  rd_kafka_t* producer = Client(RD_KAFKA_PRODUCER, brokers, {{"linger.ms", "1"}, {"acks", "all"}});
   rd_kafka_topic_t* rkt = rd_kafka_topic_new(producer, in, nullptr);
   const auto start = std::chrono::steady_clock::now();
   char buf[96];
@@ -137,8 +136,9 @@ int main(int argc, char** argv) {
   std::sort(latencies_ms.begin(), latencies_ms.end());
   auto at = [&](double q) {
     if (latencies_ms.empty()) return -1.0;
-    return latencies_ms[std::min(latencies_ms.size() - 1,
-                                 static_cast<size_t>(q * static_cast<double>(latencies_ms.size())))];
+    return latencies_ms[std::min(
+        latencies_ms.size() - 1,
+        static_cast<size_t>(q * static_cast<double>(latencies_ms.size())))];
   };
   std::printf("sent %lld received %lld p50_ms %.2f p90_ms %.2f p99_ms %.2f max_ms %.2f\n",
               static_cast<long long>(total), static_cast<long long>(received), at(0.5), at(0.9),
