@@ -14,7 +14,7 @@ TEST_PKGS=(
   googletest libgtest-dev libgmock-dev libbenchmark-dev
   clang libclang-rt-14-dev
   kcat python3 python3-kafka python3-avro python3-protobuf python3-grpcio postgresql
-  python3-confluent-kafka
+  python3-confluent-kafka python3-requests
   prometheus iproute2 openssl socat
 )
 
