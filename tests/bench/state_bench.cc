@@ -24,6 +24,7 @@ struct Fixture {
     if (state.range(0) != 0) {
       state::RocksDbOptions ro;
       ro.dir = dir.path() + "/db";
+      ro.task_cache_bytes = 0;  // RocksDB's own cost of each call (window_bench has the cache)
       auto opened = state::RocksDbStore::Open(ro);
       if (!opened.ok()) {
         state.SkipWithError(opened.status().message().c_str());

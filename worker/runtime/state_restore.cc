@@ -1,7 +1,9 @@
 #include "worker/runtime/state_restore.h"
 
 #include <algorithm>
+#include <cstdlib>
 #include <filesystem>
+#include <string>
 
 #include "common/checkpoint/storage.h"
 
@@ -23,6 +25,20 @@ bool Covers(const std::vector<KeyGroupRange>& owned, const std::vector<KeyGroupR
   int size = 0;
   for (const auto& r : part) size += r.size();
   return Overlap(owned, part) == size;
+}
+
+// WEIR_STATE_CACHE_MB: each task's write-back state cache
+// (RocksDbOptions::task_cache_bytes), in MiB; 0 writes through.
+Status ApplyStateCacheSetting(state::RocksDbOptions* ro) {
+  const char* env = std::getenv("WEIR_STATE_CACHE_MB");
+  if (!env || !*env) return Status::OK();
+  char* end = nullptr;
+  const unsigned long long mb = std::strtoull(env, &end, 10);
+  if (*end != '\0' || env[0] == '-' || mb > (1ull << 20))
+    return Status::InvalidArgument("WEIR_STATE_CACHE_MB: expected MiB from 0 to 1048576, got '" +
+                                   std::string(env) + "'");
+  ro->task_cache_bytes = mb << 20;
+  return Status::OK();
 }
 
 }  // namespace
@@ -71,6 +87,7 @@ Result<std::unique_ptr<state::RocksDbStore>> OpenAttemptState(
         checkpoint::CheckpointStorage::DownloadDb(restore_path, parts.front()->manifest, db_dir));
   state::RocksDbOptions ro;
   ro.dir = db_dir;
+  WEIR_RETURN_IF_ERROR(ApplyStateCacheSetting(&ro));
   WEIR_ASSIGN_OR_RETURN(auto store, state::RocksDbStore::Open(ro));
   if (parts.empty()) return store;
   if (!Covers(owned, parts.front()->key_groups))

@@ -337,6 +337,10 @@ Status Task::Snapshot(int64_t id, bool finished) {
         for (auto& w : port)
           if (!w->SendBarrier(id)) return Status::Cancelled("cancelled");
   }
+  // The process's state snapshot is taken once every task acked: this task's
+  // cached state writes must be in the store by then.
+  Status flushed = state_->Flush();
+  if (!flushed.ok()) return Status(flushed.code(), "state: " + flushed.message());
   last_barrier_ = id;
   if (!checkpointer_->Ack(index_, id, std::move(snap), finished))
     return Status::Cancelled("cancelled");

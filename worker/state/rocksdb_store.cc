@@ -28,6 +28,7 @@
 #include <map>
 #include <mutex>
 #include <system_error>
+#include <unordered_map>
 #include <utility>
 
 namespace weir::state {
@@ -92,10 +93,6 @@ Status CheckKeyGroup(int kg) {
   if (kg < 0 || kg > kMaxKeyGroup)
     return Status::InvalidArgument("key group " + std::to_string(kg) + " out of range [0, 65535]");
   return Status::OK();
-}
-
-rocksdb::Slice ToSlice(std::string_view s) {
-  return rocksdb::Slice(s.data(), s.size());
 }
 
 // The merge operator of list state (list_state.h). Operands are framed
@@ -260,10 +257,28 @@ struct RocksDbStore::Impl : StoreCore {};
 
 namespace {
 
-// One task thread's view. Reuses its key buffer across calls.
+// One task thread's view, with a write-back cache in front of the database.
+//
+// Operators read and rewrite the same entries batch after batch (a window's
+// accumulators, a keyed count, a join's list until it expires), and each
+// RocksDB call costs microseconds. The view keeps the entries it touched in a
+// hash map: a Get is answered from it, and writes stay in it, marked dirty,
+// until Flush writes them all in WriteBatches. Each entry is one of
+//   kValue   the full value (clean: what the database has; dirty: to Put),
+//   kAbsent  no value (clean: the database has none; dirty: to Delete),
+//   kMerge   list elements appended on top of whatever the database has (an
+//            Append to an entry never read: a Merge at Flush, as before);
+//            clean with no elements = a slot that knows nothing yet.
+// The runtime flushes before a task acks a barrier, so the local checkpoint
+// (taken once every task of the process acked) holds every write made before
+// the barrier. Writes made after the last checkpoint and lost in a crash are
+// recomputed from the sources, as they were without the cache (the WAL is
+// off). Scans flush first, then read the database. When the cache holds more
+// than RocksDbOptions::task_cache_bytes it is flushed and emptied.
 class RocksDbBackend final : public KeyedStateBackend {
  public:
-  explicit RocksDbBackend(StoreCore* impl) : impl_(impl) {}
+  explicit RocksDbBackend(StoreCore* impl)
+      : impl_(impl), capacity_(impl->options.task_cache_bytes) {}
 
   StateId Register(std::string_view op, std::string_view name) override {
     return impl_->Register(op, name);
@@ -272,36 +287,52 @@ class RocksDbBackend final : public KeyedStateBackend {
   Status Put(StateId id, int kg, std::string_view key, std::string_view value) override {
     WEIR_RETURN_IF_ERROR(CheckKeyGroup(kg));
     MakeKey(id, kg, key);
-    rocksdb::Status s = impl_->db->Put(impl_->write_options, key_, ToSlice(value));
-    if (!s.ok()) return FromRocks(s, "put into " + impl_->options.dir);
-    return Status::OK();
+    Slot& slot = Touch();
+    SetValue(slot.second, value);
+    slot.second.kind = kValue;
+    MarkDirty(slot);
+    return MaybeEvict();
   }
 
   Result<bool> Get(StateId id, int kg, std::string_view key, std::string* value) override {
     WEIR_RETURN_IF_ERROR(CheckKeyGroup(kg));
     MakeKey(id, kg, key);
-    // RocksDB writes a merge result (list state) after what *value holds.
-    value->clear();
-    rocksdb::Status s = impl_->db->Get(impl_->read_options, key_, value);
-    if (s.IsNotFound()) return false;
-    if (!s.ok()) return FromRocks(s, "get from " + impl_->options.dir);
-    return true;
+    Slot& slot = Touch();
+    Entry& e = slot.second;
+    if (e.kind == kMerge) {
+      // RocksDB writes a merge result (list state) after what the string holds.
+      read_.clear();
+      rocksdb::Status s = impl_->db->Get(impl_->read_options, key_, &read_);
+      if (!s.ok() && !s.IsNotFound()) return FromRocks(s, "get from " + impl_->options.dir);
+      if (s.IsNotFound() && e.value.empty()) {
+        e.kind = kAbsent;  // clean: nothing appended either
+      } else {
+        read_.append(e.value);  // the database's value, then the pending appends
+        SetValue(e, read_);
+        e.kind = kValue;  // dirty when appends were pending, as before
+      }
+    }
+    const bool found = e.kind != kAbsent;
+    if (found) value->assign(e.value);
+    WEIR_RETURN_IF_ERROR(MaybeEvict());
+    return found;
   }
 
   Status Delete(StateId id, int kg, std::string_view key) override {
     WEIR_RETURN_IF_ERROR(CheckKeyGroup(kg));
     MakeKey(id, kg, key);
-    rocksdb::Status s = impl_->db->Delete(impl_->write_options, key_);
-    if (!s.ok()) return FromRocks(s, "delete from " + impl_->options.dir);
-    return Status::OK();
+    Slot& slot = Touch();
+    if (slot.second.kind == kAbsent && !slot.second.dirty) return Status::OK();  // known absent
+    SetValue(slot.second, {});
+    slot.second.kind = kAbsent;
+    MarkDirty(slot);
+    return MaybeEvict();
   }
 
   Status Append(StateId id, int kg, std::string_view key, std::string_view element) override {
-    WEIR_RETURN_IF_ERROR(CheckKeyGroup(kg));
-    MakeKey(id, kg, key);
     operand_.clear();
     AppendListElement(element, &operand_);
-    return Merge(operand_);
+    return AppendFramed(id, kg, key, operand_);
   }
 
   Status AppendFramed(StateId id, int kg, std::string_view key, std::string_view framed) override {
@@ -310,11 +341,22 @@ class RocksDbBackend final : public KeyedStateBackend {
       return Status::InvalidArgument("AppendFramed: not a list of framed elements");
     if (framed.empty()) return Status::OK();
     MakeKey(id, kg, key);
-    return Merge(framed);
+    Slot& slot = Touch();
+    Entry& e = slot.second;
+    if (e.kind == kAbsent) {
+      SetValue(e, framed);
+      e.kind = kValue;
+    } else {  // kValue or kMerge: the elements go after the ones there
+      bytes_ += framed.size();
+      e.value.append(framed);
+    }
+    MarkDirty(slot);
+    return MaybeEvict();
   }
 
   Status ScanPrefix(StateId id, int kg, std::string_view prefix, const ScanFn& fn) override {
     WEIR_RETURN_IF_ERROR(CheckKeyGroup(kg));
+    WEIR_RETURN_IF_ERROR(Flush());
     // Local bounds, so that fn may call Get (which reuses key_).
     std::string lower, upper;
     SetPrefix(id, kg, &lower);
@@ -343,6 +385,7 @@ class RocksDbBackend final : public KeyedStateBackend {
     int start = std::max(range.start, 0);
     int end = std::min(range.end, kMaxKeyGroup);
     if (end < start) return Status::OK();
+    WEIR_RETURN_IF_ERROR(Flush());
     // Local bounds (6 or 4 bytes: no allocation), so that fn may call Get.
     std::string lower, upper;
     SetPrefix(id, start, &lower);
@@ -365,21 +408,101 @@ class RocksDbBackend final : public KeyedStateBackend {
     return Status::OK();
   }
 
+  Status Flush() override {
+    if (dirty_.empty()) return Status::OK();
+    rocksdb::WriteBatch batch;
+    for (Slot* slot : dirty_) {
+      const std::string& k = slot->first;
+      const Entry& e = slot->second;
+      rocksdb::Status s = e.kind == kValue    ? batch.Put(k, e.value)
+                          : e.kind == kAbsent ? batch.Delete(k)
+                                              : batch.Merge(k, e.value);
+      if (!s.ok()) return FromRocks(s, "write batch for " + impl_->options.dir);
+      if (batch.GetDataSize() >= kImportBatchBytes) WEIR_RETURN_IF_ERROR(Write(&batch));
+    }
+    WEIR_RETURN_IF_ERROR(Write(&batch));
+    for (Slot* slot : dirty_) {
+      if (slot->second.kind == kMerge) {  // the merged value is unknown: forget it
+        bytes_ -= EntryBytes(*slot);
+        cache_.erase(cache_.find(std::string_view(slot->first)));
+      } else {
+        slot->second.dirty = false;
+      }
+    }
+    dirty_.clear();
+    return Status::OK();
+  }
+
  private:
+  enum Kind : uint8_t { kValue, kAbsent, kMerge };
+  struct Entry {
+    std::string value;
+    Kind kind = kMerge;
+    bool dirty = false;
+  };
+  struct Hash {
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  };
+  using Map = std::unordered_map<std::string, Entry, Hash, std::equal_to<>>;
+  using Slot = Map::value_type;
+  static constexpr size_t kEntryOverhead = 96;  // node, hash, strings: about
+
+  static size_t EntryBytes(const Slot& s) {
+    return s.first.size() + s.second.value.size() + kEntryOverhead;
+  }
+
   void MakeKey(StateId id, int kg, std::string_view key) {
     SetPrefix(id, kg, &key_);
     key_.append(key);
   }
 
-  // Merges `operand` (framed elements) into the list under key_.
-  Status Merge(std::string_view operand) {
-    rocksdb::Status s = impl_->db->Merge(impl_->write_options, key_, ToSlice(operand));
-    if (!s.ok()) return FromRocks(s, "append in " + impl_->options.dir);
+  // The cache slot of key_, created (knowing nothing: kMerge, no elements,
+  // clean) when missing.
+  Slot& Touch() {
+    auto it = cache_.find(std::string_view(key_));
+    if (it == cache_.end()) {
+      it = cache_.emplace(key_, Entry{}).first;
+      bytes_ += EntryBytes(*it);
+    }
+    return *it;
+  }
+
+  void SetValue(Entry& e, std::string_view value) {
+    bytes_ = bytes_ - e.value.size() + value.size();
+    e.value.assign(value);
+  }
+
+  void MarkDirty(Slot& slot) {
+    if (slot.second.dirty) return;
+    slot.second.dirty = true;
+    dirty_.push_back(&slot);
+  }
+
+  // Over capacity: write everything back and start empty.
+  Status MaybeEvict() {
+    if (bytes_ <= capacity_) return Status::OK();
+    WEIR_RETURN_IF_ERROR(Flush());
+    cache_.clear();
+    bytes_ = 0;
+    return Status::OK();
+  }
+
+  Status Write(rocksdb::WriteBatch* batch) {
+    if (batch->Count() == 0) return Status::OK();
+    rocksdb::Status s = impl_->db->Write(impl_->write_options, batch);
+    if (!s.ok()) return FromRocks(s, "write to " + impl_->options.dir);
+    batch->Clear();
     return Status::OK();
   }
 
   StoreCore* impl_;
+  const uint64_t capacity_;
+  Map cache_;
+  std::vector<Slot*> dirty_;  // slots with dirty set, in the order they became dirty
+  uint64_t bytes_ = 0;        // what cache_ holds, about
   std::string key_;
+  std::string read_;     // Get's database read
   std::string operand_;  // Append's framed element
 };
 

@@ -29,9 +29,16 @@
 // ScanPrefix iterates with both bounds set: [prefix of (id, key group) +
 // prefix, its successor), so only the matching keys are read.
 //
-// RocksDB is the truth: there is no write-back cache that a crash could lose
-// between a checkpoint and the next (the WAL is disabled: state written after
-// the last checkpoint is recomputed from the sources on recovery anyway).
+// Write-back cache: each view keeps the entries its task touched in memory
+// (clean copies and dirty writes) and writes the dirty ones to RocksDB in
+// WriteBatches when its Flush is called, which the runtime does before a task
+// acks a checkpoint barrier, or when the cache outgrows task_cache_bytes.
+// Scans flush the view first. So a local checkpoint holds every write made
+// before the barrier, and what a crash loses (writes after the last
+// checkpoint) is recomputed from the sources on recovery, as it would be
+// without the cache (the WAL is disabled). Writes through one view are seen
+// by another only after the first one flushes: tasks never share keys (each
+// owns its operators' states in its key groups).
 #pragma once
 
 #include <cstdint>
@@ -53,6 +60,12 @@ struct RocksDbOptions {
   std::string dir;                            // created when missing
   uint64_t block_cache_bytes = 256ull << 20;  // shared LRU cache for reads
   uint64_t write_buffer_bytes = 64ull << 20;  // memtable size before a flush
+  // Each task's write-back cache (see below): the entries a task touched are
+  // read from and written to memory, and reach RocksDB at each checkpoint
+  // barrier, or all at once when the cache grows past this size (then it
+  // starts empty). Bigger keeps more of a large working set in memory; 0
+  // writes through (every call reaches RocksDB at once).
+  uint64_t task_cache_bytes = 64ull << 20;
 };
 
 class RocksDbStore {

@@ -76,6 +76,13 @@ class KeyedStateBackend {
   // backend inside fn is not allowed.
   virtual Status ScanPrefix(StateId id, int key_group, std::string_view prefix,
                             const ScanFn& fn) = 0;
+
+  // Writes back what the backend holds in memory only (RocksDbStore's views
+  // cache entries), so that a snapshot of the store sees every write made so
+  // far. The task calls it when it reaches a checkpoint barrier, before it
+  // acks. An error here fails the task, which restarts from the last
+  // checkpoint.
+  virtual Status Flush() = 0;
 };
 
 std::unique_ptr<KeyedStateBackend> MakeMemoryStateBackend();

@@ -400,6 +400,7 @@ std::unique_ptr<RocksDbStore> OpenDb(const std::string& dir) {
   o.dir = dir;
   o.write_buffer_bytes = 256 << 10;
   o.block_cache_bytes = 1 << 20;
+  o.task_cache_bytes = 0;  // write-through: the tests checkpoint the database directly
   auto r = RocksDbStore::Open(o);
   EXPECT_TRUE(r.ok()) << r.status().ToString();
   return r.ok() ? std::move(r).value() : nullptr;
@@ -578,6 +579,7 @@ TEST(CheckpointStorage, RestoredRocksDbGivesTheDataBackAndLeavesStorageAlone) {
   StateId id = view->Register("op", "counts");
   for (int i = 0; i < 3000; ++i)
     ASSERT_TRUE(view->Put(id, i % 64, "k" + std::to_string(i), "v1-" + std::to_string(i)).ok());
+  ASSERT_TRUE(view->Flush().ok());  // as a task does at the barrier
   ASSERT_TRUE(live->CreateLocalCheckpoint(tmp.Sub("local1")).ok());
   std::string m1 = Checkpoint(*storage, 1, tmp.Sub("local1"));
   auto shared1 = SharedFiles(*storage);
@@ -587,6 +589,7 @@ TEST(CheckpointStorage, RestoredRocksDbGivesTheDataBackAndLeavesStorageAlone) {
   // still live (too few for a compaction) and are not copied again.
   for (int i = 3000; i < 3500; ++i)
     ASSERT_TRUE(view->Put(id, i % 64, "k" + std::to_string(i), "v1-" + std::to_string(i)).ok());
+  ASSERT_TRUE(view->Flush().ok());
   ASSERT_TRUE(live->CreateLocalCheckpoint(tmp.Sub("local2")).ok());
   std::string m2 = Checkpoint(*storage, 2, tmp.Sub("local2"));
   auto shared2 = SharedFiles(*storage);
@@ -630,6 +633,7 @@ TEST(CheckpointStorage, RestoredRocksDbGivesTheDataBackAndLeavesStorageAlone) {
     for (int round = 0; round < 3; ++round) {
       for (int i = 0; i < 3500; ++i)
         ASSERT_TRUE(v->Put(id, i % 64, "k" + std::to_string(i), "changed").ok());
+      ASSERT_TRUE(v->Flush().ok());
       ASSERT_TRUE((*r1)->CreateLocalCheckpoint(tmp.Sub("scratch" + std::to_string(round))).ok());
     }
     ASSERT_TRUE((*r1)->DropKeyGroupsOutside({{0, 10}}).ok());

@@ -88,6 +88,7 @@ TEST_F(CheckpointerTest, StateIsSnapshotWhenEveryRunningTaskAckedAndThenComplete
   auto state = store_->NewBackend();
   auto id_state = state->Register("op", "s");
   ASSERT_TRUE(state->Put(id_state, 3, "k", "before").ok());
+  ASSERT_TRUE(state->Flush().ok());  // as a task does before it acks
   auto id = cp_->Trigger(false);
   ASSERT_TRUE(id);
   // Task 0 acks and must wait for task 1: the state snapshot is not taken yet.

@@ -32,6 +32,7 @@ std::unique_ptr<RocksDbStore> OpenStore(const std::string& dir, uint64_t cache =
   o.dir = dir;
   o.block_cache_bytes = cache;
   o.write_buffer_bytes = write_buffer;
+  o.task_cache_bytes = 0;  // write-through: these tests look at the database itself
   auto r = RocksDbStore::Open(o);
   EXPECT_TRUE(r.ok()) << r.status().ToString();
   return r.ok() ? std::move(r).value() : nullptr;

@@ -45,11 +45,13 @@ class ScratchDir {
   std::string path_;
 };
 
-std::unique_ptr<RocksDbStore> OpenDb(const std::string& dir) {
+// task_cache_bytes 0 (write-through) unless a test is about the views' cache.
+std::unique_ptr<RocksDbStore> OpenDb(const std::string& dir, uint64_t task_cache_bytes = 0) {
   RocksDbOptions o;
   o.dir = dir;
   o.block_cache_bytes = 4 << 20;
   o.write_buffer_bytes = 1 << 20;
+  o.task_cache_bytes = task_cache_bytes;
   auto r = RocksDbStore::Open(o);
   EXPECT_TRUE(r.ok()) << r.status().ToString();
   return r.ok() ? std::move(r).value() : nullptr;
@@ -369,10 +371,14 @@ TEST_P(TypedStateTest, ScanPrefixBounds) {
   EXPECT_EQ(reads, 5);
 }
 
-// Both backends, the same random operations, the same answers.
-TEST(TypedStateEquivalence, RandomOperations) {
+// Both backends, the same random operations, the same answers; RocksDB with
+// its views' cache off (write-through), small (evicted every few calls) and
+// big (never evicted), flushed at random moments.
+class TypedStateEquivalence : public ::testing::TestWithParam<uint64_t> {};
+
+TEST_P(TypedStateEquivalence, RandomOperations) {
   ScratchDir dir;
-  auto store = OpenDb(dir.Sub("db"));
+  auto store = OpenDb(dir.Sub("db"), GetParam());
   ASSERT_NE(store, nullptr);
   std::unique_ptr<KeyedStateBackend> b[2] = {MakeMemoryStateBackend(), store->NewBackend()};
   StateId ids[2][2];
@@ -433,11 +439,19 @@ TEST(TypedStateEquivalence, RandomOperations) {
                                })
                         .ok());
       EXPECT_EQ(e[0], e[1]);
+    } else if (op < 99) {
+      ASSERT_TRUE(b[1]->Flush().ok());
     } else {
       ASSERT_TRUE(store->Compact().ok());
     }
   }
 }
+
+INSTANTIATE_TEST_SUITE_P(TaskCache, TypedStateEquivalence,
+                         ::testing::Values(uint64_t{0}, uint64_t{2048}, uint64_t{64} << 20),
+                         [](const ::testing::TestParamInfo<uint64_t>& info) {
+                           return "Bytes" + std::to_string(info.param);
+                         });
 
 INSTANTIATE_TEST_SUITE_P(Backends, TypedStateTest, ::testing::Values(Kind::kMemory, Kind::kRocksDb),
                          [](const ::testing::TestParamInfo<Kind>& info) {
@@ -521,6 +535,56 @@ TEST(RocksDbListState, AppendsSurviveACheckpointAndAReopen) {
   EXPECT_EQ(ListOf(again, 3, "k"), (Strings{"base", "a1", "a2", "after"}));
   ASSERT_TRUE(store->Compact().ok());
   EXPECT_EQ(ListOf(again, 3, "k"), (Strings{"base", "a1", "a2", "after"}));
+}
+
+// The views' write-back cache: writes reach the database (and so a local
+// checkpoint) when the view flushes, appends over a stored value read back
+// whole, and a second view sees the first one's writes once flushed.
+TEST(RocksDbTaskCache, CheckpointHoldsWritesFlushedBeforeIt) {
+  ScratchDir dir;
+  auto store = OpenDb(dir.Sub("db"), 1 << 20);
+  ASSERT_NE(store, nullptr);
+  auto b = store->NewBackend();
+  ValueState value(b.get(), "op", "value");
+  ListState list(b.get(), "op", "list");
+  ASSERT_TRUE(list.Update(5, "k", Strings{"base"}).ok());
+  ASSERT_TRUE(b->Flush().ok());
+  auto other = store->NewBackend();
+  ListState other_list(other.get(), "op", "list");
+  EXPECT_EQ(ListOf(other_list, 5, "k"), Strings{"base"});
+  // Appends to a value the cache has not read, then to one it has.
+  auto b2 = store->NewBackend();
+  ListState list2(b2.get(), "op", "list");
+  ASSERT_TRUE(list2.Add(5, "k", "a1").ok());
+  ASSERT_TRUE(list2.Add(5, "k", "a2").ok());
+  EXPECT_EQ(ListOf(list2, 5, "k"), (Strings{"base", "a1", "a2"}));
+  ASSERT_TRUE(list2.Add(5, "k", "a3").ok());
+  ASSERT_TRUE(value.Put(5, "v", "unflushed").ok());
+  ASSERT_TRUE(store->CreateLocalCheckpoint(dir.Sub("chk-1")).ok());
+  ASSERT_TRUE(b2->Flush().ok());
+  ASSERT_TRUE(b->Flush().ok());
+  ASSERT_TRUE(value.Put(5, "v", "after").ok());
+  ASSERT_TRUE(store->CreateLocalCheckpoint(dir.Sub("chk-2")).ok());
+
+  auto read = [&](const std::string& chk, Strings* elements, std::string* v) {
+    auto restored = OpenDb(dir.Sub(chk));
+    ASSERT_NE(restored, nullptr);
+    auto rb = restored->NewBackend();
+    ListState rlist(rb.get(), "op", "list");
+    ValueState rvalue(rb.get(), "op", "value");
+    *elements = ListOf(rlist, 5, "k");
+    auto r = rvalue.Get(5, "v", v);
+    ASSERT_TRUE(r.ok());
+    if (!*r) *v = "<absent>";
+  };
+  Strings elements;
+  std::string v;
+  read("chk-1", &elements, &v);  // nothing flushed since "base"
+  EXPECT_EQ(elements, Strings{"base"});
+  EXPECT_EQ(v, "<absent>");
+  read("chk-2", &elements, &v);
+  EXPECT_EQ(elements, (Strings{"base", "a1", "a2", "a3"}));
+  EXPECT_EQ(v, "unflushed");
 }
 
 TEST(RocksDbListState, KeyGroupOutOfRangeIsRejected) {
