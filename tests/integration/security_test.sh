@@ -6,7 +6,8 @@
 # right certificate or token is refused with the right exit code and that
 # nothing changed, that a viewer cannot submit or cancel, that mutating calls
 # are logged with who made them, and that a job still runs across the
-# workers (exchange over TLS) to the expected output.
+# workers (exchange over TLS) to the expected output, and that a renewed
+# certificate file is served without a restart.
 #
 # Usage: security_test.sh BUILD_DIR
 set -euo pipefail
@@ -19,7 +20,7 @@ cleanup() {
   if [[ "${ok:-0}" == 1 ]]; then rm -rf "$work"; else echo "kept $work" >&2; fi
 }
 trap cleanup EXIT
-fail() { echo "FAIL: $*" >&2; tail -5 "$work"/*.log >&2 2>/dev/null || true; exit 1; }
+fail() { echo "FAIL: $*" >&2; tail -n 5 "$work"/*.log >&2 2>/dev/null || true; exit 1; }
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 cd "$work"
 
@@ -184,5 +185,22 @@ grep -q "$operator_token" coordinator.log worker-*.log && fail "a token reached 
 [[ "$("${cli[@]}" --token-file viewer.token workers --no-headers | grep -c intruder)" == 0 ]] ||
   fail "a worker without a certificate registered"
 echo "ok   the worker without a certificate never registered"
+
+# ---- a renewed certificate is served without a restart
+served_subject() {
+  openssl s_client -connect "$addr" -CAfile ca.pem -cert cli.pem -key cli.key </dev/null 2>/dev/null |
+    openssl x509 -noout -subject 2>/dev/null || true
+}
+served_subject | grep -q "CN *= *coordinator$" || fail "the coordinator does not serve its certificate: $(served_subject)"
+leaf coordinator-renewed ca
+cp coordinator-renewed.key coordinator.key.new && mv coordinator.key.new coordinator.key
+cp coordinator-renewed.pem coordinator.pem.new && mv coordinator.pem.new coordinator.pem
+for _ in $(seq 60); do  # gRPC's file watcher reads the files every 10 s
+  served_subject | grep -q "CN *= *coordinator-renewed" && renewed=1 && break
+  sleep 0.5
+done
+[[ "${renewed:-0}" == 1 ]] || fail "the renewed certificate was not served within 30 s: $(served_subject)"
+expect 0 "a client after the certificate was renewed" "${cli[@]}" --token-file viewer.token list
+echo "ok   the coordinator serves the renewed certificate without a restart"
 ok=1
-echo "PASS: TLS, mutual TLS and tokens"
+echo "PASS: TLS, mutual TLS, certificate reload and tokens"
