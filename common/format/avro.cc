@@ -1171,18 +1171,7 @@ class AvroEncoder final : public Encoder {
       case AKind::kBytes: {
         text_.clear();
         if (n->logical == Logical::kDecimal) {
-          const double scaled = Number(col, row) * std::pow(10.0, n->scale);
-          int64_t u =
-              std::isfinite(scaled) && std::fabs(scaled) < 9.2e18 ? std::llround(scaled) : 0;
-          for (int k = 7; k >= 0; --k)
-            text_.push_back(static_cast<char>(static_cast<uint64_t>(u) >> (8 * k)));
-          // Minimal two's complement: drop leading bytes that only repeat the sign.
-          size_t s = 0;
-          while (s + 1 < text_.size() &&
-                 ((text_[s] == 0 && (text_[s + 1] & 0x80) == 0) ||
-                  (text_[s] == static_cast<char>(0xFF) && (text_[s + 1] & 0x80) != 0)))
-            ++s;
-          text_.erase(0, s);
+          UnscaledDecimal(Number(col, row) * std::pow(10.0, n->scale), &text_);
         } else if (col != nullptr) {
           text_.append(col->GetString(row));
         }
@@ -1192,6 +1181,53 @@ class AvroEncoder final : public Encoder {
       default:
         return;
     }
+  }
+
+  // The unscaled value of a decimal, rounded to an integer, as Avro stores it:
+  // big-endian two's complement in as few bytes as hold it. Exact for every
+  // finite double (beyond 2^63 too: a double of that size is an integer
+  // m * 2^e); NaN and infinities have no decimal and are written as 0.
+  static void UnscaledDecimal(double scaled, std::string* out) {
+    out->clear();
+    if (!std::isfinite(scaled)) scaled = 0;
+    const double rounded = std::round(scaled);
+    const bool negative = rounded < 0;
+    int exp = 0;
+    const double frac = std::frexp(std::fabs(rounded), &exp);  // |rounded| = frac * 2^exp
+    // Magnitude: a 53-bit integer mantissa shifted left by exp - 53 bits
+    // (exp <= 53: the value is the mantissa shifted right, an integer).
+    uint64_t mantissa = static_cast<uint64_t>(std::ldexp(frac, 53));
+    int shift = exp - 53;
+    if (shift < 0) {
+      mantissa = shift <= -64 ? 0 : mantissa >> -shift;
+      shift = 0;
+    }
+    std::string mag(1, '\0');  // a leading zero byte keeps room for the sign bit
+    for (int k = 7; k >= 0; --k) mag.push_back(static_cast<char>(mantissa >> (8 * k)));
+    const int bytes = shift / 8, bits = shift % 8;
+    if (bits > 0) {
+      unsigned carry = 0;
+      for (size_t i = mag.size(); i-- > 0;) {
+        const unsigned b = static_cast<uint8_t>(mag[i]);
+        mag[i] = static_cast<char>(((b << bits) | carry) & 0xff);
+        carry = b >> (8 - bits);
+      }
+    }
+    mag.append(static_cast<size_t>(bytes), '\0');
+    if (negative) {  // two's complement: invert, add one
+      unsigned carry = 1;
+      for (size_t i = mag.size(); i-- > 0;) {
+        const unsigned b = (~static_cast<unsigned>(static_cast<uint8_t>(mag[i])) & 0xff) + carry;
+        mag[i] = static_cast<char>(b & 0xff);
+        carry = b >> 8;
+      }
+    }
+    // Minimal two's complement: drop leading bytes that only repeat the sign.
+    size_t s = 0;
+    while (s + 1 < mag.size() && ((mag[s] == 0 && (mag[s + 1] & 0x80) == 0) ||
+                                  (mag[s] == static_cast<char>(0xFF) && (mag[s + 1] & 0x80) != 0)))
+      ++s;
+    out->assign(mag, s, std::string::npos);
   }
 
   static double Number(const Column* col, size_t row) {

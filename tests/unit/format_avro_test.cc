@@ -411,6 +411,46 @@ TEST(AvroEncode, GivenSchemaWithDecimalAndFraming) {
   EXPECT_DOUBLE_EQ(back.batch->columns[1].GetDouble(0), -12.34);
 }
 
+// Decimals of any size are written exactly (their unscaled value beyond
+// 2^63 too), and read back as the same double.
+TEST(AvroEncode, DecimalsBeyondSixtyFourBitsAreExact) {
+  const std::string ws = R"({"type":"record","name":"Out","fields":[
+      {"name":"v","type":{"type":"bytes","logicalType":"decimal","precision":40,"scale":3}}]})";
+  Schema schema({{"v", TypeId::kDouble}});
+  ASSERT_TRUE(CheckAvroSinkSchema(ws, schema).ok());
+  const double values[] = {0.0,     1.5,  -1.5,  127.0,  -128.0,   9.3e15,
+                           -9.3e15, 1e20, -1e20, 3.5e25, -7.25e30, 123456.789};
+  FormatSpec sink = Avro(ws);
+  auto enc = MakeEncoder(sink, schema);
+  ASSERT_TRUE(enc.ok()) << enc.status().message();
+  for (double x : values) {
+    SCOPED_TRACE(x);
+    RecordBatch batch(std::make_shared<const Schema>(schema));
+    batch.columns[0].AppendDouble(x);
+    batch.event_time.push_back(0);
+    std::string out;
+    (*enc)->Encode(batch, 0, &out);
+    auto back = DecodeAll(Avro(ws), schema, {out});
+    ASSERT_TRUE(back.errors.empty()) << back.errors[0].reason;
+    EXPECT_DOUBLE_EQ(back.batch->columns[0].GetDouble(0), x);
+  }
+  // 2^70 with scale 3 is 125 * 2^73: 0x00FA followed by nine zero bytes.
+  RecordBatch batch(std::make_shared<const Schema>(schema));
+  batch.columns[0].AppendDouble(std::ldexp(1.0, 70));
+  batch.event_time.push_back(0);
+  std::string out;
+  (*enc)->Encode(batch, 0, &out);
+  LibAvro r(ws);
+  ASSERT_TRUE(r.Read(out));
+  avro_value_t f;
+  const void* buf = nullptr;
+  size_t size = 0;
+  avro_value_get_by_name(r.value(), "v", &f, nullptr);
+  avro_value_get_bytes(&f, &buf, &size);
+  EXPECT_EQ(std::string(static_cast<const char*>(buf), size),
+            std::string("\x00\xFA\x00\x00\x00\x00\x00\x00\x00\x00\x00", 11));
+}
+
 TEST(AvroSchemas, Checks) {
   EXPECT_FALSE(CheckAvroSchema("{").ok());
   EXPECT_FALSE(CheckAvroSchema(R"({"type":"recrod","name":"R","fields":[]})").ok());
