@@ -1446,6 +1446,49 @@ def filter_map_chain(c):
 
 
 @case
+def rename_and_cast(c):
+    """rename and cast: every field passes through in its place, some under a
+    new name, some converted by cast's rules (text that is no number becomes
+    null), then a second entry casts a timestamp to bigint (epoch ms)."""
+    rng = c.rng
+    rows = []
+    t = BASE
+    for _ in range(800):
+        t += rng.randint(0, 40)
+        r = {"ts": t, "userId": rng.choice(["ann", "bo", "cy"])}
+        if rng.random() < 0.9:
+            r["amount"] = rng.choice(["12.5", "-3", "x", "", "7.25", " 4"])
+        if rng.random() < 0.9:
+            r["n"] = rng.choice(["12", "-7", "0042", "x7", "", "99999"])
+        r["note"] = rng.choice(["a", "b", None])
+        rows.append(r)
+    rows = arrival_order(rng, rows, 1000)
+    schema = {"userId": "string", "amount": "string", "n": "string", "note": "string",
+              "ts": "timestamp"}
+    src = c.write_split("in/rows", split_files(rng, rows, 2), ts_encoder(list(schema)))
+    job = c.job(2, {"rows": source(src, schema, delay="1s")},
+                [{"name": "fixed", "from": "rows", "rename": {"userId": "user_id", "n": "count"},
+                  "cast": {"amount": "double", "count": "bigint"}},
+                 {"name": "epoch", "from": "fixed", "cast": {"ts": "bigint"}}],
+                {"out": c.file_sink("epoch", "out")})
+    c.run(job)
+
+    def cast_double(v):
+        if v is None:
+            return None
+        try:
+            return float(v.strip()) if v.strip() else None
+        except ValueError:
+            return None
+
+    exp = [{"user_id": r["userId"], "amount": cast_double(r.get("amount")),
+            "count": cast_bigint(r.get("n")), "note": r.get("note"), "ts": r["ts"]}
+           for r in rows]
+    c.expect("epoch", exp, c.read_sink("out"),
+             field_order=["user_id", "amount", "count", "note", "ts"])
+
+
+@case
 def reduce_running(c):
     """reduce: a running aggregate per key, emitting updates. What is fixed:
     every emitted row is the aggregate of a prefix (in arrival order) of its
