@@ -13,6 +13,10 @@ after building the Release tree (see docs/benchmarks.md).
   child, from getrusage(RUSAGE_CHILDREN) before and after). Reported: medians; events/s = events / wall;
   cores = CPU / wall; events/s per core = events / CPU seconds.
 
+--state-cache-mb 0,64 runs every checkpointed configuration once per value of
+WEIR_STATE_CACHE_MB (0: state calls go straight to RocksDB), side by side,
+and reports the ratio of events/s per core with the cache to without.
+
 "events" is NEXMARK_EVENTS: the generator's event numbers covered, all kinds
 counted as Nexmark does, even when a source keeps one kind (`only: bid`
 emits the 92 % of them that are bids).
@@ -107,20 +111,25 @@ def run_micro(args):
             "items_per_second": b.get("items_per_second"),
         })
     by_name = {r["name"]: r for r in results}
+    # rocksdb:1 is RocksDB itself (written through), rocksdb:2 (windows) the
+    # same behind the task's write-back cache; rocksdb:0 the memory backend.
     ratios = []
     for r in results:
-        if "rocksdb:1" not in r["name"]:
-            continue
-        mem = by_name.get(r["name"].replace("rocksdb:1", "rocksdb:0"))
-        if mem and mem.get("items_per_second") and r.get("items_per_second"):
-            ratios.append({"what": r["name"].replace("rocksdb:1", "rocksdb/memory"),
-                           "ratio": r["items_per_second"] / mem["items_per_second"]})
+        for mine, base, what in (("rocksdb:1", "rocksdb:0", "rocksdb/memory"),
+                                 ("rocksdb:2", "rocksdb:0", "rocksdb+cache/memory"),
+                                 ("rocksdb:2", "rocksdb:1", "rocksdb+cache/rocksdb")):
+            if mine not in r["name"]:
+                continue
+            other = by_name.get(r["name"].replace(mine, base))
+            if other and other.get("items_per_second") and r.get("items_per_second"):
+                ratios.append({"what": r["name"].replace(mine, what),
+                               "ratio": r["items_per_second"] / other["items_per_second"]})
     print("Micro-benchmarks (median of %d repetitions)" % args.runs)
     print_table(["benchmark", "label", "time/iter", "items/s"],
                 [[r["name"], r["label"], "%.0f %s" % (r["time"], r["time_unit"]),
                   fmt_rate(r["items_per_second"])] for r in results])
     if ratios:
-        print("RocksDB / memory backend (items/s)")
+        print("RocksDB / memory backend, RocksDB with / without the task cache (items/s)")
         print_table(["benchmark", "ratio"], [[x["what"], "%.2f" % x["ratio"]] for x in ratios])
     return {"runs": args.runs, "results": results, "rocksdb_vs_memory": ratios,
             "raw": os.path.relpath(out, args.build_dir)}
@@ -146,8 +155,10 @@ def job_file(query, checkpoint, tmp):
     return dst
 
 
-def run_once(weir, job, parallelism, events, state_dir, timeout):
+def run_once(weir, job, parallelism, events, state_dir, timeout, state_cache_mb=None):
     env = dict(os.environ, NEXMARK_EVENTS=str(events), PARALLELISM=str(parallelism))
+    if state_cache_mb is not None:
+        env["WEIR_STATE_CACHE_MB"] = str(state_cache_mb)
     cmd = [weir, "-q", "local", job, "--state-dir", state_dir]
     t0 = time.monotonic()
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -171,10 +182,16 @@ def run_once(weir, job, parallelism, events, state_dir, timeout):
     return res
 
 
+def cache_label(state_cache_mb):
+    return "" if state_cache_mb is None else " cache=%dM" % state_cache_mb
+
+
 def run_nexmark(args):
     weir = os.path.join(args.build_dir, "weir")
-    configs = [(q, p, c) for q in args.queries for p in args.parallelism
-               for c in args.checkpoints]
+    # The state cache only matters with checkpoints (RocksDB state).
+    configs = [(q, p, c, sc) for q in args.queries for p in args.parallelism
+               for c in args.checkpoints
+               for sc in (args.state_cache_mb if c != "none" else [None])]
     samples = {cfg: [] for cfg in configs}
     errors = {}
     tmp = tempfile.mkdtemp(prefix="nexmark-", dir=args.build_dir)
@@ -182,39 +199,41 @@ def run_nexmark(args):
         jobs = {(q, c): job_file(q, c, tmp) for q in args.queries for c in args.checkpoints}
         for rnd in range(args.runs):
             for cfg in configs:
-                q, p, c = cfg
+                q, p, c, sc = cfg
                 if cfg in errors:
                     continue
                 state_dir = os.path.join(tmp, "state")
                 shutil.rmtree(state_dir, ignore_errors=True)
                 cpu0 = children_cpu()
-                r = run_once(weir, jobs[(q, c)], p, args.events, state_dir, args.timeout)
+                r = run_once(weir, jobs[(q, c)], p, args.events, state_dir, args.timeout, sc)
                 r["cpu_s"] = children_cpu() - cpu0
                 shutil.rmtree(state_dir, ignore_errors=True)
                 if "error" in r:
                     errors[cfg] = r["error"]
-                    print("  %s p=%d checkpoint=%s: FAILED: %s" % (q, p, c, r["error"]),
-                          flush=True)
+                    print("  %s p=%d checkpoint=%s%s: FAILED: %s"
+                          % (q, p, c, cache_label(sc), r["error"]), flush=True)
                     continue
                 samples[cfg].append(r)
-                print("  round %d/%d %-4s p=%d checkpoint=%-4s wall %6.2fs cpu %6.2fs  "
-                      "%s ev/s/core" % (rnd + 1, args.runs, q, p, c, r["wall_s"], r["cpu_s"],
-                                        fmt_rate(args.events / r["cpu_s"])), flush=True)
+                print("  round %d/%d %-4s p=%d checkpoint=%-4s%s wall %6.2fs cpu %6.2fs  "
+                      "%s ev/s/core" % (rnd + 1, args.runs, q, p, c, cache_label(sc), r["wall_s"],
+                                        r["cpu_s"], fmt_rate(args.events / r["cpu_s"])),
+                      flush=True)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
     results = []
     for cfg in configs:
-        q, p, c = cfg
+        q, p, c, sc = cfg
         s = samples[cfg]
         if not s:
-            results.append({"query": q, "parallelism": p, "checkpoint": c,
+            results.append({"query": q, "parallelism": p, "checkpoint": c, "state_cache_mb": sc,
                             "error": errors.get(cfg, "no runs")})
             continue
         wall = statistics.median(x["wall_s"] for x in s)
         cpu = statistics.median(x["cpu_s"] for x in s)
         results.append({
-            "query": q, "parallelism": p, "checkpoint": c, "events": args.events,
+            "query": q, "parallelism": p, "checkpoint": c, "state_cache_mb": sc,
+            "events": args.events,
             "runs": len(s), "wall_s_median": wall, "cpu_s_median": cpu,
             "cores_used": cpu / wall,
             "events_per_s": args.events / wall,
@@ -224,33 +243,41 @@ def run_nexmark(args):
             "error": errors.get(cfg),
         })
 
-    by = {(r["query"], r["parallelism"], r["checkpoint"]): r for r in results}
+    by = {(r["query"], r["parallelism"], r["checkpoint"], r["state_cache_mb"]): r
+          for r in results}
     for r in results:
         if "events_per_s" not in r:
             continue
-        base = by.get((r["query"], r["parallelism"], "none"))
+        base = by.get((r["query"], r["parallelism"], "none", None))
         if r["checkpoint"] != "none" and base and "events_per_s" in base:
             r["vs_no_checkpoint"] = r["events_per_s"] / base["events_per_s"]
-        p1 = by.get((r["query"], 1, r["checkpoint"]))
+        p1 = by.get((r["query"], 1, r["checkpoint"], r["state_cache_mb"]))
         if r["parallelism"] != 1 and p1 and "events_per_s" in p1:
             r["speedup_vs_p1"] = r["events_per_s"] / p1["events_per_s"]
+        if r["state_cache_mb"] not in (None, 0):
+            off = by.get((r["query"], r["parallelism"], r["checkpoint"], 0))
+            if off and "events_per_s_per_core" in off:
+                r["vs_no_state_cache"] = (r["events_per_s_per_core"]
+                                          / off["events_per_s_per_core"])
 
     print("Nexmark, %d events per run, median of %d runs (ev/s/core = events / CPU seconds)"
           % (args.events, args.runs))
     rows = []
     for r in results:
+        chk = r["checkpoint"] + cache_label(r["state_cache_mb"])
         if "events_per_s" not in r:
-            rows.append([r["query"], r["parallelism"], r["checkpoint"], "FAILED", "", "", "",
-                         "", "", ""])
+            rows.append([r["query"], r["parallelism"], chk, "FAILED", "", "", "",
+                         "", "", "", ""])
             continue
-        rows.append([r["query"], r["parallelism"], r["checkpoint"],
+        rows.append([r["query"], r["parallelism"], chk,
                      "%.2f" % r["wall_s_median"], "%.2f" % r["cpu_s_median"],
                      "%.2f" % r["cores_used"], fmt_rate(r["events_per_s"]),
                      fmt_rate(r["events_per_s_per_core"]),
                      "%.2f" % r["vs_no_checkpoint"] if "vs_no_checkpoint" in r else "",
-                     "%.2f" % r["speedup_vs_p1"] if "speedup_vs_p1" in r else ""])
+                     "%.2f" % r["speedup_vs_p1"] if "speedup_vs_p1" in r else "",
+                     "%.2f" % r["vs_no_state_cache"] if "vs_no_state_cache" in r else ""])
     print_table(["query", "p", "checkpoint", "wall s", "cpu s", "cores", "events/s",
-                 "ev/s/core", "vs no chk", "vs p=1"], rows)
+                 "ev/s/core", "vs no chk", "vs p=1", "vs no cache"], rows)
     return {"events": args.events, "runs": args.runs, "results": results}
 
 
@@ -263,6 +290,9 @@ def main():
     ap.add_argument("--parallelism", default="1,2")
     ap.add_argument("--checkpoints", default="none,1s",
                     help="checkpoint settings: none and/or intervals such as 1s")
+    ap.add_argument("--state-cache-mb", default="",
+                    help="WEIR_STATE_CACHE_MB values for the checkpointed runs, e.g. 0,64 "
+                         "(default: not set, the engine's default)")
     ap.add_argument("--micro-filter", default="", help="--benchmark_filter for weir_bench")
     ap.add_argument("--min-time", default="", help="--benchmark_min_time for weir_bench")
     ap.add_argument("--skip-micro", action="store_true")
@@ -274,6 +304,8 @@ def main():
     args.queries = [q for q in args.queries.split(",") if q]
     args.parallelism = [int(p) for p in args.parallelism.split(",") if p]
     args.checkpoints = [c for c in args.checkpoints.split(",") if c]
+    args.state_cache_mb = ([int(x) for x in args.state_cache_mb.split(",") if x]
+                           or [None])
 
     report = {"machine": machine_info(),
               "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}

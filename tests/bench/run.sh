@@ -13,7 +13,7 @@
 #
 #   tests/bench/run.sh [--runs N] [--events N] [--queries q0,q1,...]
 #                      [--parallelism 1,2] [--checkpoints none,1s]
-#                      [--micro-filter REGEX] [--min-time SECONDS]
+#                      [--state-cache-mb 0,64] [--micro-filter REGEX] [--min-time SECONDS]
 #                      [--skip-micro] [--skip-nexmark] [--skip-kafka] [--skip-latency] [--skip-state]
 #                      [--build-dir DIR] [--out FILE]
 #
