@@ -267,8 +267,10 @@ namespace {
 //   kValue   the full value (clean: what the database has; dirty: to Put),
 //   kAbsent  no value (clean: the database has none; dirty: to Delete),
 //   kMerge   list elements appended on top of whatever the database has (an
-//            Append to an entry never read: a Merge at Flush, as before);
-//            clean with no elements = a slot that knows nothing yet.
+//            Append to an entry never read whose key the database may hold:
+//            a Merge at Flush); clean with no elements = a slot that knows
+//            nothing yet. An Append to a key that RocksDB's filters say it
+//            does not hold starts a kValue instead, kept after the Flush.
 // The runtime flushes before a task acks a barrier, so the local checkpoint
 // (taken once every task of the process acked) holds every write made before
 // the barrier. Writes made after the last checkpoint and lost in a crash are
@@ -343,6 +345,9 @@ class RocksDbBackend final : public KeyedStateBackend {
     MakeKey(id, kg, key);
     Slot& slot = Touch();
     Entry& e = slot.second;
+    if (e.kind == kMerge && !e.dirty && !KeyMayExist()) {
+      e.kind = kAbsent;  // a new key (a join's buffered rows): the list is these elements
+    }
     if (e.kind == kAbsent) {
       SetValue(e, framed);
       e.kind = kValue;
@@ -466,6 +471,15 @@ class RocksDbBackend final : public KeyedStateBackend {
       bytes_ += EntryBytes(*it);
     }
     return *it;
+  }
+
+  // False when the database certainly has no value under key_: RocksDB's
+  // memtable and SST bloom filters and its cached blocks answer, no disk read.
+  bool KeyMayExist() {
+    rocksdb::ReadOptions ro = impl_->read_options;
+    ro.read_tier = rocksdb::kBlockCacheTier;
+    bool value_found = false;
+    return impl_->db->KeyMayExist(ro, impl_->db->DefaultColumnFamily(), key_, &read_, &value_found);
   }
 
   void SetValue(Entry& e, std::string_view value) {
