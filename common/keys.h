@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -29,6 +30,13 @@ uint64_t HashKey(std::string_view key);
 inline int KeyGroupOf(std::string_view key, int max_parallelism) {
   return static_cast<int>(HashKey(key) % static_cast<uint64_t>(max_parallelism));
 }
+// A hasher for std::unordered_map/set keyed by std::string that finds keys
+// by std::string_view without making a string (with std::equal_to<>).
+struct StringViewHash {
+  using is_transparent = void;
+  size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>{}(s); }
+};
+
 // The key groups subtask `index` of `parallelism` owns.
 KeyGroupRange KeyGroupRangeFor(int index, int parallelism, int max_parallelism);
 // The subtask that owns key group kg.

@@ -33,10 +33,7 @@ import sys
 import tempfile
 import time
 
-from benchlib import children_cpu
-
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-NEXMARK_DIR = os.path.join(ROOT, "config", "jobs", "nexmark")
+from benchlib import NEXMARK_DIR, add_nexmark_args, children_cpu, nexmark_job_text
 
 
 def machine_info():
@@ -140,15 +137,9 @@ def run_micro(args):
 def job_file(query, checkpoint, tmp):
     """The job file to run: the original, or a copy whose checkpoint block is
     replaced by exactly-once checkpoints every `checkpoint`."""
-    src = os.path.join(NEXMARK_DIR, query + ".yaml")
     if checkpoint == "none":
-        return src
-    with open(src) as f:
-        text = f.read()
-    block = "checkpoint: {mode: exactly_once, interval: %s}" % checkpoint
-    text, n = re.subn(r"(?m)^checkpoint:.*$", block, text)
-    if n != 1:
-        raise SystemExit("%s: expected one one-line `checkpoint:` entry" % src)
+        return os.path.join(NEXMARK_DIR, query + ".yaml")
+    text = nexmark_job_text(query, checkpoint)
     dst = os.path.join(tmp, "%s-chk-%s.yaml" % (query, checkpoint))
     with open(dst, "w") as f:
         f.write(text)
@@ -283,13 +274,7 @@ def run_nexmark(args):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--build-dir", required=True)
-    ap.add_argument("--runs", type=int, default=3)
-    ap.add_argument("--events", type=int, default=2_000_000)
-    ap.add_argument("--queries", default="q0,q1,q2,q3,q5,q7,q8,q11")
-    ap.add_argument("--parallelism", default="1,2")
-    ap.add_argument("--checkpoints", default="none,1s",
-                    help="checkpoint settings: none and/or intervals such as 1s")
+    add_nexmark_args(ap)
     ap.add_argument("--state-cache-mb", default="",
                     help="WEIR_STATE_CACHE_MB values for the checkpointed runs, e.g. 0,64 "
                          "(default: not set, the engine's default)")

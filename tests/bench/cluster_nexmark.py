@@ -28,8 +28,8 @@ import sys
 import tempfile
 import time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-NEXMARK_DIR = os.path.join(ROOT, "config", "jobs", "nexmark")
+from benchlib import ROOT, add_nexmark_args, nexmark_job_text
+
 CLUSTER = os.path.join(ROOT, "deploy", "local", "cluster.sh")
 TICK = os.sysconf("SC_CLK_TCK")
 
@@ -50,26 +50,14 @@ def cpu_seconds(pids):
 
 
 def job_text(query, parallelism, events, checkpoint):
-    with open(os.path.join(NEXMARK_DIR, query + ".yaml")) as f:
-        text = f.read()
+    text = nexmark_job_text(query, checkpoint)
     text = re.sub(r"\$\{PARALLELISM(:-[^}]*)?\}", str(parallelism), text)
-    text = re.sub(r"\$\{NEXMARK_EVENTS(:-[^}]*)?\}", str(events), text)
-    if checkpoint != "none":
-        text, n = re.subn(r"(?m)^checkpoint:.*$",
-                          "checkpoint: {mode: exactly_once, interval: %s}" % checkpoint, text)
-        if n != 1:
-            raise SystemExit("%s: expected one one-line `checkpoint:` entry" % query)
-    return text
+    return re.sub(r"\$\{NEXMARK_EVENTS(:-[^}]*)?\}", str(events), text)
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--build-dir", required=True)
-    ap.add_argument("--runs", type=int, default=3)
-    ap.add_argument("--events", type=int, default=2_000_000)
-    ap.add_argument("--queries", default="q0,q1,q2,q3,q5,q7,q8,q11")
-    ap.add_argument("--parallelism", default="1,2")
-    ap.add_argument("--checkpoints", default="none,1s")
+    add_nexmark_args(ap)
     ap.add_argument("--timeout", type=int, default=900, help="seconds per run")
     ap.add_argument("--out", default="")
     args = ap.parse_args()

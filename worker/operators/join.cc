@@ -55,6 +55,7 @@
 // call returns).
 #include <algorithm>
 #include <map>
+#include <unordered_map>
 
 #include "common/watermark.h"
 #include "worker/operators/stateful_internal.h"
@@ -411,7 +412,8 @@ class IntervalJoinOperator final : public JoinBase {
   const int64_t within_;
   state::ListState buffers_;  // state "buffers" (state_id_)
   std::map<int64_t, std::vector<Timer>> timers_;
-  std::map<std::string, int64_t, std::less<>> pending_;  // key -> its earliest timer
+  // key -> its earliest timer; hashed: it holds every key with buffered rows
+  std::unordered_map<std::string, int64_t, StringViewHash, std::equal_to<>> pending_;
   std::vector<uint32_t> probe_;
   std::string element_;
 };

@@ -445,11 +445,7 @@ class RocksDbBackend final : public KeyedStateBackend {
     Kind kind = kMerge;
     bool dirty = false;
   };
-  struct Hash {
-    using is_transparent = void;
-    size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
-  };
-  using Map = std::unordered_map<std::string, Entry, Hash, std::equal_to<>>;
+  using Map = std::unordered_map<std::string, Entry, StringViewHash, std::equal_to<>>;
   using Slot = Map::value_type;
   static constexpr size_t kEntryOverhead = 96;  // node, hash, strings: about
 
