@@ -3,10 +3,16 @@
 // The input's first byte picks plain (avro, json) or protobuf framing; the
 // rest is split at 0x1e into payloads. Each header that parses must
 // re-encode to bytes that parse to the same id and message indexes; and
-// the framed json decoder (framing: registry, no registry to call) must
-// give each payload one row or one error, as every decoder does.
+// the framed decoder of that kind (framing: registry, no registry to call:
+// json for plain framing, protobuf with a nested message for protobuf
+// framing) must give each payload one row or one error, as every decoder
+// does.
+#include <unistd.h>
+
 #include <cstddef>
 #include <cstdint>
+#include <filesystem>
+#include <fstream>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -23,17 +29,36 @@ namespace {
 
 constexpr char kTarget[] = "fuzz_registry_framing";
 
+// Two messages, so message indexes [0] and [1] both name one.
+constexpr char kProto[] = R"(syntax = "proto3";
+package fz;
+message Other { string x = 1; }
+message Row { int64 n = 1; string s = 2; }
+)";
+
 struct Harness {
   std::shared_ptr<const weir::Schema> schema;
-  std::unique_ptr<weir::format::Decoder> decoder;
+  std::unique_ptr<weir::format::Decoder> json, protobuf;
 
   Harness() {
     schema = std::make_shared<const weir::Schema>(
         std::vector<weir::Field>{{"n", weir::TypeId::kBigint}, {"s", weir::TypeId::kString}});
-    weir::spec::FormatSpec json;
-    json.type = "json";
-    json.options["framing"] = "registry";
-    decoder = std::move(weir::format::MakeDecoder(json, *schema, {})).value();
+    weir::spec::FormatSpec json_spec;
+    json_spec.type = "json";
+    json_spec.options["framing"] = "registry";
+    json = std::move(weir::format::MakeDecoder(json_spec, *schema, {})).value();
+    const std::filesystem::path dir = std::filesystem::temp_directory_path() /
+                                      ("weir_fuzz_framing_" + std::to_string(::getpid()));
+    std::filesystem::create_directories(dir);
+    std::ofstream(dir / "row.proto") << kProto;
+    weir::spec::FormatSpec pb;
+    pb.type = "protobuf";
+    pb.options["proto"] = (dir / "row.proto").string();
+    pb.options["message"] = "fz.Row";
+    pb.options["framing"] = "registry";
+    auto made = weir::format::MakeDecoder(pb, *schema, {});
+    if (!made.ok()) weir::fuzz::Fail(kTarget, made.status().message().c_str());
+    protobuf = std::move(made).value();
   }
 };
 
@@ -57,6 +82,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         reparsed.size != again.size())
       weir::fuzz::Fail(kTarget, "a header does not survive encode -> parse");
   }
-  weir::fuzz::DecodeChecked(kTarget, *h->decoder, h->schema, payloads);
+  weir::fuzz::DecodeChecked(kTarget, protobuf ? *h->protobuf : *h->json, h->schema, payloads);
   return 0;
 }

@@ -20,6 +20,7 @@ python3-protobuf after the header) to the same rows.
 
 Usage: schema_registry_test.py PATH/TO/weir PATH/TO/weir-dev-broker
 """
+import collections
 import glob
 import io
 import json
@@ -217,10 +218,17 @@ sinks:
             with open(job_path, "w") as jf:
                 jf.write(job)
             env = dict(os.environ, XDG_STATE_HOME=os.path.join(work, "state"))
+            seen = len(registry.requests)
             r = subprocess.run([weir, "local", job_path], capture_output=True, text=True,
                                timeout=120, env=env)
             if r.returncode != 0:
                 fail("%s: weir local exited %d:\n%s\n%s" % (f, r.returncode, r.stdout, r.stderr))
+            # Schemas are cached by id: each id the run met is fetched once,
+            # however many records carry it.
+            gets = collections.Counter(q for q in registry.requests[seen:]
+                                       if q.startswith("GET /schemas/ids/"))
+            if not gets or max(gets.values()) != 1:
+                fail("%s: expected one GET per schema id, got %s" % (f, dict(gets)))
 
             got = []
             for path in glob.glob(os.path.join(work, f + "-rows", "*")):
