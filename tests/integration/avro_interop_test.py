@@ -4,9 +4,12 @@
 Debian's python3-avro writes Avro binary datums (plain, and in the
 schema-registry wire format with two writer schemas), python3-kafka produces
 them to a weir-dev-broker topic, and `weir local` reads them with an avro
-source and writes (1) a json file sink and (2) an avro kafka sink. The json
-rows must equal what the test wrote; the avro sink's messages, consumed with
-python3-kafka and decoded by python3-avro, must too. One malformed datum must
+source and writes (1) a json file sink and (2) an avro kafka sink. The
+writer schema has every primitive type, enum, fixed, array, map and a
+nested record (read through a dotted alias), decimal and timestamp-millis;
+the sink writes boolean, int, long, double, bytes, decimal and a union with
+null. The json rows must equal what the test wrote; the avro sink's
+messages, consumed with python3-kafka and decoded by python3-avro, must too. One malformed datum must
 go to the dead-letter file with a reason, not crash the job.
 
 Usage: avro_interop_test.py PATH/TO/weir PATH/TO/weir-dev-broker
@@ -40,6 +43,14 @@ WRITER_V1 = {
         {"name": "note", "type": ["null", "string"], "default": None},
         {"name": "tags", "type": {"type": "array", "items": "string"}},
         {"name": "ok", "type": "boolean"},
+        {"name": "weight", "type": "float"},
+        {"name": "score", "type": "double"},
+        {"name": "raw", "type": "bytes"},
+        {"name": "kind", "type": {"type": "enum", "name": "Kind", "symbols": ["WEB", "APP"]}},
+        {"name": "attrs", "type": {"type": "map", "values": "long"}},
+        {"name": "addr", "type": {"type": "record", "name": "Addr",
+                                  "fields": [{"name": "city", "type": "string"}]}},
+        {"name": "code", "type": {"type": "fixed", "name": "Code", "size": 2}},
     ],
 }
 # A later version: renamed user field, no decimal, a new field weir ignores.
@@ -62,6 +73,12 @@ SINK = {
         {"name": "qty", "type": "long"},
         {"name": "ts", "type": {"type": "long", "logicalType": "timestamp-millis"}},
         {"name": "note", "type": ["null", "string"], "default": None},
+        {"name": "ok", "type": "boolean"},
+        {"name": "qty32", "type": "int"},
+        {"name": "score", "type": ["null", "double"], "default": None},
+        {"name": "raw", "type": ["null", "bytes"], "default": None},
+        {"name": "price", "type": ["null", {"type": "bytes", "logicalType": "decimal",
+                                            "precision": 12, "scale": 2}], "default": None},
     ],
 }
 
@@ -94,29 +111,43 @@ def main():
             ts = base + datetime.timedelta(milliseconds=1500 * i + 7)
             datum = {"userId": "u%d" % (i % 3), "amount": decimal.Decimal("%d.%02d" % (i, i)),
                      "qty": i - 5, "ts": ts, "note": None if i % 2 else "n%d" % i,
-                     "tags": ["a", "b%d" % i][: i % 3], "ok": i % 4 == 0}
+                     "tags": ["a", "b%d" % i][: i % 3], "ok": i % 4 == 0,
+                     "weight": i / 4, "score": i * 1.1 - 3, "raw": b"r%d" % i,
+                     "kind": ["WEB", "APP"][i % 2], "attrs": {"n": i} if i % 2 else {},
+                     "addr": {"city": "c%d" % (i % 4)}, "code": b"%02d" % i}
             plain_rows.append(encode(WRITER_V1, datum))
             expected.append({"user_id": datum["userId"], "amount": float(datum["amount"]),
                              "qty": i - 5, "ts": ts, "note": datum["note"],
                              "tags": json.dumps(datum["tags"], separators=(",", ":")),
-                             "ok": datum["ok"], "country": "unknown"})
+                             "ok": datum["ok"], "country": "unknown",
+                             "weight": i / 4, "score": i * 1.1 - 3, "raw": "r%d" % i,
+                             "kind": datum["kind"],
+                             "attrs": json.dumps(datum["attrs"], separators=(",", ":")),
+                             "city": datum["addr"]["city"], "code": "%02d" % i})
         framed_rows, framed_expected = [], []
         for i in range(6):
             ts = base + datetime.timedelta(seconds=100 + i)
             if i % 2 == 0:
                 datum = {"userId": "f%d" % i, "amount": decimal.Decimal("-0.50"), "qty": i,
-                         "ts": ts, "note": "x", "tags": [], "ok": True}
+                         "ts": ts, "note": "x", "tags": [], "ok": True, "weight": 0.5,
+                         "score": 2.0, "raw": b"", "kind": "APP", "attrs": {},
+                         "addr": {"city": "x"}, "code": b"zz"}
                 framed_rows.append(framed(11, encode(WRITER_V1, datum)))
                 framed_expected.append({"user_id": "f%d" % i, "amount": -0.5, "qty": i, "ts": ts,
                                         "note": "x", "tags": "[]", "ok": True,
-                                        "country": "unknown"})
+                                        "country": "unknown", "weight": 0.5, "score": 2.0,
+                                        "raw": "", "kind": "APP", "attrs": "{}", "city": "x",
+                                        "code": "zz"})
             else:
                 datum = {"user_id": "g%d" % i, "qty": 2 ** 40 + i, "ts": ts, "ok": False,
                          "channel": "web"}
                 framed_rows.append(framed(12, encode(WRITER_V2, datum)))
                 framed_expected.append({"user_id": "g%d" % i, "amount": None,
                                         "qty": 2 ** 40 + i, "ts": ts, "note": None,
-                                        "tags": None, "ok": False, "country": "unknown"})
+                                        "tags": None, "ok": False, "country": "unknown",
+                                        "weight": None, "score": None, "raw": None,
+                                        "kind": None, "attrs": None, "city": None,
+                                        "code": None})
         framed_rows.append(framed(99, b"\x02"))         # an id weir does not know
         plain_rows.insert(5, b"\x08abc")               # truncated datum
 
@@ -141,6 +172,13 @@ def main():
       tags: string
       ok: boolean
       country: {type: string, default: unknown}
+      weight: double
+      score: double
+      raw: bytes
+      kind: string
+      attrs: string
+      city: {type: string, aliases: [addr.city]}
+      code: bytes
 """
         job = """name: avro-interop
 sources:
@@ -168,10 +206,14 @@ sources:
 operators:
   - name: both
     union: [plain, framed]
+  - name: shaped
+    from: both
+    map: {user_id: user_id, amount: amount, qty: qty, ts: ts, note: note, ok: ok, qty32: qty,
+          score: score, raw: raw, price: amount}
 sinks:
   rows: {from: both, type: file, path: %(out)s}
   avro_out:
-    from: both
+    from: shaped
     type: kafka
     brokers: %(b)s
     topic: out
@@ -222,8 +264,15 @@ sinks:
             if v[:5] != b"\x00" + struct.pack(">I", 42):
                 fail("avro sink message without the wire-format header: %r" % v[:8])
             back.append(reader.read(avro.io.BinaryDecoder(io.BytesIO(v[5:]))))
+        def price(amount):
+            return None if amount is None else decimal.Decimal("%.2f" % amount)
         want_back = sorted(({"user_id": w["user_id"], "amount": w["amount"], "qty": w["qty"],
-                             "ts": w["ts"], "note": w["note"]} for w in want), key=key)
+                             "ts": w["ts"], "note": w["note"], "ok": w["ok"],
+                             "qty32": w["qty"] if abs(w["qty"]) < 2 ** 31
+                             else (2 ** 31 - 1 if w["qty"] > 0 else -2 ** 31),
+                             "score": w["score"],
+                             "raw": None if w["raw"] is None else w["raw"].encode(),
+                             "price": price(w["amount"])} for w in want), key=key)
         back = sorted(back, key=key)
         if back != want_back:
             fail("avro sink rows differ:\n got  %s\n want %s" % (back, want_back))
