@@ -6,7 +6,10 @@ that protoc makes of a .proto this test writes), python3-kafka produces them
 to a weir-dev-broker topic, and `weir local` reads them with a protobuf
 source (`proto:`, parsed by weir) and writes (1) a json file sink and (2) a
 protobuf kafka sink (`descriptor_set:`). The json rows must equal what the
-test wrote; the sink's messages, parsed by python3-protobuf, must too. One
+test wrote; the sink's messages, parsed by python3-protobuf, must too.
+Order has scalars of every width (sint64, int32, float, double, bool,
+fixed64, bytes), an enum, a nested message read through a dotted alias,
+repeated and map fields (read as JSON text) and a Timestamp. One
 payload that does not parse must go to the dead-letter file with a reason.
 
 Usage: protobuf_interop_test.py PATH/TO/weir PATH/TO/weir-dev-broker
@@ -40,6 +43,12 @@ message Order {
   repeated string tags = 7;
   optional string note = 8;
   bool ok = 9;
+  map<string, int64> counts = 10;
+  bytes raw = 11;
+  float weight = 12;
+  int32 small = 13;
+  uint64 big = 14;
+  fixed64 fx = 15;
 }
 message Out {
   string user_id = 1;
@@ -48,6 +57,10 @@ message Out {
   google.protobuf.Timestamp ts = 4;
   Status status = 5;
   string note = 6;
+  bytes raw = 7;
+  float weight = 8;
+  int32 small = 9;
+  bool ok = 10;
 }
 """
 
@@ -88,12 +101,22 @@ def main():
             if i % 5 != 0:
                 m.customer.name = "c%d" % i
                 m.customer.id = 100 + i
+            if i % 3 == 0:
+                m.counts["k%d" % i] = i * 7
+            m.raw = b"r%d" % i
+            m.weight = i / 8
+            m.small = -i
+            m.big = 2 ** 63 + i if i % 2 else i
+            m.fx = 1000 + i
             payloads.append(m.SerializeToString())
             want.append({"user_id": "u%d" % i, "qty": i - 5, "amount": i * 0.25,
                          "ts": iso_ms(ts), "status": statuses[i % 3],
                          "customer_id": 100 + i if i % 5 != 0 else None,
                          "tags": json.dumps(tags, separators=(",", ":")),
-                         "note": "n%d" % i if i % 2 == 0 else "none", "ok": i % 4 == 0})
+                         "note": "n%d" % i if i % 2 == 0 else "none", "ok": i % 4 == 0,
+                         "counts": json.dumps({"k%d" % i: i * 7} if i % 3 == 0 else {},
+                                              separators=(",", ":")),
+                         "raw": "r%d" % i, "weight": i / 8, "small": -i, "fx": 1000 + i})
         payloads.insert(5, b"\x0a\x7fabc")  # a string whose length runs past the end
 
         producer = KafkaProducer(bootstrap_servers=bootstrap)
@@ -122,6 +145,11 @@ sources:
       tags: string
       note: {type: string, default: none}
       ok: boolean
+      counts: string
+      raw: bytes
+      weight: double
+      small: bigint
+      fx: bigint
 sinks:
   rows: {from: orders, type: file, path: %(out)s}
   pb_out:
@@ -137,7 +165,8 @@ sinks:
     type: kafka""").replace("sinks:\n", """operators:
   - name: slim
     from: orders
-    map: {user_id: user_id, qty: qty, amount: amount, ts: ts, status: status, note: note}
+    map: {user_id: user_id, qty: qty, amount: amount, ts: ts, status: status, note: note,
+          raw: raw, weight: weight, small: small, ok: ok}
 sinks:
 """)
         job_path = os.path.join(work, "job.yaml")
@@ -174,9 +203,11 @@ sinks:
             o.ParseFromString(value)
             back.append({"user_id": o.user_id, "qty": o.qty, "amount": o.amount,
                          "ts": iso_ms(o.ts.ToDatetime()),
-                         "status": descriptor_name(o), "note": o.note})
+                         "status": descriptor_name(o), "note": o.note, "raw": o.raw.decode(),
+                         "weight": o.weight, "small": o.small, "ok": o.ok})
         want_back = sorted(({k: w[k] for k in ("user_id", "qty", "amount", "ts", "status",
-                                               "note")} for w in want), key=key)
+                                               "note", "raw", "weight", "small", "ok")}
+                            for w in want), key=key)
         back = sorted(back, key=key)
         if back != want_back:
             fail("protobuf sink rows differ:\n got  %s\n want %s" % (back, want_back))
