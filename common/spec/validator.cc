@@ -665,6 +665,7 @@ class Validator {
     }
     auto s = r_.String(type_node, "format");
     if (!s) return;
+    if (*s == "binary") *s = "raw";  // the other name users know it by
     if (std::find(kFormats.begin(), kFormats.end(), *s) == kFormats.end()) {
       r_.Error(type_node, "unknown format '" + *s +
                               "': expected 'json', 'csv', 'raw', 'avro' or 'protobuf'" +
