@@ -276,7 +276,8 @@ namespace {
 // the barrier. Writes made after the last checkpoint and lost in a crash are
 // recomputed from the sources, as they were without the cache (the WAL is
 // off). Scans flush first, then read the database. When the cache holds more
-// than RocksDbOptions::task_cache_bytes it is flushed and emptied.
+// than RocksDbOptions::task_cache_bytes it is flushed and emptied. After a
+// Flush the cache keeps the values it wrote, not the deletes and merges.
 class RocksDbBackend final : public KeyedStateBackend {
  public:
   explicit RocksDbBackend(StoreCore* impl)
@@ -427,7 +428,10 @@ class RocksDbBackend final : public KeyedStateBackend {
     }
     WEIR_RETURN_IF_ERROR(Write(&batch));
     for (Slot* slot : dirty_) {
-      if (slot->second.kind == kMerge) {  // the merged value is unknown: forget it
+      // A merge's result is unknown: forget it. A delete is forgotten too:
+      // what operators delete (a fired window, an expired join key) is
+      // rarely read again, and keeping it would fill the cache with the dead.
+      if (slot->second.kind != kValue) {
         bytes_ -= EntryBytes(*slot);
         cache_.erase(cache_.find(std::string_view(slot->first)));
       } else {
