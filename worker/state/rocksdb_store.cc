@@ -277,7 +277,9 @@ namespace {
 // recomputed from the sources, as they were without the cache (the WAL is
 // off). Scans flush first, then read the database. When the cache holds more
 // than RocksDbOptions::task_cache_bytes it is flushed and emptied. After a
-// Flush the cache keeps the values it wrote, not the deletes and merges.
+// Flush the cache keeps the values it wrote, not the deletes and merges. An
+// entry made and deleted between two flushes (a short window) is never
+// written, not even as a tombstone, when the view knows RocksDB lacks it.
 class RocksDbBackend final : public KeyedStateBackend {
  public:
   explicit RocksDbBackend(StoreCore* impl)
@@ -307,6 +309,7 @@ class RocksDbBackend final : public KeyedStateBackend {
       read_.clear();
       rocksdb::Status s = impl_->db->Get(impl_->read_options, key_, &read_);
       if (!s.ok() && !s.IsNotFound()) return FromRocks(s, "get from " + impl_->options.dir);
+      e.in_db = s.ok();
       if (s.IsNotFound() && e.value.empty()) {
         e.kind = kAbsent;  // clean: nothing appended either
       } else {
@@ -348,6 +351,7 @@ class RocksDbBackend final : public KeyedStateBackend {
     Entry& e = slot.second;
     if (e.kind == kMerge && !e.dirty && !KeyMayExist()) {
       e.kind = kAbsent;  // a new key (a join's buffered rows): the list is these elements
+      e.in_db = false;
     }
     if (e.kind == kAbsent) {
       SetValue(e, framed);
@@ -420,6 +424,7 @@ class RocksDbBackend final : public KeyedStateBackend {
     for (Slot* slot : dirty_) {
       const std::string& k = slot->first;
       const Entry& e = slot->second;
+      if (e.kind == kAbsent && !e.in_db) continue;  // made and deleted since the last flush
       rocksdb::Status s = e.kind == kValue    ? batch.Put(k, e.value)
                           : e.kind == kAbsent ? batch.Delete(k)
                                               : batch.Merge(k, e.value);
@@ -436,6 +441,7 @@ class RocksDbBackend final : public KeyedStateBackend {
         cache_.erase(cache_.find(std::string_view(slot->first)));
       } else {
         slot->second.dirty = false;
+        slot->second.in_db = true;
       }
     }
     dirty_.clear();
@@ -448,6 +454,10 @@ class RocksDbBackend final : public KeyedStateBackend {
     std::string value;
     Kind kind = kMerge;
     bool dirty = false;
+    // False when RocksDB certainly holds nothing under the key (a read
+    // found nothing, or its filters said so, and this view has not written
+    // it since): deleting it then needs no tombstone.
+    bool in_db = true;
   };
   using Map = std::unordered_map<std::string, Entry, StringViewHash, std::equal_to<>>;
   using Slot = Map::value_type;
