@@ -3,9 +3,13 @@
 // Any broken invariant aborts, which libFuzzer reports as a crash.
 #pragma once
 
+#include <unistd.h>
+
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
+#include <fstream>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -13,12 +17,35 @@
 
 #include "common/batch.h"
 #include "common/format/format.h"
+#include "common/spec/job_spec.h"
 
 namespace weir::fuzz {
 
 [[noreturn]] inline void Fail(const char* target, const char* what) {
   std::fprintf(stderr, "%s: %s\n", target, what);
   std::abort();
+}
+
+// A protobuf format for `message` of the .proto text `proto`, which is written
+// to a file of this process's own under the temporary directory (the format
+// reads a file, as a job's does). RemoveProtobufFormat deletes it once the
+// decoders and encoders are made.
+inline spec::FormatSpec ProtobufFormat(std::string_view proto, const std::string& message) {
+  const std::filesystem::path dir =
+      std::filesystem::temp_directory_path() / ("weir_fuzz_" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  const std::filesystem::path file = dir / (message + ".proto");
+  std::ofstream(file) << proto;
+  spec::FormatSpec pb;
+  pb.type = "protobuf";
+  pb.options["proto"] = file.string();
+  pb.options["message"] = message;
+  return pb;
+}
+
+inline void RemoveProtobufFormat(const spec::FormatSpec& pb) {
+  std::error_code ec;
+  std::filesystem::remove_all(std::filesystem::path(pb.options.at("proto")).parent_path(), ec);
 }
 
 // Equal values, nulls and NaNs included; -0.0 differs from 0.0.

@@ -6,13 +6,9 @@
 // temporary directory once). Checked: no crash or sanitizer report, every
 // payload is one row or one error, columns aligned, and every decoded row
 // of the scalar columns survives encode -> decode unchanged.
-#include <unistd.h>
-
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
-#include <filesystem>
-#include <fstream>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -63,14 +59,7 @@ struct Harness {
   std::unique_ptr<weir::format::Encoder> encoder;
 
   Harness() {
-    const std::filesystem::path dir =
-        std::filesystem::temp_directory_path() / ("weir_fuzz_pb_" + std::to_string(::getpid()));
-    std::filesystem::create_directories(dir);
-    std::ofstream(dir / "msg.proto") << kProto;
-    weir::spec::FormatSpec pb;
-    pb.type = "protobuf";
-    pb.options["proto"] = (dir / "msg.proto").string();
-    pb.options["message"] = "fz.Msg";
+    const weir::spec::FormatSpec pb = weir::fuzz::ProtobufFormat(kProto, "fz.Msg");
     schema = std::make_shared<const Schema>(std::vector<weir::Field>{{"i64", TypeId::kBigint},
                                                                      {"i32", TypeId::kBigint},
                                                                      {"u64", TypeId::kBigint},
@@ -101,8 +90,7 @@ struct Harness {
                                                                       {"at", TypeId::kTimestamp}});
     scalar_decoder = std::move(weir::format::MakeDecoder(pb, *scalars, {})).value();
     encoder = std::move(weir::format::MakeEncoder(pb, *scalars)).value();
-    std::error_code ec;
-    std::filesystem::remove_all(dir, ec);  // everything is loaded by now
+    weir::fuzz::RemoveProtobufFormat(pb);  // everything is loaded by now
   }
 };
 

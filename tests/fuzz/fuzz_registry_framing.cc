@@ -7,12 +7,8 @@
 // json for plain framing, protobuf with a nested message for protobuf
 // framing) must give each payload one row or one error, as every decoder
 // does.
-#include <unistd.h>
-
 #include <cstddef>
 #include <cstdint>
-#include <filesystem>
-#include <fstream>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -47,16 +43,10 @@ struct Harness {
     json_spec.type = "json";
     json_spec.options["framing"] = "registry";
     json = std::move(weir::format::MakeDecoder(json_spec, *schema, {})).value();
-    const std::filesystem::path dir = std::filesystem::temp_directory_path() /
-                                      ("weir_fuzz_framing_" + std::to_string(::getpid()));
-    std::filesystem::create_directories(dir);
-    std::ofstream(dir / "row.proto") << kProto;
-    weir::spec::FormatSpec pb;
-    pb.type = "protobuf";
-    pb.options["proto"] = (dir / "row.proto").string();
-    pb.options["message"] = "fz.Row";
+    weir::spec::FormatSpec pb = weir::fuzz::ProtobufFormat(kProto, "fz.Row");
     pb.options["framing"] = "registry";
     auto made = weir::format::MakeDecoder(pb, *schema, {});
+    weir::fuzz::RemoveProtobufFormat(pb);
     if (!made.ok()) weir::fuzz::Fail(kTarget, made.status().message().c_str());
     protobuf = std::move(made).value();
   }
