@@ -411,6 +411,42 @@ def main():
         ok("SubmitJob of it: INVALID_ARGUMENT; the trailer's RpcStatus holds JobFileErrors "
            "(%s)" % ", ".join("%s:%d:%d" % (x.file, x.line, x.column) for x in jfe.errors))
 
+        # --- limits: gRPC message caps and the job file size, each refused
+        # without harm to the server that refused it.
+        expect_error(grpc.StatusCode.RESOURCE_EXHAUSTED, "ValidateJob",
+                     admin_pb2.ValidateJobRequest(job_yaml="#" * (17 << 20), file_name="huge.yaml"),
+                     admin_pb2.ValidateJobResponse)
+        e = expect_error(grpc.StatusCode.INVALID_ARGUMENT, "SubmitJob",
+                         admin_pb2.SubmitJobRequest(job_yaml="#" * (2 << 20), file_name="big.yaml"),
+                         admin_pb2.SubmitJobResponse)
+        if "larger than 1048576 bytes" not in (e.details() or ""):
+            fail("SubmitJob of a 2 MiB job file: %r, expected the 1 MiB limit" % e.details())
+        listed = unary("ListJobs", admin_pb2.ListJobsRequest(), admin_pb2.ListJobsResponse)
+        if listed.jobs:
+            fail("ListJobs after refused submissions: %s" % listed)
+        w1_addr = next(w.address for w in workers if w.id == "w1")
+        exchange = grpc.insecure_channel(w1_addr)
+        transfer = exchange.stream_stream("/weir.v1.Exchange/Transfer",
+                                          request_serializer=identity,
+                                          response_deserializer=identity)
+        try:
+            # ExchangeFrame{batch (field 5): 65 MiB}: over the exchange's 64 MiB cap.
+            got = list(transfer(iter([field_bytes(5, bytes(65 << 20))]), timeout=30))
+            fail("Exchange/Transfer of a 65 MiB frame answered %r" % got[:1])
+        except grpc.RpcError as err:
+            if err.code() != grpc.StatusCode.RESOURCE_EXHAUSTED:
+                fail("Exchange/Transfer of a 65 MiB frame: %s (%s), expected RESOURCE_EXHAUSTED"
+                     % (err.code(), err.details()))
+        exchange.close()
+        if parse_fields(check(b"", timeout=10)) != [(1, 1)]:
+            fail("the coordinator is not SERVING after the oversized requests")
+        workers = unary("ListWorkers", admin_pb2.ListWorkersRequest(),
+                        admin_pb2.ListWorkersResponse).workers
+        if sorted(w.id for w in workers if w.alive) != ["w1", "w2"]:
+            fail("workers after an oversized exchange frame: %s" % workers)
+        ok("limits: a 17 MiB admin request and a 65 MiB exchange frame RESOURCE_EXHAUSTED, a "
+           "2 MiB job file INVALID_ARGUMENT (1 MiB limit); nothing submitted, all still serving")
+
         # --- a bounded job, to the end
         want1 = write_events(os.path.join(work, "in1"), files=2, per_file=150, users=3)
         good_yaml = os.path.join(work, "good.yaml")

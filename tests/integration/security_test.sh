@@ -101,7 +101,16 @@ check = ch.unary_unary("/grpc.health.v1.Health/Check", request_serializer=lambda
                        response_deserializer=lambda b: b)
 resp = check(b"", timeout=5)
 assert resp == b"\x08\x01", resp  # HealthCheckResponse{status: SERVING}
-print("ok   grpc.health.v1 SERVING on the plaintext health port")
+# An unauthenticated port takes only small requests: a 1 MiB service name
+# (HealthCheckRequest field 1) is refused, and the port goes on serving.
+big = bytes([0x0A, 0x80, 0x80, 0x40]) + b"x" * (1 << 20)
+try:
+    check(big, timeout=5)
+    raise SystemExit("a 1 MiB health check was accepted")
+except grpc.RpcError as e:
+    assert e.code() == grpc.StatusCode.RESOURCE_EXHAUSTED, (e.code(), e.details())
+assert check(b"", timeout=5) == b"\x08\x01"
+print("ok   grpc.health.v1 SERVING on the plaintext health port; a 1 MiB request refused")
 PY
 
 # ---- who is refused
