@@ -1168,10 +1168,14 @@ class Validator {
         r_.Error(u, "union needs a list of at least two streams, e.g. union: [a, b]");
         d->structure_ok = false;
       } else {
+        // An input that is not a name leaves the union unbound, not short of
+        // an input (a union of none would have nothing to bind against).
         for (const auto& s : u)
           if (auto v = r_.String(s, "union input")) {
             op.from.push_back(*v);
             d->from_nodes.push_back(s);
+          } else {
+            d->structure_ok = false;
           }
       }
     } else if (kind == "udf") {
@@ -1454,6 +1458,8 @@ class Validator {
         }
       }
       if (!d.structure_ok) d.state = Draft::kPoisoned;
+      WEIR_ASSERT(d.state == Draft::kPoisoned || !d.spec.from.empty(),
+                  "operator '" + d.spec.name + "' has well-formed structure but no input");
     }
     std::vector<size_t> order;
     bool progress = true;
