@@ -187,7 +187,10 @@ std::vector<const pb::FieldDescriptor*> Resolve(const pb::Descriptor* d, std::st
   }
 }
 
-int64_t TimestampMillis(const pb::Message& m) {
+// The instant of a google.protobuf.Timestamp in milliseconds, or nullopt when
+// it is outside what a timestamp column holds (int64 milliseconds). Nanos
+// outside [0, 1e9) are taken as they come (seconds + nanos), not refused.
+std::optional<int64_t> TimestampMillis(const pb::Message& m) {
   const pb::Descriptor* d = m.GetDescriptor();
   const pb::Reflection* r = m.GetReflection();
   const pb::FieldDescriptor* sf = d->FindFieldByName("seconds");
@@ -197,8 +200,13 @@ int64_t TimestampMillis(const pb::Message& m) {
   // Floor division, so that instants before 1970 round down.
   int64_t ms = nanos / 1000000;
   if (nanos % 1000000 < 0) --ms;
-  const int64_t kLimit = std::numeric_limits<int64_t>::max() / 1000 - 1;
-  return std::clamp(sec, -kLimit, kLimit) * 1000 + ms;
+  // Exact in 128 bits: clamping would make the encoder's (floor) split of an
+  // instant near the edge decode to another instant.
+  __extension__ typedef __int128 Int128;
+  const Int128 total = static_cast<Int128>(sec) * 1000 + ms;
+  if (total < std::numeric_limits<int64_t>::min() || total > std::numeric_limits<int64_t>::max())
+    return std::nullopt;
+  return static_cast<int64_t>(total);
 }
 
 void AppendBase64(std::string_view s, std::string* out) {
@@ -283,11 +291,13 @@ void RenderValue(const pb::Message& m, const pb::FieldDescriptor* f, int index, 
     }
     case pb::FieldDescriptor::CPPTYPE_MESSAGE: {
       const pb::Message& sub = rep ? r->GetRepeatedMessage(m, f, index) : r->GetMessage(m, f);
-      if (IsTimestamp(sub.GetDescriptor())) {
+      const std::optional<int64_t> ms =
+          IsTimestamp(sub.GetDescriptor()) ? TimestampMillis(sub) : std::nullopt;
+      if (ms) {
         out->push_back('"');
-        AppendTimestamp(TimestampMillis(sub), out);
+        AppendTimestamp(*ms, out);
         out->push_back('"');
-      } else {
+      } else {  // a message, or a Timestamp beyond any date: {"seconds": ..., "nanos": ...}
         RenderMessage(sub, depth + 1, out);
       }
       return;
@@ -655,14 +665,20 @@ class ProtobufDecoder final : public Decoder {
       }
       case pb::FieldDescriptor::CPPTYPE_MESSAGE: {
         const pb::Message& sub = r->GetMessage(m, f);
-        if (IsTimestamp(f->message_type()) && type == TypeId::kTimestamp) {
-          out = Staged::Int(TimestampMillis(sub));
-          return true;
-        }
-        if (IsTimestamp(f->message_type()) && IsStringStored(type)) {
-          const size_t off = scratch_.size();
-          AppendTimestamp(TimestampMillis(sub), &scratch_);
-          out = Staged::Scratch(off, scratch_.size() - off);
+        if (IsTimestamp(f->message_type()) &&
+            (type == TypeId::kTimestamp || IsStringStored(type))) {
+          const std::optional<int64_t> ms = TimestampMillis(sub);
+          if (!ms)
+            return Error("field '" + fields_[c].name +
+                         "': the Timestamp is outside the range of a timestamp (int64 "
+                         "milliseconds since 1970)");
+          if (type == TypeId::kTimestamp) {
+            out = Staged::Int(*ms);
+          } else {
+            const size_t off = scratch_.size();
+            AppendTimestamp(*ms, &scratch_);
+            out = Staged::Scratch(off, scratch_.size() - off);
+          }
           return true;
         }
         return StageJson(c, m, f);

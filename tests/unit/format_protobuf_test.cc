@@ -329,6 +329,52 @@ TEST_F(ProtobufFormatTest, EncoderRoundTrip) {
   EXPECT_TRUE(o[7].IsNull(0));
 }
 
+// A Timestamp maps to int64 milliseconds exactly or is an error: at the edges
+// of that range, encode -> decode gives back the same instant (clamping did
+// not: found by fuzz_protobuf_decoder), and beyond them decoding says why.
+TEST_F(ProtobufFormatTest, TimestampsAtTheEdgesOfTheRange) {
+  constexpr int64_t kMin = std::numeric_limits<int64_t>::min();
+  constexpr int64_t kMax = std::numeric_limits<int64_t>::max();
+  Schema schema({{"at", TypeId::kTimestamp}});
+  auto e = MakeEncoder(format_, schema);
+  ASSERT_TRUE(e.ok()) << e.status().message();
+  for (int64_t ms : {kMin, kMin + 1, kMin + 808, kMin + 809, int64_t{-1}, kMax - 1, kMax}) {
+    RecordBatch batch(std::make_shared<const Schema>(schema));
+    batch.columns[0].AppendInt(ms);
+    batch.event_time.push_back(0);
+    std::string bytes;
+    (*e)->Encode(batch, 0, &bytes);
+    auto d = Decode(schema, {bytes});
+    ASSERT_TRUE(d.errors.empty()) << ms << ": " << d.errors[0].reason;
+    EXPECT_EQ(d.batch->columns[0].GetInt(0), ms);
+  }
+  // Seconds and nanos that add up to an instant in range are taken as they
+  // come, nanos outside [0, 1e9) included; beyond the range is an error.
+  auto timestamp = [&](int64_t seconds, int32_t nanos) {
+    auto m = New();
+    pb::Message* at = m->GetReflection()->MutableMessage(m.get(), F(*m, "at"));
+    at->GetReflection()->SetInt64(at, F(*at, "seconds"), seconds);
+    at->GetReflection()->SetInt32(at, F(*at, "nanos"), nanos);
+    std::string bytes;
+    EXPECT_TRUE(m->SerializeToString(&bytes));
+    return bytes;
+  };
+  const int64_t edge = kMax / 1000;  // 9223372036854775, and 807 ms more fit
+  auto d =
+      Decode(schema, {timestamp(-1, -1), timestamp(edge, 807000000), timestamp(edge, 808000000),
+                      timestamp(kMin, 0), timestamp(1, 2000000000)});
+  ASSERT_EQ(d.batch->num_rows(), 3u);
+  EXPECT_EQ(d.batch->columns[0].GetInt(0), -1001);
+  EXPECT_EQ(d.batch->columns[0].GetInt(1), kMax);
+  EXPECT_EQ(d.batch->columns[0].GetInt(2), 3000);
+  ASSERT_EQ(d.errors.size(), 2u);
+  EXPECT_EQ(d.errors[0].index, 2u);
+  EXPECT_EQ(d.errors[1].index, 3u);
+  EXPECT_NE(d.errors[0].reason.find("field 'at': the Timestamp is outside the range"),
+            std::string::npos)
+      << d.errors[0].reason;
+}
+
 TEST_F(ProtobufFormatTest, DescriptorSetAndOptionChecks) {
   // A descriptor set with the imports, as protoc --include_imports writes it.
   pb::FileDescriptorSet set;
