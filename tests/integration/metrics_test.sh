@@ -87,7 +87,9 @@ for family in weir_task_backpressured_seconds_total \
   weir_task_checkpoint_alignment_seconds weir_kafka_consumer_lag weir_source_dead_letter_total \
   weir_checkpoint_failures_total weir_checkpoint_last_duration_seconds \
   weir_checkpoint_last_size_bytes weir_job_restarts_total weir_task_records_out_total; do
-  echo "$all" | grep -q "^$family" || fail "no $family: $(echo "$all" | grep -v "^#" | cut -d{ -f1 | sort | uniq -c)"
+  # A here-string, not a pipe: with pipefail, grep -q leaving early would
+  # fail the pipeline on echo's SIGPIPE although the family is there.
+  grep -q "^$family" <<<"$all" || fail "no $family: $(grep -v "^#" <<<"$all" | cut -d{ -f1 | sort | uniq -c)"
 done
 [[ "$(value weir_workers 'status="alive"')" == 2 ]] || fail "weir_workers{status=alive} != 2"
 [[ "$(value weir_job_state 'state="RUNNING"')" == 1 ]] || fail "the job is not RUNNING in weir_job_state"
@@ -101,7 +103,7 @@ positive weir_kafka_consumer_lag  # rate-limited: the job is behind the topic's 
 # rows keep the job running for 20 s: its tasks (and their metrics) are
 # still there however slowly this script gets to the check.
 for _ in $(seq 60); do
-  if curl -sf $(cut -d' ' -f2 "$work/cluster/metrics") | grep -q '^weir_task_watermark_seconds{.*vertex="per_key"'; then
+  if grep -q '^weir_task_watermark_seconds{.*vertex="per_key"' <<<"$(curl -sf $(cut -d' ' -f2 "$work/cluster/metrics"))"; then
     wm_ok=1; break
   fi
   sleep 0.5

@@ -200,12 +200,12 @@ served_subject() {
   openssl s_client -connect "$addr" -CAfile ca.pem -cert cli.pem -key cli.key </dev/null 2>/dev/null |
     openssl x509 -noout -subject 2>/dev/null || true
 }
-served_subject | grep -q "CN *= *coordinator$" || fail "the coordinator does not serve its certificate: $(served_subject)"
+grep -q "CN *= *coordinator$" <<<"$(served_subject)" || fail "the coordinator does not serve its certificate: $(served_subject)"
 leaf coordinator-renewed ca
 cp coordinator-renewed.key coordinator.key.new && mv coordinator.key.new coordinator.key
 cp coordinator-renewed.pem coordinator.pem.new && mv coordinator.pem.new coordinator.pem
 for _ in $(seq 60); do  # gRPC's file watcher reads the files every 10 s
-  served_subject | grep -q "CN *= *coordinator-renewed" && renewed=1 && break
+  grep -q "CN *= *coordinator-renewed" <<<"$(served_subject)" && renewed=1 && break
   sleep 0.5
 done
 [[ "${renewed:-0}" == 1 ]] || fail "the renewed certificate was not served within 30 s: $(served_subject)"
