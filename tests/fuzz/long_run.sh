@@ -61,6 +61,9 @@ status=0
   ${seeds[@]+"${seeds[@]}"} >"$work/$name.log" 2>&1 || status=$?
 for ((k = 0; k < jobs; k++)); do
   if [[ -f "fuzz-$k.log" ]]; then mv "fuzz-$k.log" "$name.$k.log"; fi
-  if ! grep -q "^Done $((runs / jobs)) runs" "$name.$k.log" 2>/dev/null; then status=1; fi
+  if ! grep -q "^Done $((runs / jobs)) runs" "$name.$k.log" 2>/dev/null; then
+    echo "long_run.sh: worker $k did not finish its $((runs / jobs)) executions: see $work/$name.$k.log" >&2
+    status=1
+  fi
 done
 exit "$status"
