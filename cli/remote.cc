@@ -388,6 +388,15 @@ int RunDescribe(const GlobalOptions& g, const RemoteOptions& r, const std::strin
       j.last_checkpoint_id()
           ? (std::to_string(j.last_checkpoint_id()) + " " + j.last_checkpoint_path()).c_str()
           : "-");
+  if (j.has_pending_checkpoint()) {
+    const auto& p = j.pending_checkpoint();
+    std::string who;
+    for (const auto& w : p.waiting_for()) who += (who.empty() ? "" : ", ") + w;
+    std::printf("In flight:    %s %lld for %.1f s%s%s\n",
+                p.savepoint() ? "savepoint" : "checkpoint", static_cast<long long>(p.id()),
+                static_cast<double>(p.age_ms()) / 1000.0, who.empty() ? "" : ", waiting for ",
+                who.c_str());
+  }
   if (!j.savepoint_path().empty()) std::printf("Savepoint:    %s\n", j.savepoint_path().c_str());
   if (!j.failure().empty()) std::printf("Last failure: %s\n", j.failure().c_str());
   std::printf("\nVertices:\n");

@@ -7,98 +7,12 @@
 #include "common/keys.h"
 #include "common/metrics.h"
 #include "common/rpc/graph.h"
+#include "coordinator/job_manager_internal.h"
 #include "coordinator/planner.h"
 
 namespace weir::coordinator {
 
 namespace fs = std::filesystem;
-
-namespace {
-
-bool Terminal(v1::JobState s) {
-  return s == v1::JOB_STATE_FINISHED || s == v1::JOB_STATE_CANCELLED || s == v1::JOB_STATE_FAILED;
-}
-
-std::string StateName(v1::JobState s) {
-  std::string n = v1::JobState_Name(s);
-  return n.substr(std::string("JOB_STATE_").size());
-}
-
-constexpr int64_t kDrainCommitsMs = 10'000;
-// Deployed tasks that have not all reported READY by then (a restore of a
-// large state takes a while) make the attempt fail and restart.
-constexpr int64_t kStartTimeoutMs = 120'000;
-
-}  // namespace
-
-struct JobManager::Worker {
-  std::string id;
-  std::string address;
-  int slots = 0;
-  bool alive = false;
-  int64_t last_heartbeat_ms = 0;
-  int64_t registered_ms = 0;
-  int64_t token = 0;
-  std::shared_ptr<WorkerLink> link;
-};
-
-struct JobManager::Job {
-  v1::StoredJob rec;
-  std::unique_ptr<spec::JobSpec> spec;
-  plan::PhysicalPlan plan;
-  v1::JobGraph graph;
-  std::unique_ptr<checkpoint::CheckpointStorage> storage;  // null: no checkpointing
-  bool checkpointing() const { return storage != nullptr; }
-
-  // The current attempt.
-  bool deployed = false;
-  std::vector<v1::TaskPlacement> placement;
-  std::map<std::string, int> slots_on;  // worker -> slots it gives this attempt
-  std::set<std::string> workers, ready, finished, exited;
-  std::map<std::string, v1::TaskProgress> progress;
-  bool stopping = false;
-  int64_t deployed_ms = 0;
-  Then then = Then::kRestart;
-  std::string stop_reason;
-  int rescale_to = 0;
-  int64_t restart_at_ms = 0;
-
-  // Checkpoints.
-  struct Pending {
-    int64_t id = 0;
-    bool savepoint = false;
-    int64_t started_ms = 0;
-    std::string purpose;  // "", "final", "savepoint", "cancel", "rescale"
-    std::map<std::string, std::string> shares;
-  };
-  std::optional<Pending> pending;
-  int64_t next_checkpoint_id = 1;
-  int64_t last_trigger_ms = 0;
-  int64_t final_id = 0;
-  bool released = false;
-  int64_t last_completed_id = 0;
-  std::string last_completed_path;
-  int64_t checkpoints_completed = 0;
-  int64_t checkpoint_failures = 0;
-  int64_t last_checkpoint_ms = 0;
-  uint64_t last_checkpoint_bytes = 0;
-
-  // One savepoint request at a time (savepoint, cancel --savepoint, rescale).
-  struct SavepointRequest {
-    int64_t no = 0;
-    std::string purpose;
-    int rescale_to = 0;
-    int64_t checkpoint_id = 0;  // once triggered
-    bool done = false;
-    Status status;
-    std::string path;
-  };
-  std::optional<SavepointRequest> sp;
-  int64_t sp_counter = 0;
-
-  std::deque<v1::JobEvent> events;
-  size_t events_base = 0;  // the index of events.front()
-};
 
 // ---------------------------------------------------------------- setup
 
@@ -272,6 +186,8 @@ v1::Job JobManager::ToProto(const Job& j) const {
     }
   }
   p.set_watermark_ms(any_sink && wm > 0 ? wm : 0);
+  DescribePending(j, p.mutable_pending_checkpoint());
+  if (!j.pending) p.clear_pending_checkpoint();
   return p;
 }
 
@@ -488,129 +404,6 @@ void JobManager::AfterStop(Job& j) {
   }
 }
 
-// ---------------------------------------------------------------- checkpoints
-
-std::optional<int64_t> JobManager::Trigger(Job& j, bool savepoint, const std::string& purpose) {
-  if (!j.storage || j.pending || !j.deployed || j.stopping) return std::nullopt;
-  Job::Pending p;
-  p.id = j.next_checkpoint_id++;
-  p.savepoint = savepoint;
-  p.started_ms = options_.clock->NowMillis();
-  p.purpose = purpose;
-  j.pending = p;
-  j.last_trigger_ms = p.started_ms;
-  v1::CoordinatorMessage m;
-  auto* t = m.mutable_trigger();
-  t->set_job_id(j.rec.id());
-  t->set_attempt(j.rec.attempt());
-  t->set_checkpoint_id(p.id);
-  t->set_savepoint(savepoint);
-  for (const auto& w : j.workers) SendTo(w, m);
-  return p.id;
-}
-
-void JobManager::CheckpointFailed(Job& j, const std::string& why) {
-  if (!j.pending) return;
-  j.checkpoint_failures++;
-  const int64_t id = j.pending->id;
-  (void)j.storage->Abort(id, j.pending->savepoint);
-  v1::CoordinatorMessage m;
-  auto* d = m.mutable_checkpoint_done();
-  d->set_job_id(j.rec.id());
-  d->set_attempt(j.rec.attempt());
-  d->set_checkpoint_id(id);
-  d->set_ok(false);
-  for (const auto& w : j.workers) SendTo(w, m);
-  j.pending.reset();
-  if (j.sp && !j.sp->done && j.sp->checkpoint_id == id) {
-    j.sp->done = true;
-    j.sp->status = Status::Aborted("savepoint " + std::to_string(id) + " failed: " + why);
-    cv_.notify_all();
-  }
-  // As with one process: a failed checkpoint fails the attempt, so no sink
-  // holds prepared data that no checkpoint will commit.
-  StopAttempt(j, Then::kRestart, "checkpoint " + std::to_string(id) + " failed: " + why);
-}
-
-void JobManager::OnAck(Job& j, const std::string& worker, const v1::CheckpointAck& ack) {
-  if (ack.attempt() != j.rec.attempt() || !j.pending || j.pending->id != ack.checkpoint_id() ||
-      j.stopping)
-    return;
-  if (!ack.ok()) {
-    CheckpointFailed(j, "worker " + worker + ": " + ack.error());
-    return;
-  }
-  j.pending->shares[worker] = ack.share();
-  if (j.pending->shares.size() < j.workers.size()) return;
-
-  // Every share is in: the metadata, then completion.
-  Job::Pending p = std::move(*j.pending);
-  checkpoint::CheckpointMetadata meta;
-  meta.id = p.id;
-  meta.savepoint = p.savepoint;
-  meta.job = j.spec->name;
-  meta.max_parallelism = j.spec->max_parallelism;
-  for (const auto& [w, bytes] : p.shares) {
-    auto share = checkpoint::CheckpointMetadata::Decode(bytes);
-    if (!share.ok()) {
-      CheckpointFailed(j, "worker " + w + " sent a malformed share: " + share.status().message());
-      return;
-    }
-    for (auto& t : share->tasks) meta.tasks.push_back(std::move(t));
-    for (auto& d : share->db_parts) meta.db_parts.push_back(std::move(d));
-  }
-  meta.completed_ms = SystemClock::Get()->NowMillis();
-  Status st = j.storage->Complete(p.id, p.savepoint, meta.Encode(), meta.completed_ms);
-  if (!st.ok()) {
-    CheckpointFailed(j, st.message());
-    return;
-  }
-  j.pending.reset();
-  const std::string path = (fs::path(j.storage->job_dir()) /
-                            ((p.savepoint ? "savepoint-" : "chk-") + std::to_string(p.id)))
-                               .string();
-  j.last_completed_id = p.id;
-  j.last_completed_path = path;
-  j.checkpoints_completed++;
-  j.last_checkpoint_ms = options_.clock->NowMillis() - p.started_ms;
-  if (auto all = j.storage->List(); all.ok())
-    for (const auto& c : *all)
-      if (c.id == p.id) j.last_checkpoint_bytes = c.bytes;
-  v1::CoordinatorMessage m;
-  auto* d = m.mutable_checkpoint_done();
-  d->set_job_id(j.rec.id());
-  d->set_attempt(j.rec.attempt());
-  d->set_checkpoint_id(p.id);
-  d->set_ok(true);
-  for (const auto& w : j.workers) SendTo(w, m);
-  if (p.savepoint) {
-    j.rec.set_savepoint_path(path);
-    Persist(j);
-  }
-  Event(j,
-        std::string(p.savepoint ? "savepoint " : "checkpoint ") + std::to_string(p.id) +
-            " completed in " + std::to_string(options_.clock->NowMillis() - p.started_ms) +
-            " ms: " + path,
-        {{"checkpoint", std::to_string(p.id)}});
-  if (j.sp && !j.sp->done && j.sp->checkpoint_id == p.id) {
-    j.sp->done = true;
-    j.sp->path = path;
-    cv_.notify_all();
-  }
-  if (p.purpose == "final") {
-    v1::CoordinatorMessage r;
-    r.mutable_release()->set_job_id(j.rec.id());
-    r.mutable_release()->set_attempt(j.rec.attempt());
-    for (const auto& w : j.workers) SendTo(w, r);
-    j.released = true;
-  } else if (p.purpose == "cancel") {
-    StopAttempt(j, Then::kCancel, "cancelled after savepoint " + std::to_string(p.id));
-  } else if (p.purpose == "rescale") {
-    j.rescale_to = j.sp ? j.sp->rescale_to : j.rescale_to;
-    StopAttempt(j, Then::kRescale, "savepoint " + std::to_string(p.id) + " taken for the rescale");
-  }
-}
-
 void JobManager::OnTaskEvent(Job& j, const std::string& worker, const v1::TaskEvent& ev) {
   if (ev.attempt() != j.rec.attempt() || !j.deployed) return;
   if (ev.has_progress() && ev.progress().attempt() == j.rec.attempt())
@@ -746,6 +539,7 @@ void JobManager::Tick() {
       continue;
     }
     if (!j.checkpointing()) continue;
+    WarnIfStuck(j, now);
     if (j.pending && now - j.pending->started_ms > j.spec->checkpoint.timeout_ms) {
       CheckpointFailed(j,
                        "timed out after " + std::to_string(j.spec->checkpoint.timeout_ms) + " ms");
@@ -805,230 +599,17 @@ std::string JobManager::RenderMetrics() const {
             static_cast<double>(j.last_checkpoint_bytes));
     m.Gauge("weir_checkpoint_last_id", "Id of the last completed checkpoint", l,
             static_cast<double>(j.last_completed_id));
+    v1::PendingCheckpoint pending;
+    const bool in_flight = DescribePending(j, &pending);
+    m.Gauge("weir_checkpoint_pending_seconds",
+            "Age of the checkpoint in flight (0: none); one stuck shows long before "
+            "checkpoint.timeout",
+            l, in_flight ? static_cast<double>(pending.age_ms()) / 1000.0 : 0);
+    m.Gauge("weir_checkpoint_pending_waiting",
+            "Subtasks (or workers) that have not yet acknowledged the checkpoint in flight", l,
+            static_cast<double>(pending.waiting_for_size()));
   }
   return m.Render();
-}
-
-// ---------------------------------------------------------------- admin
-
-Result<v1::Job> JobManager::Submit(const v1::SubmitJobRequest& req,
-                                   std::vector<spec::Diagnostic>* diags) {
-  const std::string file = req.file_name().empty() ? "job.yaml" : req.file_name();
-  auto loaded = spec::ParseJob(req.job_yaml(), file);
-  if (!loaded.job) {
-    *diags = loaded.diagnostics;
-    return Status::InvalidArgument(FormatDiagnostics(file, loaded.diagnostics));
-  }
-  auto j = std::make_unique<Job>();
-  j->spec = std::move(loaded.job);
-  const std::string id = j->spec->name;
-  j->rec.set_id(id);
-  j->rec.set_job_yaml(req.job_yaml());
-  j->rec.set_file_name(file);
-  if (req.parallelism() < 0) return Status::InvalidArgument("parallelism must be positive");
-  WEIR_RETURN_IF_ERROR(PlanJob(*j, req.parallelism()));
-  if (j->spec->checkpoint.mode != spec::CheckpointMode::kNone) {
-    WEIR_ASSIGN_OR_RETURN(j->storage,
-                          checkpoint::CheckpointStorage::Open(j->spec->checkpoint.storage.empty()
-                                                                  ? options_.checkpoint_storage
-                                                                  : j->spec->checkpoint.storage,
-                                                              id, j->spec->checkpoint.retain));
-    int64_t first = 1;
-    WEIR_ASSIGN_OR_RETURN(auto all, j->storage->List());
-    for (const auto& c : all) first = std::max(first, c.id + 1);
-    if (!req.from_savepoint().empty()) {
-      WEIR_ASSIGN_OR_RETURN(auto meta,
-                            checkpoint::ReadRestorePoint(req.from_savepoint(), *j->spec));
-      first = std::max(first, meta.id + 1);
-      j->rec.set_from_savepoint(req.from_savepoint());
-    }
-    j->rec.set_first_checkpoint_id(first);
-  } else if (!req.from_savepoint().empty()) {
-    return Status::InvalidArgument(
-        "--from-savepoint: the job has checkpoint.mode none, so it cannot restore one");
-  }
-  std::lock_guard lock(mu_);
-  if (Job* old = Find(id)) {
-    if (!Terminal(old->rec.state()))
-      return Status::AlreadyExists("job " + id + " is " + StateName(old->rec.state()) +
-                                   "; cancel it first or give the new one another name");
-    // Attempt numbers name a job's tasks on the workers, where the last
-    // submission's may still be exiting: never reuse one.
-    j->rec.set_attempt(old->rec.attempt());
-  }
-  const int64_t now = options_.clock->NowMillis();
-  j->rec.set_submitted_ms(now);
-  j->restart_at_ms = now;
-  Job& ref = *j;
-  jobs_[id] = std::move(j);
-  SetState(ref, v1::JOB_STATE_PENDING, "submitted");
-  TryDeploy(ref);
-  return ToProto(ref);
-}
-
-std::vector<v1::Job> JobManager::List(bool include_finished) const {
-  std::lock_guard lock(mu_);
-  std::vector<v1::Job> out;
-  for (const auto& [id, j] : jobs_)
-    if (include_finished || !Terminal(j->rec.state())) out.push_back(ToProto(*j));
-  return out;
-}
-
-Result<v1::Job> JobManager::Get(const std::string& id) const {
-  std::lock_guard lock(mu_);
-  Job* j = Find(id);
-  if (!j) return Status::NotFound("no job " + id);
-  v1::Job p = ToProto(*j);
-  if (j->spec) {
-    for (const spec::Endpoint& e : spec::DescribeEndpoints(*j->spec)) {
-      v1::Endpoint* pe = p.add_endpoints();
-      pe->set_name(e.name);
-      pe->set_role(e.role);
-      pe->set_type(e.type);
-      pe->set_address(e.address);
-      for (const auto& [k, v] : e.settings) (*pe->mutable_settings())[k] = v;
-    }
-  }
-  return p;
-}
-
-Status JobManager::TakeSavepoint(std::unique_lock<std::mutex>& lock, Job& j,
-                                 const std::string& purpose, int rescale_to, int64_t timeout_ms) {
-  const std::string& id = j.rec.id();
-  if (j.rec.state() != v1::JOB_STATE_RUNNING && (Terminal(j.rec.state()) || !j.spec))
-    return Status::FailedPrecondition("job " + id + " is " + StateName(j.rec.state()) +
-                                      ": a savepoint needs it RUNNING");
-  if (!j.checkpointing())
-    return Status::FailedPrecondition("job " + id +
-                                      " has checkpoint.mode none: it cannot take a savepoint");
-  if (j.rec.state() != v1::JOB_STATE_RUNNING)
-    return Status::FailedPrecondition("job " + id + " is " + StateName(j.rec.state()) +
-                                      ": a savepoint needs it RUNNING");
-  if (j.sp && !j.sp->done)
-    return Status::FailedPrecondition("job " + id + " is taking a savepoint already");
-  // Tick triggers it; OnAck or a failure completes the request.
-  j.sp = Job::SavepointRequest{++j.sp_counter, purpose, rescale_to};
-  const int64_t no = j.sp->no;
-  cv_.wait_for(lock, std::chrono::milliseconds(timeout_ms),
-               [&] { return !j.sp || j.sp->no != no || j.sp->done; });
-  if (!j.sp || j.sp->no != no) return Status::Aborted("savepoint request superseded");
-  if (!j.sp->done)
-    return Status::DeadlineExceeded("the savepoint did not complete within " +
-                                    std::to_string(timeout_ms) + " ms; the job keeps running");
-  return j.sp->status;
-}
-
-Result<v1::CancelJobResponse> JobManager::Cancel(const std::string& id, bool savepoint,
-                                                 int64_t timeout_ms) {
-  std::unique_lock lock(mu_);
-  Job* j = Find(id);
-  if (!j) return Status::NotFound("no job " + id);
-  if (Terminal(j->rec.state()) || j->rec.state() == v1::JOB_STATE_CANCELLING)
-    return Status::FailedPrecondition("job " + id + " is " + StateName(j->rec.state()));
-  v1::CancelJobResponse resp;
-  if (savepoint) {
-    // The job stops once the savepoint is complete (OnAck).
-    WEIR_RETURN_IF_ERROR(TakeSavepoint(lock, *j, "cancel", 0, timeout_ms));
-    resp.set_savepoint_path(j->sp->path);
-  } else {
-    StopAttempt(*j, Then::kCancel, "cancelled");
-  }
-  *resp.mutable_job() = ToProto(*j);
-  return resp;
-}
-
-Result<v1::TriggerSavepointResponse> JobManager::Savepoint(const std::string& id,
-                                                           int64_t timeout_ms) {
-  std::unique_lock lock(mu_);
-  Job* j = Find(id);
-  if (!j) return Status::NotFound("no job " + id);
-  WEIR_RETURN_IF_ERROR(TakeSavepoint(lock, *j, "savepoint", 0, timeout_ms));
-  v1::TriggerSavepointResponse resp;
-  resp.set_checkpoint_id(j->sp->checkpoint_id);
-  resp.set_path(j->sp->path);
-  return resp;
-}
-
-Result<v1::RescaleJobResponse> JobManager::Rescale(const std::string& id, int parallelism,
-                                                   int64_t timeout_ms) {
-  std::unique_lock lock(mu_);
-  Job* j = Find(id);
-  if (!j) return Status::NotFound("no job " + id);
-  // A terminal job loaded from the registry has no spec.
-  if (!j->spec)
-    return Status::FailedPrecondition("job " + id + " is " + StateName(j->rec.state()) +
-                                      ": a rescale needs it RUNNING");
-  if (parallelism < 1 || parallelism > j->spec->max_parallelism)
-    return Status::InvalidArgument("parallelism must be 1.." +
-                                   std::to_string(j->spec->max_parallelism) +
-                                   " (the job's max_parallelism)");
-  {
-    // Checked before stopping anything: the new plan must be valid.
-    PlanOptions po;
-    po.parallelism_override = parallelism;
-    auto p = Plan(*j->spec, po);
-    if (!p.ok()) return p.status();
-  }
-  // The attempt stops once the savepoint is complete and the job restarts
-  // from it at the new parallelism (OnAck, AfterStop).
-  WEIR_RETURN_IF_ERROR(TakeSavepoint(lock, *j, "rescale", parallelism, timeout_ms));
-  v1::RescaleJobResponse resp;
-  resp.set_savepoint_path(j->sp->path);
-  *resp.mutable_job() = ToProto(*j);
-  return resp;
-}
-
-Result<std::vector<v1::Checkpoint>> JobManager::Checkpoints(const std::string& id) const {
-  std::unique_lock lock(mu_);
-  Job* j = Find(id);
-  if (!j) return Status::NotFound("no job " + id);
-  std::vector<v1::Checkpoint> out;
-  if (!j->storage) return out;
-  WEIR_ASSIGN_OR_RETURN(auto all, j->storage->List());
-  for (const auto& c : all) {
-    v1::Checkpoint p;
-    p.set_id(c.id);
-    p.set_savepoint(c.savepoint);
-    p.set_path(c.path);
-    p.set_completed_ms(c.completed_ms);
-    p.set_bytes(c.bytes);
-    out.push_back(std::move(p));
-  }
-  return out;
-}
-
-std::vector<v1::Worker> JobManager::Workers() const {
-  std::lock_guard lock(mu_);
-  std::vector<v1::Worker> out;
-  for (const auto& [id, w] : workers_) {
-    v1::Worker p;
-    p.set_id(w->id);
-    p.set_address(w->address);
-    p.set_slots(w->slots);
-    p.set_slots_used(w->alive ? w->slots - FreeSlots(id) : 0);
-    p.set_alive(w->alive);
-    p.set_last_heartbeat_ms(w->last_heartbeat_ms);
-    p.set_registered_ms(w->registered_ms);
-    out.push_back(std::move(p));
-  }
-  return out;
-}
-
-std::vector<v1::JobEvent> JobManager::Events(const std::string& id, size_t* from,
-                                             int64_t wait_ms) const {
-  std::unique_lock lock(mu_);
-  auto ready = [&] {
-    Job* j = Find(id);
-    return !j || j->events_base + j->events.size() > *from;
-  };
-  cv_.wait_for(lock, std::chrono::milliseconds(wait_ms), ready);
-  std::vector<v1::JobEvent> out;
-  Job* j = Find(id);
-  if (!j) return out;
-  size_t i = std::max(*from, j->events_base);
-  for (; i < j->events_base + j->events.size(); ++i) out.push_back(j->events[i - j->events_base]);
-  *from = i;
-  return out;
 }
 
 }  // namespace weir::coordinator

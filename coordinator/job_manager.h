@@ -16,7 +16,10 @@
 //    metadata durably through checkpoint storage, and only then sends
 //    CheckpointDone, upon which sinks commit. When every worker reports
 //    FINISHED (bounded inputs ended), one more, final checkpoint; after it,
-//    ReleaseAttempt lets the tasks exit, and the job is FINISHED.
+//    ReleaseAttempt lets the tasks exit, and the job is FINISHED. A
+//    checkpoint pending longer than 5 intervals (at least 5 s) is logged
+//    once with the subtasks it waits for; `weir describe` and the metrics
+//    show the same at any time.
 //  RESTARTING: a task failed, a worker was lost (its session ended or its
 //    heartbeats stopped), or a checkpoint failed or timed out: the attempt is
 //    cancelled everywhere, and once every live worker of it has EXITED, a new
@@ -128,6 +131,11 @@ class JobManager {
   std::optional<int64_t> Trigger(Job& j, bool savepoint, const std::string& purpose);
   void CheckpointFailed(Job& j, const std::string& why);
   void OnAck(Job& j, const std::string& worker, const v1::CheckpointAck& ack);
+  // The pending checkpoint (none: false): its age and the subtasks or
+  // workers it waits for, from the workers' last heartbeats.
+  bool DescribePending(const Job& j, v1::PendingCheckpoint* out) const;
+  // Logs once a checkpoint that has been pending for a few intervals.
+  void WarnIfStuck(Job& j, int64_t now);
   void OnTaskEvent(Job& j, const std::string& worker, const v1::TaskEvent& ev);
   void LoseWorker(Worker& w, const std::string& why);
   Job* Find(const std::string& id) const;

@@ -42,6 +42,8 @@ struct CheckpointSpec {
   CheckpointMode mode = CheckpointMode::kExactlyOnce;
   std::string storage;  // file:// URI; empty = the cluster's default
   int retain = 3;       // completed checkpoints kept
+  // Unset in the file: 60 intervals, at least 1 min and at most 10 min (a
+  // stuck checkpoint of a job with short intervals restarts it sooner).
   int64_t timeout_ms = 600'000;
 };
 

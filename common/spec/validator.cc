@@ -194,6 +194,8 @@ class Validator {
       }
     if (auto n = m.Get("retain"); n.IsDefined())
       if (auto v = r_.Int(n, "checkpoint.retain", 1, 1000)) job_.checkpoint.retain = int(*v);
+    job_.checkpoint.timeout_ms =
+        std::clamp<int64_t>(60 * job_.checkpoint.interval_ms, 60'000, 600'000);
     if (auto n = m.Get("timeout"); n.IsDefined())
       if (auto d = r_.Duration(n, "checkpoint.timeout")) job_.checkpoint.timeout_ms = *d;
     m.Finish();

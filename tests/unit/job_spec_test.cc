@@ -192,6 +192,24 @@ sinks:
   EXPECT_EQ(r.job->sources[0].schema.ToString(), "(value bytes)");
 }
 
+// checkpoint.timeout defaults to 60 intervals within [1 min, 10 min]; a
+// given one wins.
+TEST(JobValidator, CheckpointTimeoutFollowsTheInterval) {
+  auto timeout = [](const std::string& checkpoint) {
+    std::string text = "name: t\n" + checkpoint +
+                       "sources:\n  s: {type: datagen, schema: {x: bigint}}\n"
+                       "sinks:\n  o: {from: s, type: blackhole}\n";
+    LoadResult r = ParseJob(text, "t.yaml", TestEnv);
+    EXPECT_NE(r.job, nullptr) << FormatDiagnostics("t.yaml", r.diagnostics);
+    return r.job ? r.job->checkpoint.timeout_ms : -1;
+  };
+  EXPECT_EQ(timeout(""), 600'000);
+  EXPECT_EQ(timeout("checkpoint: {interval: 400ms}\n"), 60'000);
+  EXPECT_EQ(timeout("checkpoint: {interval: 2s}\n"), 120'000);
+  EXPECT_EQ(timeout("checkpoint: {interval: 1m}\n"), 600'000);
+  EXPECT_EQ(timeout("checkpoint: {interval: 400ms, timeout: 30m}\n"), 1'800'000);
+}
+
 TEST(JobValidator, MissingFileIsOneDiagnostic) {
   LoadResult r = LoadJob("/nonexistent/job.yaml");
   ASSERT_EQ(r.diagnostics.size(), 1u);

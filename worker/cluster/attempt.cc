@@ -6,6 +6,7 @@
 #include "common/checkpoint/storage.h"
 #include "common/log.h"
 #include "common/rpc/graph.h"
+#include "worker/runtime/crash_point.h"
 #include "worker/runtime/state_restore.h"
 
 namespace weir::cluster {
@@ -221,7 +222,11 @@ void Attempt::Monitor() {
 }
 
 void Attempt::Trigger(int64_t id, bool savepoint) {
-  if (checkpointer_) checkpointer_->TriggerAt(id, savepoint);
+  if (!checkpointer_) return;
+  // Tests hold back a worker some of whose tasks have finished (its sources
+  // ended) while the others' sources still send barriers.
+  if (checkpointer_->any_finished()) runtime::DelayPoint("trigger-after-finish");
+  checkpointer_->TriggerAt(id, savepoint);
 }
 
 void Attempt::CheckpointDone(int64_t id, bool ok) {
@@ -287,6 +292,12 @@ v1::TaskProgress Attempt::Progress() const {
   p.set_skipped(pr.skipped);
   p.set_watermark_ms(pr.watermark);
   p.set_has_sinks(exec_->has_sinks());
+  if (checkpointer_) {
+    const runtime::PendingStatus pending = checkpointer_->InFlight();
+    p.set_checkpoint_pending(pending.id);
+    p.set_checkpoint_uploading(pending.uploading);
+    for (int t : pending.unacked) p.add_checkpoint_unacked(exec_->TaskName(t));
+  }
   return p;
 }
 

@@ -82,8 +82,37 @@ bool Checkpointer::all_finished() const {
   return running_ == 0;
 }
 
+PendingStatus Checkpointer::InFlight() const {
+  std::lock_guard lock(mu_);
+  PendingStatus st;
+  if (pending_) {
+    st.id = pending_->id;
+    st.started_ms = pending_->started_ms;
+    for (size_t t = 0; t < pending_->acks.size(); ++t)
+      if (!pending_->acks[t]) st.unacked.push_back(static_cast<int>(t));
+  } else if (uploading_.id != 0) {
+    st = uploading_;
+  } else if (!upload_queue_.empty()) {
+    st.id = upload_queue_.front()->id;
+    st.started_ms = upload_queue_.front()->started_ms;
+    st.uploading = true;
+  }
+  return st;
+}
+
+bool Checkpointer::any_finished() const {
+  std::lock_guard lock(mu_);
+  return running_ < num_tasks_;
+}
+
 bool Checkpointer::Ack(int task, int64_t id, TaskSnapshot snapshot, bool finished) {
   std::unique_lock lock(mu_);
+  // On a cluster a barrier can overtake the trigger: a consumer whose local
+  // inputs have ended aligns on the barriers of another worker's sources,
+  // which got the coordinator's trigger first. Its ack belongs to `id`, which
+  // this process has not started yet: wait for the trigger (the coordinator
+  // sent it to every worker at once, and a cancel ends the wait).
+  cv_.wait(lock, [&] { return shutdown_ || triggered_ >= id; });
   if (shutdown_) return false;
   if (!pending_ || pending_->id != id) return true;  // abandoned
   auto& slot = pending_->acks[static_cast<size_t>(task)];
@@ -162,6 +191,7 @@ void Checkpointer::UploadLoop() {
     if (shutdown_) return;
     std::unique_ptr<Pending> p = std::move(upload_queue_.front());
     upload_queue_.pop_front();
+    uploading_ = {p->id, p->started_ms, {}, true};
     lock.unlock();
 
     CheckpointMetadata meta;
@@ -197,6 +227,7 @@ void Checkpointer::UploadLoop() {
       lock.unlock();
       on_local(std::move(share));
       lock.lock();
+      uploading_ = {};
       continue;
     }
     meta.completed_ms = SystemClock::Get()->NowMillis();
@@ -215,6 +246,7 @@ void Checkpointer::UploadLoop() {
     }
 
     lock.lock();
+    uploading_ = {};
     CheckpointEvent ev{p->id,
                        p->savepoint,
                        st.ok(),

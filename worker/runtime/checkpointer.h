@@ -66,6 +66,14 @@ struct LocalCheckpoint {
   std::optional<DbPart> db_part;
 };
 
+// The checkpoint this process is working on, for operators.
+struct PendingStatus {
+  int64_t id = 0;            // 0: none
+  int64_t started_ms = 0;    // by the checkpointer's clock
+  std::vector<int> unacked;  // tasks that have not acked it
+  bool uploading = false;    // every task acked; the state is being uploaded
+};
+
 struct CheckpointEvent {
   int64_t id = 0;
   bool savepoint = false;
@@ -99,14 +107,21 @@ class Checkpointer {
   bool pending() const;
   // Every task has finished (a bounded job's inputs are exhausted).
   bool all_finished() const;
+  // Some task has finished.
+  bool any_finished() const;
 
   // A task's snapshot for checkpoint `id`. A running task blocks here until
   // every running task has acked (see the protocol); a finished one does
-  // not. Returns false when the checkpointer is shutting down.
+  // not. An ack for a checkpoint newer than the last triggered one (its
+  // barrier came from another worker before this one's trigger) first waits
+  // for that trigger. Returns false when the checkpointer is shutting down.
   bool Ack(int task, int64_t id, TaskSnapshot snapshot, bool finished);
   // A task finished (all inputs ended, chain finished): it no longer counts
   // among the running tasks that the state snapshot waits for.
   void TaskFinished(int task);
+
+  // The pending checkpoint, or the oldest one still uploading (id 0: none).
+  PendingStatus InFlight() const;
 
   // Waits until `id` completed (true) or failed (false), or the timeout.
   bool WaitCompleted(int64_t id, std::chrono::milliseconds timeout);
@@ -172,6 +187,7 @@ class Checkpointer {
   int ready_ = 0;
   std::unique_ptr<Pending> pending_;
   std::deque<std::unique_ptr<Pending>> upload_queue_;
+  PendingStatus uploading_;  // the one UploadLoop works on (id 0: none)
   bool shutdown_ = false;
   std::function<void(const CheckpointEvent&)> listener_;
   // Participant mode.

@@ -4,9 +4,11 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
+#include <thread>
 
 namespace weir::runtime {
 namespace {
@@ -14,6 +16,7 @@ namespace {
 struct Config {
   std::string name;
   long target = 0;
+  long delay_ms = 0;  // WEIR_TEST_DELAY only
   std::atomic<long> hits{0};
 };
 
@@ -22,8 +25,15 @@ Config* Parse(const char* var) {
   const char* env = std::getenv(var);
   if (!env || !*env) return nullptr;
   std::string s(env);
-  size_t colon = s.rfind(':');
   auto* c = new Config;
+  if (std::string_view(var) == "WEIR_TEST_DELAY") {
+    size_t last = s.rfind(':');
+    if (last != std::string::npos) {
+      c->delay_ms = std::strtol(s.c_str() + last + 1, nullptr, 10);
+      s.resize(last);
+    }
+  }
+  size_t colon = s.rfind(':');
   c->name = s.substr(0, colon);
   c->target = colon == std::string::npos ? 1 : std::strtol(s.c_str() + colon + 1, nullptr, 10);
   if (c->target < 1) c->target = 1;
@@ -52,6 +62,13 @@ Status FailPoint(std::string_view name) {
   if (!c || name != c->name) return Status::OK();
   if (c->hits.fetch_add(1) + 1 != c->target) return Status::OK();
   return Status::Internal("WEIR_TEST_FAIL: injected failure at " + std::string(name));
+}
+
+void DelayPoint(std::string_view name) {
+  static Config* c = Parse("WEIR_TEST_DELAY");
+  if (!c || name != c->name || c->delay_ms <= 0) return;
+  if (c->hits.fetch_add(1) + 1 < c->target) return;
+  std::this_thread::sleep_for(std::chrono::milliseconds(c->delay_ms));
 }
 
 }  // namespace weir::runtime

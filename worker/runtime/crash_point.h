@@ -11,6 +11,11 @@
 //
 // WEIR_TEST_FAIL=NAME:N makes FailPoint(NAME) return an error the N-th time
 // it is reached (a task failure the process restarts from, per `restart`).
+//
+// WEIR_TEST_DELAY=NAME:N:MS makes DelayPoint(NAME) sleep MS milliseconds the
+// N-th time it is reached and every time after, to hold one side of a race:
+//   trigger-after-finish  a worker, some of whose tasks have finished, got
+//                         TriggerCheckpoint (before it acts on it)
 #pragma once
 
 #include <string_view>
@@ -21,5 +26,6 @@ namespace weir::runtime {
 
 void CrashPoint(std::string_view name);
 Status FailPoint(std::string_view name);
+void DelayPoint(std::string_view name);
 
 }  // namespace weir::runtime

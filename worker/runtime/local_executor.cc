@@ -135,6 +135,11 @@ int CountTasks(const plan::PhysicalPlan& plan,
   return n;
 }
 
+std::string LocalExecutor::TaskName(int index) const {
+  if (index < 0 || static_cast<size_t>(index) >= tasks_.size()) return "?";
+  return tasks_[static_cast<size_t>(index)]->name();
+}
+
 InputQueue* LocalExecutor::Input(int vertex, int subtask) const {
   if (vertex < 0 || static_cast<size_t>(vertex) >= by_vertex_.size()) return nullptr;
   const auto& subtasks = by_vertex_[static_cast<size_t>(vertex)];

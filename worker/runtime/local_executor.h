@@ -69,6 +69,8 @@ class LocalExecutor {
   // The input queue of a subtask that runs here (null otherwise), for
   // elements that arrive from other workers. Valid after Start().
   InputQueue* Input(int vertex, int subtask) const;
+  // "vertex[subtask]" of the task with checkpoint index `index`.
+  std::string TaskName(int index) const;
   // The task whose failure failed the run (vertex name, subtask), after
   // Wait(); subtask -1 when none did.
   std::pair<std::string, int> FailedTask() const;

@@ -238,5 +238,56 @@ TEST(CheckpointMetadata, RoundTripsAndRejectsDamage) {
   EXPECT_EQ(st.status().code(), StatusCode::kDataLoss);
 }
 
+// Issue 18: on a cluster, a consumer whose local inputs have ended can align
+// on the barriers of another worker's source before its own worker gets the
+// coordinator's trigger. Its ack must count for that checkpoint: it waits for
+// the trigger, and the worker's share then holds both tasks. (Before the
+// fix the ack went to no pending checkpoint and was dropped, and the share
+// never came: the job stalled until checkpoint.timeout.)
+TEST_F(CheckpointerTest, AnAckThatOvertakesTheTriggerWaitsForItAndCounts) {
+  Make(2);
+  std::promise<LocalCheckpoint> share;
+  auto got = share.get_future();
+  cp_->SetParticipant("w1", {{0, 127}}, [&](LocalCheckpoint c) { share.set_value(std::move(c)); });
+  // Task 1 (the consumer) acks checkpoint 5 before the trigger came.
+  auto early =
+      std::async(std::launch::async, [&] { return cp_->Ack(1, 5, Snap("window", 1, ""), false); });
+  EXPECT_EQ(early.wait_for(100ms), std::future_status::timeout)
+      << "the ack returned before the checkpoint was triggered here";
+  EXPECT_EQ(cp_->triggered_id(), 0);
+  ASSERT_TRUE(cp_->TriggerAt(5, false));
+  // Task 0 (the local source) sees the trigger and acks; both go on.
+  auto source =
+      std::async(std::launch::async, [&] { return cp_->Ack(0, 5, Snap("src", 0, "p0"), false); });
+  if (source.wait_for(10s) != std::future_status::ready) {
+    cp_->Shutdown();  // release the waiting tasks
+    FAIL() << "the source's ack waits forever: the consumer's ack was lost";
+  }
+  EXPECT_TRUE(source.get());
+  ASSERT_EQ(early.wait_for(10s), std::future_status::ready);
+  EXPECT_TRUE(early.get());
+  ASSERT_EQ(got.wait_for(10s), std::future_status::ready) << "the share never came";
+  LocalCheckpoint c = got.get();
+  EXPECT_EQ(c.id, 5);
+  EXPECT_TRUE(c.status.ok()) << c.status.message();
+  ASSERT_EQ(c.tasks.size(), 2u);
+  EXPECT_EQ(c.tasks[0].vertex, "src");
+  EXPECT_EQ(c.tasks[1].vertex, "window");
+  cp_->Confirm(5, true, "");
+  EXPECT_EQ(cp_->completed_id(), 5);
+}
+
+// A cancel ends the wait for a trigger that will not come.
+TEST_F(CheckpointerTest, AnAckWaitingForItsTriggerEndsOnShutdown) {
+  Make(2);
+  cp_->SetParticipant("w1", {{0, 127}}, [](LocalCheckpoint) {});
+  auto early =
+      std::async(std::launch::async, [&] { return cp_->Ack(1, 3, Snap("window", 1, ""), false); });
+  EXPECT_EQ(early.wait_for(100ms), std::future_status::timeout);
+  cp_->Shutdown();
+  ASSERT_EQ(early.wait_for(10s), std::future_status::ready);
+  EXPECT_FALSE(early.get());
+}
+
 }  // namespace
 }  // namespace weir::runtime
