@@ -6,6 +6,7 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include <random>
 
 #include "common/bytes.h"
 
@@ -59,9 +60,10 @@ Status FileSink::Open(const SinkContext& ctx) {
     return OpenFile(/*truncate=*/false);
   }
   WEIR_RETURN_IF_ERROR(Recover(ctx));
-  file_path_ =
-      (std::filesystem::path(spec_.path) / ("." + PartFileName(ctx.subtask, ext_) + ".inprogress"))
-          .string();
+  token_ = NewToken();
+  file_path_ = (std::filesystem::path(spec_.path) /
+                (".part-" + std::to_string(subtask_) + "." + token_ + "." + ext_ + ".inprogress"))
+                   .string();
   return OpenFile(/*truncate=*/true);
 }
 
@@ -75,9 +77,21 @@ Status FileSink::OpenFile(bool truncate) {
   return Status::OK();
 }
 
-std::string FileSink::PendingPath(const std::string& dir, int64_t epoch) const {
-  return (std::filesystem::path(dir) / ("." + PartFileName(subtask_, ext_, epoch) + ".pending"))
-      .string();
+std::string FileSink::NewToken() {
+  std::random_device rd;
+  char buf[9];
+  std::snprintf(buf, sizeof(buf), "%08x", static_cast<unsigned>(rd()));
+  return buf;
+}
+
+std::string FileSink::PendingPath(const std::string& dir, int64_t epoch,
+                                  const std::string& token) const {
+  // Checkpoints written before tokens existed name ".part-<i>-<N>.<ext>.pending".
+  const std::string name = token.empty()
+                               ? "." + PartFileName(subtask_, ext_, epoch) + ".pending"
+                               : ".part-" + std::to_string(subtask_) + "-" + std::to_string(epoch) +
+                                     "." + token + "." + ext_ + ".pending";
+  return (std::filesystem::path(dir) / name).string();
 }
 
 std::string FileSink::FinalPath(const std::string& dir, int64_t epoch) const {
@@ -98,8 +112,8 @@ Status FileSink::SyncDir() {
   return Status::OK();
 }
 
-Status FileSink::Publish(const std::string& dir, int64_t epoch) {
-  const std::string from = PendingPath(dir, epoch), to = FinalPath(dir, epoch);
+Status FileSink::Publish(const std::string& dir, int64_t epoch, const std::string& token) {
+  const std::string from = PendingPath(dir, epoch, token), to = FinalPath(dir, epoch);
   if (::rename(from.c_str(), to.c_str()) == 0) return Status::OK();
   if (errno == ENOENT && ::access(to.c_str(), F_OK) == 0) return Status::OK();  // done before
   return Status::DataLoss("file sink '" + spec_.name + "': cannot publish epoch " +
@@ -108,44 +122,50 @@ Status FileSink::Publish(const std::string& dir, int64_t epoch) {
 }
 
 Status FileSink::Recover(const SinkContext& ctx) {
-  std::vector<std::pair<std::string, int64_t>> promised;  // (directory, epoch)
-  int64_t restored = 0;
+  struct Promise {
+    std::string dir;
+    int64_t epoch;
+    std::string token;
+  };
+  std::vector<Promise> promised;
   if (ctx.restore) {
-    restored = ctx.restore->checkpoint_id;
     ByteReader r(ctx.restore->state);
     uint8_t version = r.GetU8();
     uint64_t n = r.GetVarint();
     for (uint64_t i = 0; r.ok() && i < n; ++i) {
-      int64_t epoch = r.GetSigned();
-      promised.emplace_back(std::string(r.GetBytes()), epoch);
+      Promise p;
+      p.epoch = r.GetSigned();
+      p.dir = std::string(r.GetBytes());
+      if (version >= 3) p.token = std::string(r.GetBytes());
+      promised.push_back(std::move(p));
     }
-    if (!r.ok() || version != 2)
+    if (!r.ok() || (version != 2 && version != 3))
       return Status::DataLoss("file sink '" + spec_.name +
                               "': the checkpoint's sink state is malformed");
   }
-  for (const auto& [dir, e] : promised) WEIR_RETURN_IF_ERROR(Publish(dir, e));
+  for (const auto& p : promised) WEIR_RETURN_IF_ERROR(Publish(p.dir, p.epoch, p.token));
   // Whatever else this subtask left behind belongs to no completed checkpoint.
-  const std::string inprogress = "." + PartFileName(subtask_, ext_) + ".inprogress";
+  RemoveLeftovers("");
+  return SyncDir();
+}
+
+void FileSink::RemoveLeftovers(const std::string& keep) {
+  // ".part-<i>-<N>[.<token>].<ext>.pending" and ".part-<i>[.<token>].<ext>.inprogress".
   const std::string pending_prefix = ".part-" + std::to_string(subtask_) + "-";
-  const std::string pending_suffix = "." + ext_ + ".pending";
+  const std::string inprogress_prefix = ".part-" + std::to_string(subtask_) + ".";
+  auto ends_with = [](const std::string& s, const std::string& suffix) {
+    return s.size() > suffix.size() &&
+           s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+  };
   std::error_code ec;
   for (const auto& entry : std::filesystem::directory_iterator(spec_.path, ec)) {
     const std::string name = entry.path().filename().string();
-    bool stale = name == inprogress;
-    if (!stale && name.size() > pending_prefix.size() + pending_suffix.size() &&
-        name.compare(0, pending_prefix.size(), pending_prefix) == 0 &&
-        name.compare(name.size() - pending_suffix.size(), pending_suffix.size(), pending_suffix) ==
-            0) {
-      const std::string num = name.substr(
-          pending_prefix.size(), name.size() - pending_prefix.size() - pending_suffix.size());
-      char* end = nullptr;
-      long long epoch = std::strtoll(num.c_str(), &end, 10);
-      stale = end && *end == '\0' && epoch > restored;
-      if (!stale && end && *end == '\0' && !ctx.restore) stale = true;
-    }
+    if (name == keep) continue;
+    const bool stale =
+        (name.starts_with(pending_prefix) && ends_with(name, "." + ext_ + ".pending")) ||
+        (name.starts_with(inprogress_prefix) && ends_with(name, "." + ext_ + ".inprogress"));
     if (stale) std::filesystem::remove(entry.path(), ec);
   }
-  return SyncDir();
 }
 
 Result<std::string> FileSink::PreCommit(int64_t checkpoint_id) {
@@ -160,7 +180,7 @@ Result<std::string> FileSink::PreCommit(int64_t checkpoint_id) {
                                  "': " + std::strerror(errno));
     ::close(fd_);
     fd_ = -1;
-    const std::string pending = PendingPath(dir_, checkpoint_id);
+    const std::string pending = PendingPath(dir_, checkpoint_id, token_);
     if (::rename(file_path_.c_str(), pending.c_str()) != 0)
       return Status::Unavailable("file sink '" + spec_.name + "': renaming '" + file_path_ +
                                  "' to '" + pending + "': " + std::strerror(errno));
@@ -171,11 +191,12 @@ Result<std::string> FileSink::PreCommit(int64_t checkpoint_id) {
   }
   std::string state;
   ByteWriter w(&state);
-  w.PutU8(2);
+  w.PutU8(3);
   w.PutVarint(pending_.size());
   for (int64_t e : pending_) {
     w.PutSigned(e);
     w.PutBytes(dir_);
+    w.PutBytes(token_);
   }
   return state;
 }
@@ -184,7 +205,7 @@ Status FileSink::Commit(int64_t checkpoint_id) {
   if (!exactly_once()) return Status::OK();
   size_t done = 0;
   while (done < pending_.size() && pending_[done] <= checkpoint_id) {
-    WEIR_RETURN_IF_ERROR(Publish(dir_, pending_[done]));
+    WEIR_RETURN_IF_ERROR(Publish(dir_, pending_[done], token_));
     ++done;
   }
   if (done == 0) return Status::OK();
@@ -240,6 +261,9 @@ Status FileSink::Close() {
     if (fd_ >= 0) ::close(fd_);
     fd_ = -1;
     if (!dirty_) ::unlink(file_path_.c_str());
+    // What an older attempt of this subtask left behind after this one
+    // recovered (a paused worker that woke up before it fenced itself).
+    if (pending_.empty()) RemoveLeftovers(std::filesystem::path(file_path_).filename().string());
     return Status::OK();
   }
   Status st = Flush();

@@ -8,22 +8,28 @@
 //   json, csv for csv, else the format's name). Appending, not truncating: a
 //   restart must not lose rows written before. Flush()/PreCommit() write the
 //   buffer and fdatasync() the file.
-// - exactly_once (two-phase commit over renames): the rows of one checkpoint
-//   epoch go to a hidden in-progress file ".part-<i>.<ext>.inprogress" (file
-//   sources skip names starting with '.'). PreCommit(N) syncs and closes it
-//   and renames it to ".part-<i>-<N>.<ext>.pending"; Commit(N) renames every
-//   pending file of epochs <= N to "part-<i>-<N>.<ext>", which is when rows
-//   become visible. An epoch without rows makes no file. PreCommit(N)'s state
-//   lists the epochs pending at that moment (a checkpoint may complete after
-//   the next one was pre-committed), with the absolute directory. Recovery
-//   from checkpoint N renames the pending files of the epochs listed in N's
-//   state, in the directory the state names (so a restore whose job writes
-//   elsewhere still finishes the old commits where they were; a final file already
-//   there means a previous attempt did it: renames are idempotent), and
-//   deletes this subtask's in-progress file and pending files of later
-//   epochs, which no completed checkpoint covers. A fresh start (no
-//   restore) deletes this subtask's leftover in-progress and pending files.
-//   Directory entries are fsynced after renames.
+// - exactly_once (two-phase commit over renames): each sink instance picks a
+//   random token (8 hex digits) at Open, so two instances of one subtask
+//   never touch each other's files: a worker that was paused, declared lost
+//   and then woke up runs its old attempt for a moment before it fences
+//   itself, while the new attempt already writes the same subtask. The rows
+//   of one checkpoint epoch go to a hidden in-progress file
+//   ".part-<i>.<token>.<ext>.inprogress" (file sources skip names starting
+//   with '.'). PreCommit(N) syncs and closes it and renames it to
+//   ".part-<i>-<N>.<token>.<ext>.pending"; Commit(N) renames every pending
+//   file of epochs <= N to "part-<i>-<N>.<ext>", which is when rows become
+//   visible. An epoch without rows makes no file. PreCommit(N)'s state lists
+//   the epochs pending at that moment (a checkpoint may complete after the
+//   next one was pre-committed), with the absolute directory and the token
+//   (state version 3; version 2, without tokens, still restores). Recovery
+//   from checkpoint N renames the pending files listed in N's state, in the
+//   directory the state names (so a restore whose job writes elsewhere still
+//   finishes the old commits where they were; a final file already there
+//   means a previous attempt did it: renames are idempotent), and deletes
+//   every other in-progress and pending file of this subtask, which no
+//   completed checkpoint covers; a fresh start (no restore) deletes them all.
+//   Close, once everything is committed, deletes what an older instance
+//   left after that. Directory entries are fsynced after renames.
 // Thread-safety: one task thread calls everything.
 #pragma once
 
@@ -66,9 +72,13 @@ class FileSink final : public Sink {
   Status WriteBuffer();
   Status OpenFile(bool truncate);
   // In directory `dir` (the sink's, unless a restored state names another).
-  std::string PendingPath(const std::string& dir, int64_t epoch) const;
+  static std::string NewToken();
+  std::string PendingPath(const std::string& dir, int64_t epoch, const std::string& token) const;
   std::string FinalPath(const std::string& dir, int64_t epoch) const;
-  Status Publish(const std::string& dir, int64_t epoch);  // pending -> final, idempotent
+  // pending -> final, idempotent
+  Status Publish(const std::string& dir, int64_t epoch, const std::string& token);
+  // Deletes this subtask's pending and in-progress files but `keep`.
+  void RemoveLeftovers(const std::string& keep);
   Status Recover(const SinkContext& ctx);
   Status SyncDir();
 
@@ -82,6 +92,7 @@ class FileSink final : public Sink {
   bool dirty_ = false;  // exactly_once: rows in the in-progress file
   std::string buffer_;
   std::string dir_;               // the absolute directory
+  std::string token_;             // exactly_once: this instance's, in its file names
   std::vector<int64_t> pending_;  // exactly_once: pre-committed, not committed
 };
 

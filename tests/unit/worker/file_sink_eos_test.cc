@@ -9,9 +9,11 @@
 #include <fstream>
 #include <map>
 #include <optional>
+#include <regex>
 #include <set>
 #include <string>
 
+#include "common/bytes.h"
 #include "worker/connectors/file_sink.h"
 
 namespace weir::connectors {
@@ -70,11 +72,13 @@ class FileSinkEosTest : public ::testing::Test {
     }
     return files;
   }
+  // Hidden files, each instance's token (8 hex digits) shown as "T".
   static std::set<std::string> Hidden(const fs::path& out) {
+    static const std::regex token(R"(\.[0-9a-f]{8}\.)");
     std::set<std::string> files;
     for (const auto& e : fs::directory_iterator(out)) {
       std::string name = e.path().filename().string();
-      if (name[0] == '.') files.insert(name);
+      if (name[0] == '.') files.insert(std::regex_replace(name, token, ".T."));
     }
     return files;
   }
@@ -89,7 +93,7 @@ TEST_F(FileSinkEosTest, RowsBecomeVisibleOnlyWhenTheirCheckpointCompletes) {
   auto state = sink->PreCommit(1);
   ASSERT_TRUE(state.ok());
   EXPECT_TRUE(Visible(dir_).empty()) << "pre-committed is not published";
-  EXPECT_TRUE(Hidden(dir_).count(".part-0-1.jsonl.pending"));
+  EXPECT_TRUE(Hidden(dir_).count(".part-0-1.T.jsonl.pending"));
   Write(sink.get(), "b", 2);  // epoch 2
   ASSERT_TRUE(sink->Commit(1).ok());
   EXPECT_EQ(Visible(dir_), (std::map<std::string, int>{{"part-0-1.jsonl", 3}}));
@@ -117,7 +121,7 @@ TEST_F(FileSinkEosTest, RecoveryCommitsWhatTheCheckpointPromisedAndDropsTheRest)
   EXPECT_TRUE(Visible(dir_).empty());
   auto sink = Open(dir_, SinkRestore{1, state1});
   EXPECT_EQ(Visible(dir_), (std::map<std::string, int>{{"part-0-1.jsonl", 4}}));
-  EXPECT_EQ(Hidden(dir_), (std::set<std::string>{".part-0.jsonl.inprogress"}))
+  EXPECT_EQ(Hidden(dir_), (std::set<std::string>{".part-0.T.jsonl.inprogress"}))
       << "epoch 2's pending file and the old in-progress rows are gone";
   // Recovering again (a crash during recovery) changes nothing.
   sink.reset();
@@ -133,7 +137,7 @@ TEST_F(FileSinkEosTest, AFreshStartRemovesLeftoversOfItsSubtaskOnly) {
   std::ofstream(dir_ / "part-0-3.jsonl") << "kept\n";
   auto sink = Open(dir_);
   EXPECT_EQ(Hidden(dir_),
-            (std::set<std::string>{".part-0.jsonl.inprogress", ".part-1-7.jsonl.pending"}));
+            (std::set<std::string>{".part-0.T.jsonl.inprogress", ".part-1-7.jsonl.pending"}));
   EXPECT_EQ(Visible(dir_), (std::map<std::string, int>{{"part-0-3.jsonl", 1}}));
 }
 
@@ -149,6 +153,53 @@ TEST_F(FileSinkEosTest, ARestoreIntoAnotherDirectoryFinishesTheOldCommitsWhereTh
   auto sink = Open(new_dir, SinkRestore{5, state});
   EXPECT_EQ(Visible(old_dir), (std::map<std::string, int>{{"part-0-5.jsonl", 2}}));
   EXPECT_TRUE(Visible(new_dir).empty());
+}
+
+// A worker paused past its heartbeat timeout is declared lost, and the job's
+// next attempt restores this subtask elsewhere; when the paused worker wakes
+// up, its old sink instance runs on for a moment before it fences itself,
+// and may pre-commit the same epoch number as the new instance. The two
+// never touch each other's files: the new instance's rows are published
+// exactly, and its Close removes the old instance's leftovers. (With shared
+// file names the old instance renamed the new one's in-progress file into
+// its own pending file, and rows were lost: issue 18's worker pause.)
+TEST_F(FileSinkEosTest, AnOldInstanceThatWakesUpDoesNotTouchTheNewOnesFiles) {
+  auto old_sink = Open(dir_);
+  Write(old_sink.get(), "a", 3);
+  const std::string state1 = old_sink->PreCommit(1).value();  // completes
+  Write(old_sink.get(), "b", 4);                              // epoch 2, in progress: paused here
+  auto sink = Open(dir_, SinkRestore{1, state1});             // the next attempt
+  EXPECT_EQ(Visible(dir_), (std::map<std::string, int>{{"part-0-1.jsonl", 3}}));
+  Write(sink.get(), "c", 5);
+  // The old instance wakes up and reaches its barrier of epoch 2: its
+  // in-progress file went with the new instance's recovery, so it fails.
+  EXPECT_FALSE(old_sink->PreCommit(2).ok());
+  Write(sink.get(), "e", 2);
+  ASSERT_TRUE(sink->PreCommit(2).ok());
+  ASSERT_TRUE(sink->Commit(2).ok());
+  EXPECT_EQ(Visible(dir_),
+            (std::map<std::string, int>{{"part-0-1.jsonl", 3}, {"part-0-2.jsonl", 7}}));
+  old_sink.reset();  // fenced: cancelled, no Close
+  // An old instance that got as far as a pending file after the recovery.
+  std::ofstream(dir_ / ".part-0-2.0badcafe.jsonl.pending") << "{}\n";
+  ASSERT_TRUE(sink->Close().ok());
+  EXPECT_TRUE(Hidden(dir_).empty()) << "the old instance's leftovers are gone";
+}
+
+// A checkpoint written before sink instances had tokens (state version 2)
+// still restores: its pending files are published by their old names.
+TEST_F(FileSinkEosTest, AVersionTwoStateStillRestores) {
+  fs::create_directories(dir_);
+  std::ofstream(dir_ / ".part-0-4.jsonl.pending") << "{\"user\":\"a\"}\n{\"user\":\"b\"}\n";
+  std::string state;
+  ByteWriter w(&state);
+  w.PutU8(2);
+  w.PutVarint(1);
+  w.PutSigned(4);
+  w.PutBytes(fs::absolute(dir_).lexically_normal().string());
+  auto sink = Open(dir_, SinkRestore{4, state});
+  EXPECT_EQ(Visible(dir_), (std::map<std::string, int>{{"part-0-4.jsonl", 2}}));
+  EXPECT_EQ(Hidden(dir_), (std::set<std::string>{".part-0.T.jsonl.inprogress"}));
 }
 
 TEST_F(FileSinkEosTest, AMalformedStateIsDataLoss) {
