@@ -229,6 +229,10 @@ std::string Agent::RenderMetrics() {
   }
   m.Gauge("weir_worker_attempts", "Job attempts running on this worker", w,
           static_cast<double>(attempts.size()));
+  m.Counter("weir_exchange_refused_streams_total",
+            "Exchange streams ended because a frame did not fit the job's plan (forged or "
+            "corrupt: wrong channel, edge, producer or consumer, or an undecodable batch)",
+            w, static_cast<double>(exchange_->refused_streams()));
   for (const auto& a : attempts) a->CollectMetrics(m);
   return m.Render();
 }

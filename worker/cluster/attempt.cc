@@ -150,14 +150,27 @@ runtime::ElementSink* Attempt::Remote(const plan::Edge& e, int producer, int con
   return targets_.back().get();
 }
 
-runtime::InputQueue* Attempt::Input(int vertex, int subtask) {
-  return exec_->Input(vertex, subtask);  // registered only after Start
-}
-
-std::shared_ptr<const Schema> Attempt::EdgeSchema(int edge, int to_vertex) {
-  if (edge < 0 || static_cast<size_t>(edge) >= plan_.edges.size()) return nullptr;
-  if (plan_.edges[static_cast<size_t>(edge)].to_vertex != to_vertex) return nullptr;
-  return edge_schemas_[static_cast<size_t>(edge)];
+Result<ExchangeRoute> Attempt::Route(int edge, int from_vertex, int from_subtask, int to_vertex,
+                                     int to_subtask) {
+  if (edge < 0 || static_cast<size_t>(edge) >= plan_.edges.size())
+    return Status::InvalidArgument("unknown edge " + std::to_string(edge));
+  const plan::Edge& e = plan_.edges[static_cast<size_t>(edge)];
+  if (e.from_vertex != from_vertex || e.to_vertex != to_vertex)
+    return Status::InvalidArgument("edge " + std::to_string(edge) + " does not lead from vertex " +
+                                   std::to_string(from_vertex) + " to vertex " +
+                                   std::to_string(to_vertex));
+  ExchangeRoute r;
+  r.queue = exec_->Input(to_vertex, to_subtask);  // registered only after Start
+  if (!r.queue)
+    return Status::InvalidArgument("no subtask " + std::to_string(to_subtask) + " of vertex " +
+                                   std::to_string(to_vertex) + " here");
+  r.channel = runtime::ChannelOf(plan_, edge, from_subtask, to_subtask);
+  if (r.channel < 0)
+    return Status::InvalidArgument("subtask " + std::to_string(from_subtask) +
+                                   " does not send to subtask " + std::to_string(to_subtask) +
+                                   " on edge " + std::to_string(edge));
+  r.schema = edge_schemas_[static_cast<size_t>(edge)];
+  return r;
 }
 
 bool IsPermanent(const Status& st) {

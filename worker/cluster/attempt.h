@@ -70,8 +70,8 @@ class Attempt final : public ExchangeReceiver {
   int64_t attempt() const { return deploy_.attempt(); }
   int slots_used() const { return slots_; }
 
-  runtime::InputQueue* Input(int vertex, int subtask) override;
-  std::shared_ptr<const Schema> EdgeSchema(int edge, int to_vertex) override;
+  Result<ExchangeRoute> Route(int edge, int from_vertex, int from_subtask, int to_vertex,
+                              int to_subtask) override;
 
  private:
   void Monitor();

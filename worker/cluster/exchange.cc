@@ -3,6 +3,7 @@
 #include <chrono>
 
 #include "common/batch_codec.h"
+#include "common/rpc/status.h"
 
 namespace weir::cluster {
 
@@ -83,61 +84,17 @@ grpc::Status ExchangeService::Transfer(
   credit.set_credits(kExchangeCredits);
   bool ok = stream->Write(credit);
   credit.set_credits(1);
-  std::map<int, std::shared_ptr<const Schema>> schemas;
-  auto bad = [&](const std::string& why) {
-    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                        "exchange frame from " + header.job_id() + " vertex " +
-                            std::to_string(header.from_vertex()) + " subtask " +
-                            std::to_string(header.from_subtask()) + ": " + why);
-  };
+  FrameHandler handler(header, receiver);
   // The header frame may carry elements too.
   bool have = true;
   while (ok && have) {
-    for (auto& el : *frame.mutable_elements()) {
-      runtime::InputQueue* q = receiver->Input(el.to_vertex(), el.to_subtask());
-      if (!q) {
-        result = bad("no subtask " + std::to_string(el.to_subtask()) + " of vertex " +
-                     std::to_string(el.to_vertex()) + " here");
-        break;
-      }
-      runtime::Element e;
-      e.channel = el.channel();
-      switch (el.kind()) {
-        case v1::ExchangeElement::KIND_BATCH: {
-          auto& schema = schemas[el.edge()];
-          if (!schema) schema = receiver->EdgeSchema(el.edge(), el.to_vertex());
-          if (!schema) {
-            result = bad("unknown edge " + std::to_string(el.edge()));
-            break;
-          }
-          e.kind = runtime::Element::Kind::kBatch;
-          e.batch = RecordBatch(schema);
-          Status st = DecodeBatch(el.batch(), &e.batch);
-          if (!st.ok()) result = bad(st.message());
-          break;
-        }
-        case v1::ExchangeElement::KIND_WATERMARK:
-          e.kind = runtime::Element::Kind::kWatermark;
-          e.watermark.watermark = el.watermark_ms();
-          e.watermark.idle = el.idle();
-          break;
-        case v1::ExchangeElement::KIND_BARRIER:
-          e.kind = runtime::Element::Kind::kBarrier;
-          e.checkpoint_id = el.checkpoint_id();
-          break;
-        case v1::ExchangeElement::KIND_END_OF_INPUT:
-          e.kind = runtime::Element::Kind::kEndOfInput;
-          break;
-        default:
-          result = bad("element without a kind");
-      }
-      if (!result.ok()) break;
-      if (!q->Push(std::move(e))) {
-        result = grpc::Status(grpc::StatusCode::CANCELLED, "the receiving attempt was cancelled");
-        break;
-      }
+    Status st = handler.Deliver(frame);
+    if (!st.ok()) {
+      if (st.code() == StatusCode::kInvalidArgument)
+        refused_.fetch_add(1, std::memory_order_relaxed);
+      result = rpc::ToGrpc(st);
+      break;
     }
-    if (!result.ok()) break;
     // Every data frame took a credit; the header-only first frame did not.
     if (frame.elements_size() > 0 && !stream->Write(credit)) break;
     frame.Clear();

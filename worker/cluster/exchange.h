@@ -8,11 +8,12 @@
 // with at most `credits` frames per stream in flight.
 //
 // Receiving: ExchangeService looks up the attempt a stream belongs to (it
-// waits a little for the deployment, which may lag behind the producer's),
-// decodes each element against the edge's schema and pushes it into the
-// consumer subtask's InputQueue (which blocks when full), then grants a
-// credit back. A frame that does not fit the plan ends the stream with
-// INVALID_ARGUMENT; the sender's attempt then fails and restarts.
+// waits a little for the deployment, which may lag behind the producer's);
+// a FrameHandler (frame_handler.h) checks each element against the plan,
+// decodes it against the edge's schema and pushes it into the consumer
+// subtask's InputQueue (which blocks when full), then a credit goes back. A
+// frame that does not fit the plan ends the stream with INVALID_ARGUMENT and
+// counts in refused_streams(); the sender's attempt then fails and restarts.
 #pragma once
 
 #include <grpcpp/grpcpp.h>
@@ -29,22 +30,12 @@
 #include <thread>
 
 #include "weir/v1/exchange.grpc.pb.h"
+#include "worker/cluster/frame_handler.h"
 #include "worker/runtime/channel.h"
 
 namespace weir::cluster {
 
 constexpr int kExchangeCredits = 8;
-
-// What a receiving attempt offers the exchange service.
-class ExchangeReceiver {
- public:
-  virtual ~ExchangeReceiver() = default;
-  // The input queue of a consumer subtask that runs here, or null.
-  virtual runtime::InputQueue* Input(int vertex, int subtask) = 0;
-  // The schema of the rows an edge carries, or null for an unknown edge;
-  // `to_vertex` must be the edge's consumer.
-  virtual std::shared_ptr<const Schema> EdgeSchema(int edge, int to_vertex) = 0;
-};
 
 class ExchangeService final : public v1::Exchange::Service {
  public:
@@ -60,6 +51,8 @@ class ExchangeService final : public v1::Exchange::Service {
   void Unregister(const std::string& job, int64_t attempt);
   // Ends every stream (server shutdown).
   void Shutdown();
+  // Streams ended because a frame did not fit the plan (forged or corrupt).
+  int64_t refused_streams() const { return refused_.load(std::memory_order_relaxed); }
 
   grpc::Status Transfer(
       grpc::ServerContext* ctx,
@@ -77,6 +70,7 @@ class ExchangeService final : public v1::Exchange::Service {
   std::map<Key, Entry> entries_;
   bool shutdown_ = false;
   const std::chrono::milliseconds deploy_wait_;
+  std::atomic<int64_t> refused_{0};
 };
 
 // One Transfer stream from a producer subtask to one worker.

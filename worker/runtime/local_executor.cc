@@ -37,26 +37,15 @@ Status LocalExecutor::Start() {
       tasks_.push_back(std::move(t));
     }
   }
-  // Channels: for each consumer subtask, one per (input edge, producer subtask
-  // that sends to it). Forward edges connect subtask i to subtask i only.
-  std::map<std::pair<int, int>, std::vector<int>> channel_of;  // (edge, consumer) -> per producer
+  // Channels: for each consumer subtask, one per (input edge, producer
+  // subtask that sends to it).
   for (const auto& v : plan_.vertices) {
     if (v.inputs.empty()) continue;
     for (int c = 0; c < v.parallelism; ++c) {
-      std::vector<int> inputs;
-      for (int eid : v.inputs) {
-        const plan::Edge& e = plan_.edges[static_cast<size_t>(eid)];
-        const plan::Vertex& from = plan_.vertices[static_cast<size_t>(e.from_vertex)];
-        std::vector<int> per_producer(static_cast<size_t>(from.parallelism), -1);
-        for (int p = 0; p < from.parallelism; ++p) {
-          if (e.partitioning == plan::Partitioning::kForward && p != c) continue;
-          per_producer[static_cast<size_t>(p)] = static_cast<int>(inputs.size());
-          inputs.push_back(e.to_input);
-        }
-        channel_of[{eid, c}] = std::move(per_producer);
+      if (Task* t = by_vertex_[static_cast<size_t>(v.id)][static_cast<size_t>(c)]) {
+        t->SetInput(std::make_unique<InputQueue>(options_.queue_capacity),
+                    ChannelInputs(plan_, v.id, c));
       }
-      if (Task* t = by_vertex_[static_cast<size_t>(v.id)][static_cast<size_t>(c)])
-        t->SetInput(std::make_unique<InputQueue>(options_.queue_capacity), std::move(inputs));
     }
   }
   // Edge writers: each producer subtask gets one per outgoing edge.
@@ -70,7 +59,7 @@ Status LocalExecutor::Start() {
       if (!producer) continue;
       std::vector<EdgeWriter::Target> targets;
       for (int c = 0; c < to.parallelism; ++c) {
-        int ch = channel_of[{e.id, c}][static_cast<size_t>(p)];
+        const int ch = ChannelOf(plan_, e.id, p, c);
         if (ch < 0) continue;
         Task* consumer = by_vertex_[static_cast<size_t>(to.id)][static_cast<size_t>(c)];
         ElementSink* sink =
@@ -124,6 +113,39 @@ bool LocalExecutor::Committed(int64_t id) const {
 
 void LocalExecutor::Release() {
   for (auto& t : tasks_) t->Release();
+}
+
+std::vector<int> ChannelInputs(const plan::PhysicalPlan& plan, int vertex, int consumer) {
+  std::vector<int> out;
+  for (int eid : plan.vertices[static_cast<size_t>(vertex)].inputs) {
+    const plan::Edge& e = plan.edges[static_cast<size_t>(eid)];
+    const plan::Vertex& from = plan.vertices[static_cast<size_t>(e.from_vertex)];
+    for (int p = 0; p < from.parallelism; ++p) {
+      if (e.partitioning == plan::Partitioning::kForward && p != consumer) continue;
+      out.push_back(e.to_input);
+    }
+  }
+  return out;
+}
+
+int ChannelOf(const plan::PhysicalPlan& plan, int edge, int producer, int consumer) {
+  if (edge < 0 || static_cast<size_t>(edge) >= plan.edges.size()) return -1;
+  const plan::Vertex& to =
+      plan.vertices[static_cast<size_t>(plan.edges[static_cast<size_t>(edge)].to_vertex)];
+  if (consumer < 0 || consumer >= to.parallelism) return -1;
+  int offset = 0;
+  for (int eid : to.inputs) {
+    const plan::Edge& e = plan.edges[static_cast<size_t>(eid)];
+    const int producers = plan.vertices[static_cast<size_t>(e.from_vertex)].parallelism;
+    const bool forward = e.partitioning == plan::Partitioning::kForward;
+    if (eid == edge) {
+      if (producer < 0 || producer >= producers) return -1;
+      if (forward) return producer == consumer ? offset : -1;
+      return offset + producer;
+    }
+    offset += forward ? 1 : producers;
+  }
+  return -1;
 }
 
 int CountTasks(const plan::PhysicalPlan& plan,

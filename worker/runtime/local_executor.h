@@ -39,6 +39,18 @@ struct LocalOptions {
   std::function<ElementSink*(const plan::Edge& edge, int producer, int consumer)> remote;
 };
 
+// The input channels of subtask `consumer` of vertex `vertex`, in channel
+// order, as the input of the vertex's head each one feeds: one channel per
+// (input edge, producer subtask that sends to it), edges in the vertex's
+// input order, producers ascending; forward edges connect subtask i to
+// subtask i only. A channel's index means the same on every worker (the
+// exchange checks senders against it).
+std::vector<int> ChannelInputs(const plan::PhysicalPlan& plan, int vertex, int consumer);
+// The channel of (edge, producer) at subtask `consumer` of the edge's
+// consumer vertex, as ChannelInputs orders them; -1 when there is no such
+// edge, producer or consumer, or that producer does not send to it.
+int ChannelOf(const plan::PhysicalPlan& plan, int edge, int producer, int consumer);
+
 // The number of tasks (subtasks of all vertices) of a plan, or of those
 // `is_local` selects.
 int CountTasks(const plan::PhysicalPlan& plan,

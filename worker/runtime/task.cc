@@ -532,6 +532,10 @@ Status Task::RunConsumer() {
       continue;
     }
     const size_t c = static_cast<size_t>(elem->channel);
+    // The exchange delivers only the channels the plan gives (frame_handler.h).
+    if (c >= n)
+      return Status::Internal("element on channel " + std::to_string(elem->channel) + " of " +
+                              std::to_string(n));
     if (blocked[c]) {
       held.push_back(std::move(*elem));
       continue;

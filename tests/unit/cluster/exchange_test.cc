@@ -24,7 +24,15 @@ namespace {
 using namespace std::chrono_literals;
 
 constexpr int kEdge = 3;      // the edge the test sends on
-constexpr int kConsumer = 1;  // its consumer vertex
+constexpr int kProducer = 0;  // its producer vertex, of kProducers subtasks
+constexpr int kProducers = 2;
+constexpr int kConsumer = 1;  // its consumer vertex, of two subtasks
+
+// The test plan's channel of producer subtask p at consumer subtask c (other
+// edges would have the channels in between).
+int ChannelFor(int p, int c) {
+  return 2 + p + 3 * c;
+}
 
 std::shared_ptr<const Schema> RowSchema() {
   static const auto s = std::make_shared<Schema>(std::vector<Field>{
@@ -65,30 +73,34 @@ runtime::Element BatchElement(RecordBatch b, int channel) {
   return e;
 }
 
-// Subtasks 0 and 1 of vertex kConsumer, fed by edge kEdge.
+// Subtasks 0 and 1 of vertex kConsumer, fed by edge kEdge from the
+// kProducers subtasks of vertex kProducer.
 class TestReceiver final : public ExchangeReceiver {
  public:
   explicit TestReceiver(size_t capacity) {
     for (int s = 0; s < 2; ++s) queues_[s] = std::make_unique<runtime::InputQueue>(capacity);
   }
-  runtime::InputQueue* Input(int vertex, int subtask) override {
-    if (vertex != kConsumer) return nullptr;
-    auto it = queues_.find(subtask);
-    return it == queues_.end() ? nullptr : it->second.get();
-  }
-  std::shared_ptr<const Schema> EdgeSchema(int edge, int to_vertex) override {
-    edge_lookups_.fetch_add(1);
-    return edge == kEdge && to_vertex == kConsumer ? RowSchema() : nullptr;
+  Result<ExchangeRoute> Route(int edge, int from_vertex, int from_subtask, int to_vertex,
+                              int to_subtask) override {
+    route_lookups_.fetch_add(1);
+    if (edge != kEdge || from_vertex != kProducer || to_vertex != kConsumer)
+      return Status::InvalidArgument("unknown edge " + std::to_string(edge));
+    auto it = queues_.find(to_subtask);
+    if (it == queues_.end())
+      return Status::InvalidArgument("no subtask " + std::to_string(to_subtask) + " here");
+    if (from_subtask < 0 || from_subtask >= kProducers)
+      return Status::InvalidArgument("no producer subtask " + std::to_string(from_subtask));
+    return ExchangeRoute{it->second.get(), RowSchema(), ChannelFor(from_subtask, to_subtask)};
   }
   runtime::InputQueue& queue(int s) { return *queues_.at(s); }
   void CloseAll() {
     for (auto& [s, q] : queues_) q->Close();
   }
-  int edge_lookups() const { return edge_lookups_.load(); }
+  int route_lookups() const { return route_lookups_.load(); }
 
  private:
   std::map<int, std::unique_ptr<runtime::InputQueue>> queues_;
-  std::atomic<int> edge_lookups_{0};
+  std::atomic<int> route_lookups_{0};
 };
 
 // What a client's on_error saw; like Attempt::Fail, it may cancel the client
@@ -266,8 +278,9 @@ TEST_F(ExchangeTest, ElementsArriveInOrderInTheRightQueue) {
   ASSERT_TRUE(e);
   EXPECT_EQ(e->kind, runtime::Element::Kind::kEndOfInput);
   EXPECT_EQ(e->channel, 5);
-  // The edge's schema was looked up once per stream, not per batch.
-  EXPECT_EQ(rx->edge_lookups(), 1);
+  // The route (schema, channel) was looked up once per consumer subtask and
+  // stream, not per element.
+  EXPECT_EQ(rx->route_lookups(), 2);
 }
 
 // (b) A consumer that does not pop stops its producer after at most the
@@ -284,7 +297,7 @@ TEST_F(ExchangeTest, BackpressureStopsTheSenderAndReleasesIt) {
   std::atomic<bool> failed{false};
   std::thread sender([&] {
     for (int i = 0; i < kBatches; ++i) {
-      if (!target.Push(BatchElement(MakeRows(i * 10, 10), 0))) {
+      if (!target.Push(BatchElement(MakeRows(i * 10, 10), ChannelFor(0, 0)))) {
         failed.store(true);
         return;
       }
@@ -332,13 +345,13 @@ TEST_F(ExchangeTest, AFrameForAnUnknownSubtaskEndsTheStream) {
   log.cancel_on_error = client.get();
   RemoteTarget good(client.get(), kEdge, kConsumer, 0);
   RemoteTarget bad(client.get(), kEdge, kConsumer, 9);
-  ASSERT_TRUE(good.Push(BatchElement(MakeRows(0, 2), 0)));
-  (void)bad.Push(BatchElement(MakeRows(2, 2), 0));  // may still be accepted locally
+  ASSERT_TRUE(good.Push(BatchElement(MakeRows(0, 2), ChannelFor(0, 0))));
+  (void)bad.Push(BatchElement(MakeRows(2, 2), ChannelFor(0, 0)));  // may be accepted locally
   ASSERT_EQ(log.first.get_future().wait_for(10s), std::future_status::ready)
       << "on_error was not called";
   EXPECT_NE(log.errors.front().find("w2"), std::string::npos) << log.errors.front();
   // The stream is gone: pushes fail at once.
-  EXPECT_FALSE(good.Push(BatchElement(MakeRows(4, 2), 0)));
+  EXPECT_FALSE(good.Push(BatchElement(MakeRows(4, 2), ChannelFor(0, 0))));
   // Only the element before the bad one arrived.
   auto e = rx->queue(0).Pop(1s);
   ASSERT_TRUE(e);
@@ -371,6 +384,7 @@ TEST_F(ExchangeTest, UnknownEdgesAndMalformedBatchesEndTheStream) {
          el.set_to_vertex(kConsumer);
          el.set_kind(v1::ExchangeElement::KIND_BATCH);
          el.set_edge(kEdge);
+         el.set_channel(ChannelFor(0, 0));
          el.set_batch("\x01\x05\x03garbage");
          return el;
        }},
@@ -378,6 +392,8 @@ TEST_F(ExchangeTest, UnknownEdgesAndMalformedBatchesEndTheStream) {
        [] {
          v1::ExchangeElement el;
          el.set_to_vertex(kConsumer);
+         el.set_edge(kEdge);
+         el.set_channel(ChannelFor(0, 0));
          return el;
        }},
   };
@@ -400,8 +416,9 @@ TEST_F(ExchangeTest, AStreamWaitsForALateRegistration) {
   ErrorLog log;
   auto client = NewClient("job", 4, &log);
   RemoteTarget target(client.get(), kEdge, kConsumer, 1);
-  auto pushed =
-      std::async(std::launch::async, [&] { return target.Push(BatchElement(MakeRows(0, 3), 0)); });
+  auto pushed = std::async(std::launch::async, [&] {
+    return target.Push(BatchElement(MakeRows(0, 3), ChannelFor(0, 1)));
+  });
   EXPECT_EQ(pushed.wait_for(200ms), std::future_status::timeout) << "sent without a credit";
   service_.Register("job", 4, rx);
   ASSERT_EQ(pushed.wait_for(10s), std::future_status::ready);
@@ -422,13 +439,13 @@ TEST_F(ExchangeTest, UnregisterWithAnIdleStreamReturns) {
   auto client = NewClient("job", 1, &log);
   log.cancel_on_error = client.get();
   RemoteTarget target(client.get(), kEdge, kConsumer, 0);
-  ASSERT_TRUE(target.Push(BatchElement(MakeRows(0, 1), 0)));
+  ASSERT_TRUE(target.Push(BatchElement(MakeRows(0, 1), ChannelFor(0, 0))));
   ASSERT_TRUE(rx->queue(0).Pop(5s));  // the handler is now in Read
   auto done = std::async(std::launch::async, [&] { service_.Unregister("job", 1); });
   ASSERT_EQ(done.wait_for(10s), std::future_status::ready) << "Unregister hangs";
   ASSERT_EQ(log.first.get_future().wait_for(10s), std::future_status::ready)
       << "the sender was not told";
-  EXPECT_FALSE(target.Push(BatchElement(MakeRows(1, 1), 0)));
+  EXPECT_FALSE(target.Push(BatchElement(MakeRows(1, 1), ChannelFor(0, 0))));
   // Unregistering again, or an unknown attempt, is a no-op.
   service_.Unregister("job", 1);
   service_.Unregister("nope", 3);
@@ -444,15 +461,16 @@ TEST_F(ExchangeTest, UnregisterWithAHandlerBlockedOnAFullQueueReturnsOnceItIsClo
   auto client = NewClient("job", 1, &log);
   log.cancel_on_error = client.get();
   RemoteTarget target(client.get(), kEdge, kConsumer, 0);
-  ASSERT_TRUE(target.Push(BatchElement(MakeRows(0, 1), 0)));
-  ASSERT_TRUE(target.Push(BatchElement(MakeRows(1, 1), 0)));  // blocks the handler in Push
+  ASSERT_TRUE(target.Push(BatchElement(MakeRows(0, 1), ChannelFor(0, 0))));
+  ASSERT_TRUE(
+      target.Push(BatchElement(MakeRows(1, 1), ChannelFor(0, 0))));  // blocks the handler in Push
   std::this_thread::sleep_for(100ms);
   EXPECT_EQ(rx->queue(0).size(), 1u);
   rx->CloseAll();
   auto done = std::async(std::launch::async, [&] { service_.Unregister("job", 1); });
   ASSERT_EQ(done.wait_for(10s), std::future_status::ready) << "Unregister hangs";
   ASSERT_EQ(log.first.get_future().wait_for(10s), std::future_status::ready);
-  EXPECT_FALSE(target.Push(BatchElement(MakeRows(2, 1), 0)));
+  EXPECT_FALSE(target.Push(BatchElement(MakeRows(2, 1), ChannelFor(0, 0))));
 }
 
 // (d) A stream to an attempt that is not registered waits for it (up to the
@@ -463,8 +481,9 @@ TEST_F(ExchangeTest, AStreamToAnUnregisteredAttemptFailsOnShutdown) {
   auto client = NewClient("job", 77, &log);
   log.cancel_on_error = client.get();
   RemoteTarget target(client.get(), kEdge, kConsumer, 0);
-  auto pushed =
-      std::async(std::launch::async, [&] { return target.Push(BatchElement(MakeRows(0, 1), 0)); });
+  auto pushed = std::async(std::launch::async, [&] {
+    return target.Push(BatchElement(MakeRows(0, 1), ChannelFor(0, 0)));
+  });
   EXPECT_EQ(pushed.wait_for(300ms), std::future_status::timeout);
   EXPECT_EQ(log.count(), 0u);
   service_.Shutdown();
@@ -480,9 +499,83 @@ TEST_F(ExchangeTest, AStreamToAnUnregisteredAttemptFailsAfterTheDeployWait) {
   log.cancel_on_error = client.get();
   RemoteTarget target(client.get(), kEdge, kConsumer, 0);
   const auto start = std::chrono::steady_clock::now();
-  EXPECT_FALSE(target.Push(BatchElement(MakeRows(0, 1), 0)));
+  EXPECT_FALSE(target.Push(BatchElement(MakeRows(0, 1), ChannelFor(0, 0))));
   ASSERT_EQ(log.first.get_future().wait_for(10s), std::future_status::ready);
   EXPECT_GE(std::chrono::steady_clock::now() - start, 2900ms);
+}
+
+// Forged frames, written by a raw client as a hostile peer would: a channel
+// that is not the producer's (another producer's, negative, huge), a header
+// naming another vertex or a producer subtask the plan lacks, a barrier of
+// no checkpoint. Each ends the stream with INVALID_ARGUMENT before anything
+// reaches a queue, and counts in refused_streams().
+TEST_F(ExchangeTest, ForgedFramesEndTheStreamAndCount) {
+  TestReceiver* rx = NewReceiver(16);
+  service_.Register("job", 1, rx);
+  auto send_raw = [&](const v1::StreamHeader& h, v1::ExchangeElement el) {
+    auto stub = v1::Exchange::NewStub(channel_);
+    grpc::ClientContext ctx;
+    auto stream = stub->Transfer(&ctx);
+    v1::ExchangeFrame first;
+    *first.mutable_header() = h;
+    stream->Write(first);
+    v1::ExchangeFrame data;
+    *data.add_elements() = std::move(el);
+    stream->Write(data);
+    stream->WritesDone();
+    v1::ExchangeCredit c;
+    while (stream->Read(&c)) {
+    }
+    return stream->Finish();
+  };
+  auto batch_to = [](int consumer, int channel) {
+    v1::ExchangeElement el;
+    el.set_to_vertex(kConsumer);
+    el.set_to_subtask(consumer);
+    el.set_edge(kEdge);
+    el.set_channel(channel);
+    el.set_kind(v1::ExchangeElement::KIND_END_OF_INPUT);
+    return el;
+  };
+  struct Case {
+    std::string what;
+    v1::StreamHeader header;
+    v1::ExchangeElement element;
+  };
+  v1::StreamHeader other_vertex = Header("job", 1);
+  other_vertex.set_from_vertex(7);
+  v1::StreamHeader no_such_producer = Header("job", 1);
+  no_such_producer.set_from_subtask(kProducers);
+  v1::StreamHeader negative_producer = Header("job", 1);
+  negative_producer.set_from_subtask(-1);
+  v1::ExchangeElement barrier0 = batch_to(0, ChannelFor(0, 0));
+  barrier0.set_kind(v1::ExchangeElement::KIND_BARRIER);
+  const std::vector<Case> cases = {
+      {"another producer's channel", Header("job", 1), batch_to(0, ChannelFor(1, 0))},
+      {"a channel of another consumer", Header("job", 1), batch_to(0, ChannelFor(0, 1))},
+      {"a negative channel", Header("job", 1), batch_to(0, -1)},
+      {"a huge channel", Header("job", 1), batch_to(1, 1 << 30)},
+      {"a header naming another vertex", other_vertex, batch_to(0, ChannelFor(0, 0))},
+      {"a producer subtask the plan lacks", no_such_producer, batch_to(0, ChannelFor(0, 0))},
+      {"a negative producer subtask", negative_producer, batch_to(0, ChannelFor(0, 0))},
+      {"a barrier of checkpoint 0", Header("job", 1), barrier0},
+  };
+  int64_t refused = service_.refused_streams();
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.what);
+    grpc::Status st = send_raw(c.header, c.element);
+    EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << st.error_message();
+    EXPECT_EQ(service_.refused_streams(), ++refused);
+    EXPECT_EQ(rx->queue(0).size(), 0u);
+    EXPECT_EQ(rx->queue(1).size(), 0u);
+  }
+  // The producer's own channel goes through.
+  EXPECT_TRUE(send_raw(Header("job", 1), batch_to(1, ChannelFor(0, 1))).ok());
+  auto e = rx->queue(1).Pop(1s);
+  ASSERT_TRUE(e);
+  EXPECT_EQ(e->kind, runtime::Element::Kind::kEndOfInput);
+  EXPECT_EQ(e->channel, ChannelFor(0, 1));
+  EXPECT_EQ(service_.refused_streams(), refused);
 }
 
 }  // namespace
