@@ -2,11 +2,47 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <charconv>
 #include <cstring>
 
 namespace weir {
 
-Status ApplyYamlConfig(const std::string& file, const std::map<std::string, std::string*>& keys) {
+ConfigSetter SetString(std::string* target) {
+  return [target](const std::string& v) {
+    *target = v;
+    return Status::OK();
+  };
+}
+
+ConfigSetter SetInt(int64_t* target, int64_t min, int64_t max) {
+  return [target, min, max](const std::string& v) {
+    int64_t n = 0;
+    const char* end = v.data() + v.size();
+    auto [ptr, ec] = std::from_chars(v.data(), end, n);
+    if (ec != std::errc() || ptr != end || v.empty())
+      return Status::InvalidArgument("'" + v + "' is not a whole number");
+    if (n < min || n > max)
+      return Status::InvalidArgument(std::to_string(n) + " is not in [" + std::to_string(min) +
+                                     " - " + std::to_string(max) + "]");
+    *target = n;
+    return Status::OK();
+  };
+}
+
+ConfigSetter SetOneOf(std::string* target, std::vector<std::string> allowed) {
+  return [target, allowed = std::move(allowed)](const std::string& v) {
+    for (const auto& a : allowed)
+      if (v == a) {
+        *target = v;
+        return Status::OK();
+      }
+    std::string list;
+    for (const auto& a : allowed) list += (list.empty() ? "" : ", ") + a;
+    return Status::InvalidArgument("'" + v + "' is not one of " + list);
+  };
+}
+
+Status ApplyYamlConfig(const std::string& file, const std::map<std::string, ConfigSetter>& keys) {
   YAML::Node root;
   try {
     root = YAML::LoadFile(file);
@@ -33,7 +69,8 @@ Status ApplyYamlConfig(const std::string& file, const std::map<std::string, std:
     }
     if (!kv.second.IsScalar())
       return Status::InvalidArgument(where(kv.second) + "'" + key + "' must be a single value");
-    *it->second = kv.second.as<std::string>();
+    if (Status st = it->second(kv.second.as<std::string>()); !st.ok())
+      return Status::InvalidArgument(where(kv.second) + "'" + key + "': " + st.message());
   }
   return Status::OK();
 }

@@ -28,67 +28,34 @@ void Log(const std::string& m) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::string data_dir = "weir-coordinator-data", port = "7600", storage, hb_timeout = "5000",
-              hb_interval = "500";
-  std::map<std::string, std::string*> keys = {
-      {"data-dir", &data_dir},
-      {"port", &port},
-      {"checkpoint-storage", &storage},
-      {"heartbeat-timeout", &hb_timeout},
-      {"heartbeat-interval", &hb_interval},
-  };
-  std::string auth_tokens;
-  keys["auth-tokens"] = &auth_tokens;
-  weir::rpc::ServerFlags common("9249");
-  if (weir::Status st = common.LoadConfig(argc, argv, &keys); !st.ok()) {
-    Log(st.message());
-    return 2;
-  }
+  std::string data_dir = "weir-coordinator-data", storage, auth_tokens;
+  int64_t port = 7600, hb_timeout = 5000, hb_interval = 500;
+  weir::rpc::ServerFlags common(9249);
   CLI::App app{"weir-coordinator: schedules weir jobs on workers", "weir-coordinator"};
-  common.AddOptions(app);
-  app.add_option("--data-dir", data_dir, "the job registry and default checkpoint storage")
-      ->envname("WEIR_DATA_DIR")
-      ->capture_default_str();
-  app.add_option("--port", port, "admin and control port (0: any free port)")
-      ->envname("WEIR_PORT")
-      ->capture_default_str();
-  app.add_option("--checkpoint-storage", storage,
-                 "file:// URI for jobs that name none (default DATA_DIR/checkpoints); workers "
-                 "must see the same path")
-      ->envname("WEIR_CHECKPOINT_STORAGE");
-  app.add_option("--heartbeat-timeout", hb_timeout,
-                 "ms without a heartbeat before a worker is lost")
-      ->envname("WEIR_HEARTBEAT_TIMEOUT")
-      ->capture_default_str();
-  app.add_option("--heartbeat-interval", hb_interval, "ms between a worker's heartbeats")
-      ->envname("WEIR_HEARTBEAT_INTERVAL")
-      ->capture_default_str();
-  app.add_option("--auth-tokens", auth_tokens,
-                 "file of '<sha256 of token> <viewer|operator|admin> <name>' lines: the admin "
-                 "API then needs a bearer token")
-      ->envname("WEIR_AUTH_TOKENS");
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::CallForHelp& e) {
-    return app.exit(e);
-  } catch (const CLI::ParseError& e) {
-    Log(std::string(e.what()) + " (see weir-coordinator --help)");
-    return 2;
-  }
+  weir::rpc::Settings settings(app);
+  common.Add(settings);
+  settings.String("data-dir", &data_dir, "the job registry and default checkpoint storage",
+                  "WEIR_DATA_DIR");
+  settings.Int("port", &port, 0, 65535, "admin and control port (0: any free port)", "WEIR_PORT");
+  settings.String("checkpoint-storage", &storage,
+                  "file:// URI for jobs that name none (default DATA_DIR/checkpoints); workers "
+                  "must see the same path",
+                  "WEIR_CHECKPOINT_STORAGE");
+  settings.Int("heartbeat-timeout", &hb_timeout, 20, 3'600'000,
+               "ms without a heartbeat before a worker is lost", "WEIR_HEARTBEAT_TIMEOUT");
+  settings.Int("heartbeat-interval", &hb_interval, 10, 600'000, "ms between a worker's heartbeats",
+               "WEIR_HEARTBEAT_INTERVAL");
+  settings.String("auth-tokens", &auth_tokens,
+                  "file of '<sha256 of token> <viewer|operator|admin> <name>' lines: the admin "
+                  "API then needs a bearer token",
+                  "WEIR_AUTH_TOKENS");
+  if (auto exit = weir::rpc::ParseSettings(app, settings, argc, argv, Log)) return *exit;
   weir::log::Init("weir-coordinator", common.log_format);
   weir::coordinator::ManagerOptions mo;
-  int port_n = 0, metrics_n = 0;
-  try {
-    port_n = std::stoi(port);
-    metrics_n = std::stoi(common.metrics_port);
-    mo.heartbeat_timeout_ms = std::stoll(hb_timeout);
-    mo.heartbeat_interval_ms = std::stoll(hb_interval);
-  } catch (...) {
-    Log("--port, --heartbeat-timeout and --heartbeat-interval take numbers");
-    return 2;
-  }
-  if (mo.heartbeat_interval_ms < 10 || mo.heartbeat_timeout_ms < 2 * mo.heartbeat_interval_ms) {
-    Log("--heartbeat-timeout must be at least twice --heartbeat-interval (>= 10 ms)");
+  mo.heartbeat_timeout_ms = hb_timeout;
+  mo.heartbeat_interval_ms = hb_interval;
+  if (mo.heartbeat_timeout_ms < 2 * mo.heartbeat_interval_ms) {
+    Log("--heartbeat-timeout must be at least twice --heartbeat-interval");
     return 2;
   }
   mo.data_dir = data_dir;
@@ -120,18 +87,18 @@ int main(int argc, char** argv) {
   weir::coordinator::ControlService control(manager->get());
   grpc::ServerBuilder builder;
   int bound = 0;
-  builder.AddListeningPort("0.0.0.0:" + std::to_string(port_n), *creds, &bound);
+  builder.AddListeningPort("0.0.0.0:" + std::to_string(port), *creds, &bound);
   builder.SetMaxReceiveMessageSize(16 << 20);
   builder.RegisterService(&admin);
   builder.RegisterService(&control);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (!server || bound == 0) {
-    Log("cannot listen on port " + std::to_string(port_n) + " (in use?)");
+    Log("cannot listen on port " + std::to_string(port) + " (in use?)");
     return 5;
   }
   std::unique_ptr<grpc::Server> health;
-  if (int hp = std::atoi(common.health_port.c_str()); hp >= 0) {
-    auto started = weir::rpc::StartHealthServer(hp);
+  if (common.health_port >= 0) {
+    auto started = weir::rpc::StartHealthServer(static_cast<int>(common.health_port));
     if (!started.ok()) {
       Log(started.status().message());
       return 5;
@@ -139,8 +106,17 @@ int main(int argc, char** argv) {
     health = std::move(started).value();
   }
   weir::MetricsServer metrics;
-  if (metrics_n >= 0) {
-    weir::Status st = metrics.Start(metrics_n, [m = manager->get()] { return m->RenderMetrics(); });
+  if (common.metrics_port >= 0) {
+    weir::Status st =
+        metrics.Start(static_cast<int>(common.metrics_port), [m = manager->get(), a = auth.get()] {
+          std::string text = m->RenderMetrics();
+          if (a) {
+            weir::Metrics am;
+            a->CollectMetrics(am);
+            text += am.Render();
+          }
+          return text;
+        });
     if (!st.ok())  // not fatal: several processes on one machine may want one port
       Log(st.message() + "; running without /metrics (--metrics-port)");
     else

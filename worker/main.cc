@@ -38,54 +38,24 @@ std::string Hostname() {
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::string coordinator = "127.0.0.1:7600", port = "7700", slots = "4", data_dir, id, advertise;
-  std::map<std::string, std::string*> keys = {
-      {"coordinator", &coordinator}, {"port", &port}, {"slots", &slots},
-      {"data-dir", &data_dir},       {"id", &id},     {"advertise", &advertise},
-  };
-  weir::rpc::ServerFlags common("9250");
-  if (weir::Status st = common.LoadConfig(argc, argv, &keys); !st.ok()) {
-    Log(st.message());
-    return 2;
-  }
+  std::string coordinator = "127.0.0.1:7600", data_dir, id, advertise;
+  int64_t port = 7700, slots = 4;
+  weir::rpc::ServerFlags common(9250);
   CLI::App app{"weir-worker: runs subtasks for a weir coordinator", "weir-worker"};
-  common.AddOptions(app);
-  app.add_option("--coordinator", coordinator, "the coordinator's HOST:PORT")
-      ->envname("WEIR_COORDINATOR")
-      ->capture_default_str();
-  app.add_option("--port", port, "the exchange port (0: any free port)")
-      ->envname("WEIR_PORT")
-      ->capture_default_str();
-  app.add_option("--slots", slots, "task slots")->envname("WEIR_SLOTS")->capture_default_str();
-  app.add_option("--data-dir", data_dir, "where keyed state lives (default ./weir-worker-data)")
-      ->envname("WEIR_DATA_DIR");
-  app.add_option("--id", id, "a stable worker id (default HOST-PORT)")->envname("WEIR_WORKER_ID");
-  app.add_option("--advertise", advertise,
-                 "the host other workers reach this one at (default: this host's name, or "
-                 "127.0.0.1 when the coordinator is on loopback)")
-      ->envname("WEIR_ADVERTISE");
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::CallForHelp& e) {
-    return app.exit(e);
-  } catch (const CLI::ParseError& e) {
-    Log(std::string(e.what()) + " (see weir-worker --help)");
-    return 2;
-  }
+  weir::rpc::Settings settings(app);
+  common.Add(settings);
+  settings.String("coordinator", &coordinator, "the coordinator's HOST:PORT", "WEIR_COORDINATOR");
+  settings.Int("port", &port, 0, 65535, "the exchange port (0: any free port)", "WEIR_PORT");
+  settings.Int("slots", &slots, 1, 1024, "task slots", "WEIR_SLOTS");
+  settings.String("data-dir", &data_dir, "where keyed state lives (default ./weir-worker-data)",
+                  "WEIR_DATA_DIR");
+  settings.String("id", &id, "a stable worker id (default HOST-PORT)", "WEIR_WORKER_ID");
+  settings.String("advertise", &advertise,
+                  "the host other workers reach this one at (default: this host's name, or "
+                  "127.0.0.1 when the coordinator is on loopback)",
+                  "WEIR_ADVERTISE");
+  if (auto exit = weir::rpc::ParseSettings(app, settings, argc, argv, Log)) return *exit;
   weir::log::Init("weir-worker", common.log_format);
-  int port_n = 0, slots_n = 0, metrics_n = 0;
-  try {
-    port_n = std::stoi(port);
-    slots_n = std::stoi(slots);
-    metrics_n = std::stoi(common.metrics_port);
-  } catch (...) {
-    Log("--port and --slots take numbers");
-    return 2;
-  }
-  if (slots_n < 1 || slots_n > 1024) {
-    Log("--slots must be 1..1024");
-    return 2;
-  }
   if (data_dir.empty()) data_dir = "weir-worker-data";
   std::error_code ec;
   std::filesystem::create_directories(data_dir, ec);
@@ -105,12 +75,12 @@ int main(int argc, char** argv) {
   weir::cluster::ExchangeService exchange;
   grpc::ServerBuilder builder;
   int bound = 0;
-  builder.AddListeningPort("0.0.0.0:" + std::to_string(port_n), *server_creds, &bound);
+  builder.AddListeningPort("0.0.0.0:" + std::to_string(port), *server_creds, &bound);
   builder.SetMaxReceiveMessageSize(64 << 20);
   builder.RegisterService(&exchange);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (!server || bound == 0) {
-    Log("cannot listen on port " + std::to_string(port_n) + " (in use?)");
+    Log("cannot listen on port " + std::to_string(port) + " (in use?)");
     return 5;
   }
   if (advertise.empty()) {
@@ -124,15 +94,15 @@ int main(int argc, char** argv) {
   ao.worker_id = id;
   ao.coordinator = coordinator;
   ao.address = advertise + ":" + std::to_string(bound);
-  ao.slots = slots_n;
+  ao.slots = static_cast<int>(slots);
   ao.data_dir = (std::filesystem::path(data_dir) / id).string();
   ao.credentials = *channel_creds;
   // Attempts left by an earlier run of this worker are scratch.
   std::filesystem::remove_all(ao.data_dir, ec);
   weir::cluster::Agent agent(ao, &exchange);
   std::unique_ptr<grpc::Server> health;
-  if (int hp = std::atoi(common.health_port.c_str()); hp >= 0) {
-    auto started = weir::rpc::StartHealthServer(hp);
+  if (common.health_port >= 0) {
+    auto started = weir::rpc::StartHealthServer(static_cast<int>(common.health_port));
     if (!started.ok()) {
       Log(started.status().message());
       return 5;
@@ -140,8 +110,9 @@ int main(int argc, char** argv) {
     health = std::move(started).value();
   }
   weir::MetricsServer metrics;
-  if (metrics_n >= 0) {
-    weir::Status st = metrics.Start(metrics_n, [&agent] { return agent.RenderMetrics(); });
+  if (common.metrics_port >= 0) {
+    weir::Status st = metrics.Start(static_cast<int>(common.metrics_port),
+                                    [&agent] { return agent.RenderMetrics(); });
     if (!st.ok())  // not fatal: several processes on one machine may want one port
       Log(st.message() + "; running without /metrics (--metrics-port)");
     else

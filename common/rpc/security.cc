@@ -9,6 +9,8 @@
 #include <fstream>
 #include <sstream>
 
+#include "common/log.h"
+
 namespace weir::rpc {
 
 namespace {
@@ -109,15 +111,11 @@ Result<std::unique_ptr<TokenAuth>> TokenAuth::Open(const std::string& file) {
   return a;
 }
 
-Status TokenAuth::Reload() {
-  struct stat st;
-  if (::stat(file_.c_str(), &st) != 0)
-    return Status::InvalidArgument("cannot read the token file '" + file_ + "'");
-  const int64_t mtime = static_cast<int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 +
-                        st.st_mtim.tv_nsec + static_cast<int64_t>(st.st_size);
-  if (mtime == mtime_ns_) return Status::OK();
-  std::ifstream in(file_);
-  if (!in) return Status::InvalidArgument("cannot read the token file '" + file_ + "'");
+namespace {
+
+Result<std::map<std::string, Principal, std::less<>>> ParseTokens(const std::string& file) {
+  std::ifstream in(file);
+  if (!in) return Status::InvalidArgument("cannot read the token file '" + file + "'");
   std::map<std::string, Principal, std::less<>> by_hash;
   std::string line;
   for (int n = 1; std::getline(in, line); ++n) {
@@ -125,7 +123,7 @@ Status TokenAuth::Reload() {
     std::istringstream fields(line);
     std::string h, role, name, extra;
     if (!(fields >> h)) continue;  // blank
-    const std::string where = file_ + ":" + std::to_string(n) + ": ";
+    const std::string where = file + ":" + std::to_string(n) + ": ";
     if (!(fields >> role >> name) || (fields >> extra))
       return Status::InvalidArgument(where + "expected '<sha256 hex> <role> <name>'");
     if (h.size() != 64 || h.find_first_not_of("0123456789abcdef") != std::string::npos)
@@ -145,9 +143,54 @@ Status TokenAuth::Reload() {
                                      "' (viewer, operator or admin)");
     by_hash[h] = std::move(p);
   }
-  by_hash_ = std::move(by_hash);
-  mtime_ns_ = mtime;
-  return Status::OK();
+  return by_hash;
+}
+
+}  // namespace
+
+Status TokenAuth::Reload() {
+  struct stat st;
+  const int64_t version = ::stat(file_.c_str(), &st) != 0
+                              ? -1
+                              : static_cast<int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 +
+                                    st.st_mtim.tv_nsec + static_cast<int64_t>(st.st_size);
+  if (version == version_) return verdict_;
+  const bool first = version_ == -2;
+  version_ = version;
+  auto parsed = version == -1
+                    ? Result<std::map<std::string, Principal, std::less<>>>(
+                          Status::InvalidArgument("cannot read the token file '" + file_ + "'"))
+                    : ParseTokens(file_);
+  if (!parsed.ok()) {
+    const bool was_ok = verdict_.ok();
+    verdict_ = parsed.status();
+    ++errors_;
+    if (!first)
+      log::Error(verdict_.message() + (was_ok ? "; refusing every admin call until it is fixed"
+                                              : "; still refusing every admin call"));
+    return verdict_;
+  }
+  by_hash_ = std::move(parsed).value();
+  if (!verdict_.ok()) log::Info("token file '" + file_ + "' is valid again: admin calls resume");
+  verdict_ = Status::OK();
+  return verdict_;
+}
+
+Status TokenAuth::Refresh() {
+  std::lock_guard lock(mu_);
+  return Reload();
+}
+
+void TokenAuth::CollectMetrics(Metrics& m) {
+  std::lock_guard lock(mu_);
+  (void)Reload();
+  m.Gauge("weir_auth_token_file_ok",
+          "1 while --auth-tokens reads and parses; 0: every admin call is refused until the file "
+          "is fixed (the log says why)",
+          {}, verdict_.ok() ? 1 : 0);
+  m.Counter("weir_auth_token_file_errors_total",
+            "Versions of the --auth-tokens file that could not be read or parsed", {},
+            static_cast<double>(errors_));
 }
 
 Status CheckRole(const Principal& who, Role needed) {
@@ -168,8 +211,10 @@ Result<Principal> TokenAuth::Identify(const grpc::ServerContext* ctx) {
                   "this coordinator needs a token (weir --token-file FILE, or WEIR_TOKEN)");
   const std::string h = Sha256Hex(token);
   std::lock_guard lock(mu_);
-  Status st = Reload();  // keeps the last good table when the file is being rewritten
-  (void)st;
+  if (!Reload().ok())
+    return Status(StatusCode::kUnauthenticated,
+                  "the coordinator cannot check tokens now: its token file is missing or "
+                  "malformed (its log says why); every call is refused until it is fixed");
   auto it = by_hash_.find(h);
   if (it == by_hash_.end()) return Status(StatusCode::kUnauthenticated, "unknown token");
   return it->second;

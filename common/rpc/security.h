@@ -9,7 +9,8 @@
 // Tokens: the admin API reads `authorization: Bearer TOKEN` metadata. The
 // coordinator's token file holds only SHA-256 hashes of the tokens, one per
 // line with a role and a name ("<sha256 hex> viewer|operator|admin NAME";
-// `#` starts a comment); it is read again when it changes. Roles nest:
+// `#` starts a comment); it is read again when it changes, and while it is
+// missing or malformed every call is refused (TokenAuth::Refresh). Roles nest:
 // viewer (list, describe, watch), operator (also submit, cancel, savepoint,
 // rescale), admin (everything).
 #pragma once
@@ -22,6 +23,7 @@
 #include <string>
 #include <string_view>
 
+#include "common/metrics.h"
 #include "common/status.h"
 
 namespace weir::rpc {
@@ -57,8 +59,18 @@ class TokenAuth {
   // Reads `file` now (errors at file:line) and again whenever it changes.
   static Result<std::unique_ptr<TokenAuth>> Open(const std::string& file);
 
-  // Who sent the call: UNAUTHENTICATED without a known token.
+  // Who sent the call: UNAUTHENTICATED without a known token, and for every
+  // call while the token file is missing or malformed (see Refresh).
   Result<Principal> Identify(const grpc::ServerContext* ctx);
+
+  // Reads the file again if it changed. A version that cannot be read or
+  // parsed is not applied, and until the file is fixed every call is
+  // refused: fail closed, because an edit that revokes a token must never
+  // leave it valid by breaking the file. Each bad version is logged once
+  // (with file:line), and so is the recovery. Returns the file's verdict.
+  Status Refresh();
+  // weir_auth_token_file_ok (1/0) and weir_auth_token_file_errors_total.
+  void CollectMetrics(Metrics& m);
 
  private:
   explicit TokenAuth(std::string file) : file_(std::move(file)) {}
@@ -66,7 +78,9 @@ class TokenAuth {
 
   std::string file_;
   std::mutex mu_;
-  int64_t mtime_ns_ = -1;
+  int64_t version_ = -2;  // mtime and size of the version last read; -1: missing
+  Status verdict_;        // of that version
+  int64_t errors_ = 0;    // bad versions seen
   std::map<std::string, Principal, std::less<>> by_hash_;
 };
 

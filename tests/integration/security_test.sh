@@ -59,7 +59,8 @@ echo "wrong-token" >wrong.token
 port="$(free_port)"
 health_port="$(free_port)"
 addr="127.0.0.1:$port"
-"$build/weir-coordinator" --port "$port" --data-dir "$work/coord" --metrics-port -1 \
+metrics_port="$(free_port)"
+"$build/weir-coordinator" --port "$port" --data-dir "$work/coord" --metrics-port "$metrics_port" \
   --tls-cert coordinator.pem --tls-key coordinator.key --tls-ca ca.pem --tls-client-auth true \
   --auth-tokens tokens --heartbeat-timeout 3000 --health-port "$health_port" >coordinator.log 2>&1 &
 pids+=($!)
@@ -124,6 +125,34 @@ expect 5 "client trusting another CA" "$build/weir" --addr "$addr" --timeout 3 \
   --tls-ca rogue-ca.pem --tls-cert cli.pem --tls-key cli.key --token-file operator.token list
 expect 7 "no token" "${cli[@]}" list
 expect 7 "wrong token" "${cli[@]}" --token-file wrong.token list
+
+# ---- a token file that breaks refuses every call (fail closed: an edit
+# that revokes a token must not leave it valid), says so in the log and the
+# metrics, and calls resume once it is fixed
+metric() {
+  /usr/bin/python3 -c 'import sys, urllib.request
+print(urllib.request.urlopen(sys.argv[1], timeout=5).read().decode())' \
+    "http://127.0.0.1:$metrics_port/metrics" | awk -v n="$1" '$1 == n {print $2}'
+}
+cp tokens tokens.good
+echo "not-a-hash viewer mallory" >>tokens
+expect 7 "operator token with a malformed token file" "${cli[@]}" --token-file operator.token list
+grep -q "tokens:4: the first field must be" coordinator.log ||
+  fail "the malformed token file is not in the coordinator's log"
+[[ "$(metric weir_auth_token_file_ok)" == 0 ]] || fail "weir_auth_token_file_ok is not 0"
+cp tokens.good tokens
+expect 0 "operator token once the file is fixed" "${cli[@]}" --token-file operator.token list
+[[ "$(metric weir_auth_token_file_ok)" == 1 ]] || fail "weir_auth_token_file_ok is not 1 again"
+rm tokens
+expect 7 "operator token with the token file deleted" "${cli[@]}" --token-file operator.token list
+grep -q "cannot read the token file 'tokens'; refusing every admin call" coordinator.log ||
+  fail "the deleted token file is not in the coordinator's log"
+cp tokens.good tokens
+expect 0 "operator token once the file is back" "${cli[@]}" --token-file operator.token list
+[[ "$(metric weir_auth_token_file_errors_total)" == 2 ]] ||
+  fail "weir_auth_token_file_errors_total is $(metric weir_auth_token_file_errors_total), not 2"
+grep -q "is valid again" coordinator.log || fail "the recovery is not in the log"
+echo "ok   a malformed or deleted token file refuses every call, logged and counted"
 
 cat >job.yaml <<EOF
 name: secure

@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# The servers' numeric settings are typed and ranged the same way whether a
+# flag, a WEIR_* variable or a --config key sets them: "7600abc", 70000 or
+# "1e3" for a port, 0 slots, a heartbeat timeout below twice the interval
+# all stop the process with exit 2 and a message naming the setting (and
+# file:line:col for the config file), before anything listens. A good
+# config file applies, and a flag overrides it.
+#
+# Usage: server_flags_test.sh BUILD_DIR
+set -euo pipefail
+build="$(cd "${1:?usage: $0 BUILD_DIR}" && pwd)"
+work="$(mktemp -d /tmp/weir-flags-XXXXXX)"
+trap 'rm -rf "$work"' EXIT
+cd "$work"
+fail() { echo "FAIL: $*" >&2; exit 1; }
+n=0
+
+refused() {  # what pattern command...   (env settings go through `env`)
+  local what="$1" pattern="$2"
+  shift 2
+  set +e
+  out="$(timeout 10 "$@" 2>&1)"
+  local got=$?
+  set -e
+  [[ "$got" == 2 ]] || fail "$what: exit $got, expected 2: $out"
+  grep -qE -- "$pattern" <<<"$out" || fail "$what: the message does not match '$pattern': $out"
+  echo "ok   $what: $(head -1 <<<"$out" | sed 's/^.*weir-[a-z]*: //')"
+  n=$((n + 1))
+}
+
+c=("$build/weir-coordinator" --data-dir "$work/c")
+w=("$build/weir-worker" --data-dir "$work/w")
+refused "coordinator --port 7600abc" "port" "${c[@]}" --port 7600abc
+refused "coordinator --port 70000" "port.*70000|70000.*port|Value 70000" "${c[@]}" --port 70000
+refused "coordinator --metrics-port 70000" "metrics-port" "${c[@]}" --metrics-port 70000
+refused "coordinator --health-port 1e3" "health-port" "${c[@]}" --health-port 1e3
+refused "coordinator --heartbeat-timeout -5" "heartbeat-timeout" "${c[@]}" --heartbeat-timeout -5
+refused "coordinator timeout below twice the interval" "at least twice" \
+  "${c[@]}" --heartbeat-timeout 500 --heartbeat-interval 400
+refused "WEIR_PORT=12x for the coordinator" "port" env WEIR_PORT=12x "${c[@]}"
+refused "WEIR_METRICS_PORT=99999 for the worker" "metrics-port" env WEIR_METRICS_PORT=99999 "${w[@]}"
+refused "worker --slots 0" "slots" "${w[@]}" --slots 0
+refused "worker --slots 4x" "slots" "${w[@]}" --slots 4x
+refused "worker --port ''" "port" "${w[@]}" --port ""
+refused "coordinator --log-format xml" "log-format" "${c[@]}" --log-format xml
+
+printf 'data-dir: %s\nport: 7600abc\n' "$work/c" >bad-port.yaml
+refused "config port: 7600abc" "bad-port.yaml:2:7: 'port': '7600abc' is not a whole number" \
+  "$build/weir-coordinator" --config bad-port.yaml
+printf 'slots: 2000\n' >bad-slots.yaml
+refused "config slots: 2000" "bad-slots.yaml:1:8: 'slots': 2000 is not in \[1 - 1024\]" \
+  "$build/weir-worker" --config bad-slots.yaml
+printf 'metrics-port: -2\n' >bad-metrics.yaml
+refused "config metrics-port: -2" "bad-metrics.yaml:1:15: 'metrics-port'" \
+  "$build/weir-coordinator" --config bad-metrics.yaml
+printf 'tls-client-auth: yes\n' >bad-auth.yaml
+refused "config tls-client-auth: yes" "bad-auth.yaml:1:18: 'tls-client-auth': 'yes' is not one of" \
+  "$build/weir-coordinator" --config bad-auth.yaml
+printf 'prot: 7600\n' >unknown.yaml
+refused "config with an unknown key" "unknown.yaml:1:1: unknown setting 'prot'" \
+  "$build/weir-coordinator" --config unknown.yaml
+
+# A good file applies; a flag overrides it.
+port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
+printf 'data-dir: %s\nport: 1\nmetrics-port: -1\nheartbeat-timeout: 3000\n' "$work/c" >good.yaml
+"$build/weir-coordinator" --config good.yaml --port "$port" >good.log 2>&1 &
+pid=$!
+for _ in $(seq 100); do
+  grep -q "serving on port" good.log && break
+  sleep 0.1
+done
+kill "$pid"
+wait "$pid" || true
+grep -q "serving on port $port," good.log || fail "the coordinator did not serve on --port $port: $(cat good.log)"
+grep -q "metrics on" good.log && fail "metrics-port: -1 from the file was not applied"
+echo "ok   a good config file applies and --port overrides it"
+echo "$((n + 1)) passed, 0 failed"
