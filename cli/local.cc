@@ -150,7 +150,13 @@ int RunLocal(const GlobalOptions& g, const LocalCommand& cmd) {
     std::string topic = p.substr(0, eq), file = p.substr(eq + 1);
     if (!topics.count(topic)) {
       Status st = broker->CreateTopic({topic, std::max(4, job.parallelism)});
-      (void)st;
+      if (!st.ok()) {
+        std::fprintf(stderr,
+                     "weir: --produce %s: cannot create topic '%s' on the embedded broker: %s\n",
+                     p.c_str(), topic.c_str(), st.message().c_str());
+        return kExitUnavailable;
+      }
+      topics.insert(topic);
     }
     int64_t n = 0;
     Status st = ProduceFile(broker->bootstrap_servers(), topic, file, &n);

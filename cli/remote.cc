@@ -15,6 +15,7 @@
 #include <cstdlib>
 #include <ctime>
 #include <fstream>
+#include <optional>
 #include <sstream>
 #include <thread>
 
@@ -81,11 +82,14 @@ void SetDeadline(grpc::ClientContext* ctx, const RemoteOptions& r) {
   Authorize(ctx, r);
 }
 
-std::string ToJson(const google::protobuf::Message& m) {
+Result<std::string> ToJson(const google::protobuf::Message& m) {
   google::protobuf::util::JsonPrintOptions o;
   o.add_whitespace = true;
   std::string out;
-  (void)google::protobuf::util::MessageToJsonString(m, &out, o);
+  auto st = google::protobuf::util::MessageToJsonString(m, &out, o);
+  if (!st.ok())
+    return Status::Internal("cannot print the coordinator's answer as JSON: " +
+                            std::string(st.message()));
   return out;
 }
 
@@ -109,18 +113,23 @@ void EmitYaml(const YAML::Node& n, YAML::Emitter& e) {
 }
 
 // Prints a message for scripts; false when the format is a table.
-bool PrintStructured(const GlobalOptions& g, const google::protobuf::Message& m) {
+// With -o json or -o yaml: prints `m` so and returns the exit code (1 when
+// it cannot be converted, e.g. a string that is not UTF-8); else nothing.
+std::optional<int> PrintStructured(const GlobalOptions& g, const google::protobuf::Message& m) {
+  if (g.output != "json" && g.output != "yaml") return std::nullopt;
+  auto json = ToJson(m);
+  if (!json.ok()) {
+    std::fprintf(stderr, "weir: %s\n", json.status().message().c_str());
+    return kExitError;
+  }
   if (g.output == "json") {
-    std::printf("%s", ToJson(m).c_str());
-    return true;
-  }
-  if (g.output == "yaml") {
+    std::printf("%s", json->c_str());
+  } else {
     YAML::Emitter e;
-    EmitYaml(YAML::Load(ToJson(m)), e);
+    EmitYaml(YAML::Load(*json), e);
     std::printf("%s\n", e.c_str());
-    return true;
   }
-  return false;
+  return kExitOk;
 }
 
 void PrintTable(const GlobalOptions& g, const std::vector<std::string>& header,
@@ -335,9 +344,12 @@ int RunSubmit(const GlobalOptions& g, const RemoteOptions& r, const SubmitComman
     }
     return Fail(r, st);
   }
-  if (!PrintStructured(g, resp))
+  if (auto rc = PrintStructured(g, resp)) {
+    if (*rc != kExitOk) return *rc;
+  } else {
     std::printf("job %s submitted: %s\n", resp.job().id().c_str(),
                 State(resp.job().state()).c_str());
+  }
   if (!cmd.wait) return kExitOk;
   std::fflush(stdout);
   return Wait(g, r, stub.get(), resp.job().id());
@@ -352,7 +364,7 @@ int RunList(const GlobalOptions& g, const RemoteOptions& r, bool all) {
   v1::ListJobsResponse resp;
   grpc::Status st = stub->ListJobs(&ctx, req, &resp);
   if (!st.ok()) return Fail(r, st);
-  if (PrintStructured(g, resp)) return kExitOk;
+  if (auto rc = PrintStructured(g, resp)) return *rc;
   if (g.output == "name") {
     for (const auto& j : resp.jobs()) std::printf("%s\n", j.id().c_str());
     return kExitOk;
@@ -372,7 +384,7 @@ int RunDescribe(const GlobalOptions& g, const RemoteOptions& r, const std::strin
   v1::Job j;
   grpc::Status st = stub->GetJob(&ctx, req, &j);
   if (!st.ok()) return Fail(r, st);
-  if (PrintStructured(g, j)) return kExitOk;
+  if (auto rc = PrintStructured(g, j)) return *rc;
   std::printf("Job:          %s\n", j.id().c_str());
   std::printf("State:        %s\n", State(j.state()).c_str());
   std::printf("File:         %s\n", j.file_name().c_str());
@@ -440,7 +452,7 @@ int RunCancel(const GlobalOptions& g, const RemoteOptions& r, const std::string&
   v1::CancelJobResponse resp;
   grpc::Status st = stub->CancelJob(&ctx, req, &resp);
   if (!st.ok()) return Fail(r, st);
-  if (PrintStructured(g, resp)) return kExitOk;
+  if (auto rc = PrintStructured(g, resp)) return *rc;
   if (savepoint)
     std::printf("job %s cancelled after savepoint %s\n", id.c_str(), resp.savepoint_path().c_str());
   else
@@ -457,7 +469,7 @@ int RunSavepoint(const GlobalOptions& g, const RemoteOptions& r, const std::stri
   v1::TriggerSavepointResponse resp;
   grpc::Status st = stub->TriggerSavepoint(&ctx, req, &resp);
   if (!st.ok()) return Fail(r, st);
-  if (PrintStructured(g, resp)) return kExitOk;
+  if (auto rc = PrintStructured(g, resp)) return *rc;
   std::printf("%s\n", resp.path().c_str());
   return kExitOk;
 }
@@ -471,7 +483,7 @@ int RunCheckpoints(const GlobalOptions& g, const RemoteOptions& r, const std::st
   v1::ListCheckpointsResponse resp;
   grpc::Status st = stub->ListCheckpoints(&ctx, req, &resp);
   if (!st.ok()) return Fail(r, st);
-  if (PrintStructured(g, resp)) return kExitOk;
+  if (auto rc = PrintStructured(g, resp)) return *rc;
   std::vector<std::vector<std::string>> rows;
   for (const auto& c : resp.checkpoints())
     rows.push_back({std::to_string(c.id()), c.savepoint() ? "savepoint" : "checkpoint",
@@ -491,7 +503,7 @@ int RunRescale(const GlobalOptions& g, const RemoteOptions& r, const std::string
   v1::RescaleJobResponse resp;
   grpc::Status st = stub->RescaleJob(&ctx, req, &resp);
   if (!st.ok()) return Fail(r, st);
-  if (PrintStructured(g, resp)) return kExitOk;
+  if (auto rc = PrintStructured(g, resp)) return *rc;
   std::printf("job %s: rescaling to parallelism %d from %s\n", id.c_str(), parallelism,
               resp.savepoint_path().c_str());
   return kExitOk;
@@ -504,7 +516,7 @@ int RunWorkers(const GlobalOptions& g, const RemoteOptions& r) {
   v1::ListWorkersResponse resp;
   grpc::Status st = stub->ListWorkers(&ctx, v1::ListWorkersRequest(), &resp);
   if (!st.ok()) return Fail(r, st);
-  if (PrintStructured(g, resp)) return kExitOk;
+  if (auto rc = PrintStructured(g, resp)) return *rc;
   std::vector<std::vector<std::string>> rows;
   for (const auto& w : resp.workers())
     rows.push_back({w.id(), w.alive() ? "alive" : "lost", w.address(),

@@ -34,7 +34,7 @@ void JobManager::CheckpointFailed(Job& j, const std::string& why) {
   if (!j.pending) return;
   j.checkpoint_failures++;
   const int64_t id = j.pending->id;
-  (void)j.storage->Abort(id, j.pending->savepoint);
+  j.storage->Discard(id, j.pending->savepoint);
   v1::CoordinatorMessage m;
   auto* d = m.mutable_checkpoint_done();
   d->set_job_id(j.rec.id());

@@ -281,8 +281,8 @@ bool JobManager::TryDeploy(Job& j) {
     j.next_checkpoint_id = next;
     // A checkpoint that a crashed coordinator left incomplete may hold this
     // id's directory, with parts of workers that are not in this attempt.
-    (void)j.storage->Abort(next, false);
-    (void)j.storage->Abort(next, true);
+    j.storage->Discard(next, false);
+    j.storage->Discard(next, true);
   }
   v1::CoordinatorMessage m;
   v1::DeployJob* d = m.mutable_deploy();
@@ -320,7 +320,7 @@ void JobManager::StopAttempt(Job& j, Then then, const std::string& why) {
   if (j.stopping) return;
   j.then = then;
   if (j.pending) {
-    if (j.storage) (void)j.storage->Abort(j.pending->id, j.pending->savepoint);
+    if (j.storage) j.storage->Discard(j.pending->id, j.pending->savepoint);
     j.pending.reset();
   }
   if (j.sp && !j.sp->done && then != Then::kCancel && then != Then::kRescale) {
@@ -574,6 +574,10 @@ std::string JobManager::RenderMetrics() const {
   m.Gauge("weir_workers", "Registered workers by status", {{"status", "lost"}}, lost);
   m.Gauge("weir_slots", "Task slots of the live workers", {{"use", "total"}}, slots);
   m.Gauge("weir_slots", "Task slots of the live workers", {{"use", "used"}}, used);
+  m.Counter("weir_checkpoint_storage_errors_total",
+            "Checkpoint storage housekeeping that failed (retention, garbage collection, "
+            "removing an incomplete checkpoint); each is logged with its cause",
+            {}, static_cast<double>(checkpoint::CheckpointStorage::HousekeepingErrors()));
   for (const auto& [id, jp] : jobs_) {
     const Job& j = *jp;
     const Labels l = {{"job", id}};

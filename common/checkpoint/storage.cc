@@ -45,7 +45,21 @@
 #include <system_error>
 #include <utility>
 
+#include "common/log.h"
+
 namespace weir::checkpoint {
+
+namespace {
+
+std::atomic<int64_t> g_housekeeping_errors{0};
+
+void Housekeeping(const Status& st, const std::string& what) {
+  if (st.ok()) return;
+  g_housekeeping_errors.fetch_add(1, std::memory_order_relaxed);
+  log::Warn("checkpoint storage: " + what + " failed: " + st.message());
+}
+
+}  // namespace
 namespace {
 
 namespace fs = std::filesystem;
@@ -717,7 +731,8 @@ Status CheckpointStorage::Complete(int64_t id, bool savepoint, std::string_view 
   WEIR_RETURN_IF_ERROR(SyncDir(impl_->job_dir));
   // The checkpoint is complete now. Retention is housekeeping: when it fails
   // (a file system error) the next Complete or Abort tries again.
-  (void)impl_->ApplyRetention();
+  Housekeeping(impl_->ApplyRetention(),
+               "removing checkpoints past checkpoint.retain in " + impl_->job_dir.string());
   return Status::OK();
 }
 
@@ -730,8 +745,19 @@ Status CheckpointStorage::Abort(int64_t id, bool savepoint) {
                                       " is complete; not aborting it");
   WEIR_RETURN_IF_ERROR(RemoveTree(chk));
   // What only this checkpoint uploaded is garbage now (best effort, as above).
-  (void)impl_->CollectGarbage();
+  Housekeeping(impl_->CollectGarbage(),
+               "removing files no checkpoint references in " + impl_->job_dir.string());
   return Status::OK();
+}
+
+void CheckpointStorage::Discard(int64_t id, bool savepoint) {
+  Housekeeping(Abort(id, savepoint), std::string("removing the incomplete ") +
+                                         (savepoint ? "savepoint " : "checkpoint ") +
+                                         std::to_string(id) + " of " + impl_->job_dir.string());
+}
+
+int64_t CheckpointStorage::HousekeepingErrors() {
+  return g_housekeeping_errors.load(std::memory_order_relaxed);
 }
 
 Result<std::vector<CheckpointInfo>> CheckpointStorage::List() const {

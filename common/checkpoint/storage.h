@@ -99,6 +99,13 @@ class CheckpointStorage {
   // one), and the shared SSTs only it referenced. OK when nothing is there;
   // kFailedPrecondition (and nothing removed) when `id` is complete.
   Status Abort(int64_t id, bool savepoint);
+  // Abort as housekeeping: a failure (a full or read-only disk) fails
+  // nothing, but is logged with its cause and counted.
+  void Discard(int64_t id, bool savepoint);
+  // Housekeeping failures of this process so far (retention, garbage
+  // collection, Discard), each logged with its cause; the servers export it
+  // as weir_checkpoint_storage_errors_total.
+  static int64_t HousekeepingErrors();
 
   // Completed checkpoints and savepoints of the job, oldest first.
   Result<std::vector<CheckpointInfo>> List() const;

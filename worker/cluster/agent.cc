@@ -3,6 +3,7 @@
 #include <chrono>
 #include <thread>
 
+#include "common/checkpoint/storage.h"
 #include "common/log.h"
 
 namespace weir::cluster {
@@ -229,6 +230,10 @@ std::string Agent::RenderMetrics() {
   }
   m.Gauge("weir_worker_attempts", "Job attempts running on this worker", w,
           static_cast<double>(attempts.size()));
+  m.Counter("weir_checkpoint_storage_errors_total",
+            "Checkpoint storage housekeeping that failed (retention, garbage collection, "
+            "removing an incomplete checkpoint); each is logged with its cause",
+            w, static_cast<double>(checkpoint::CheckpointStorage::HousekeepingErrors()));
   m.Counter("weir_exchange_refused_streams_total",
             "Exchange streams ended because a frame did not fit the job's plan (forged or "
             "corrupt: wrong channel, edge, producer or consumer, or an undecodable batch)",

@@ -242,7 +242,7 @@ void Checkpointer::UploadLoop() {
               ((p->savepoint ? "savepoint-" : "chk-") + std::to_string(p->id)))
                  .string();
     } else {
-      (void)storage_->Abort(p->id, p->savepoint);
+      storage_->Discard(p->id, p->savepoint);
     }
 
     lock.lock();
