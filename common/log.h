@@ -1,6 +1,10 @@
 // Logs of the servers (weir-coordinator, weir-worker): one line per event on
 // stderr, as text for people or JSON for log pipelines (--log-format json,
-// WEIR_LOG_FORMAT), written through spdlog. Events carry fields: the job,
+// WEIR_LOG_FORMAT), written through spdlog: its level filter drops events
+// below --log-level (WEIR_LOG_LEVEL; debug, info, warn or error) before
+// anything is formatted, and a formatter of weir's own writes the line (so
+// JSON strings are escaped, which spdlog 1.10's patterns do not do), with
+// the time spdlog took for the event. Events carry fields: the job,
 // vertex, subtask, attempt and checkpoint they concern, so a pipeline can
 // follow one job or one checkpoint across processes.
 //
@@ -22,10 +26,16 @@ namespace weir::log {
 enum class Level { kDebug, kInfo, kWarn, kError };
 using Fields = std::vector<std::pair<std::string, std::string>>;
 
-// Once, at start. format: "text" or "json" (false for anything else).
-bool Init(const std::string& process, const std::string& format);
+// Once, at start. format: "text" or "json"; level: the least severe level
+// written, "debug", "info", "warn" or "error" (false for anything else).
+// Before Init (and in processes without it, such as `weir local`) lines are
+// text at WEIR_LOG_LEVEL, else info.
+bool Init(const std::string& process, const std::string& format, const std::string& level = "info");
 
 void Write(Level level, std::string_view msg, const Fields& fields = {});
+inline void Debug(std::string_view msg, const Fields& fields = {}) {
+  Write(Level::kDebug, msg, fields);
+}
 inline void Info(std::string_view msg, const Fields& fields = {}) {
   Write(Level::kInfo, msg, fields);
 }

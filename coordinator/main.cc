@@ -49,13 +49,13 @@ int main(int argc, char** argv) {
                   "file of '<sha256 of token> <viewer|operator|admin> <name>' lines: the admin "
                   "API then needs a bearer token",
                   "WEIR_AUTH_TOKENS");
-  if (auto exit = weir::rpc::ParseSettings(app, settings, argc, argv, Log)) return *exit;
-  weir::log::Init("weir-coordinator", common.log_format);
+  if (auto exit = weir::rpc::ParseSettings(app, settings, argc, argv)) return *exit;
+  weir::log::Init("weir-coordinator", common.log_format, common.log_level);
   weir::coordinator::ManagerOptions mo;
   mo.heartbeat_timeout_ms = hb_timeout;
   mo.heartbeat_interval_ms = hb_interval;
   if (mo.heartbeat_timeout_ms < 2 * mo.heartbeat_interval_ms) {
-    Log("--heartbeat-timeout must be at least twice --heartbeat-interval");
+    weir::log::Error("--heartbeat-timeout must be at least twice --heartbeat-interval");
     return 2;
   }
   mo.data_dir = data_dir;

@@ -54,8 +54,8 @@ int main(int argc, char** argv) {
                   "the host other workers reach this one at (default: this host's name, or "
                   "127.0.0.1 when the coordinator is on loopback)",
                   "WEIR_ADVERTISE");
-  if (auto exit = weir::rpc::ParseSettings(app, settings, argc, argv, Log)) return *exit;
-  weir::log::Init("weir-worker", common.log_format);
+  if (auto exit = weir::rpc::ParseSettings(app, settings, argc, argv)) return *exit;
+  weir::log::Init("weir-worker", common.log_format, common.log_level);
   if (data_dir.empty()) data_dir = "weir-worker-data";
   std::error_code ec;
   std::filesystem::create_directories(data_dir, ec);

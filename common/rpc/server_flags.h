@@ -2,7 +2,7 @@
 // variable and a --config key, registered together (Settings) so that its
 // type and range are checked the same way whichever of the three sets it;
 // and the settings both servers share (TLS, health and metrics ports, log
-// format). Header only: the servers' mains use CLI11.
+// format and level). Header only: the servers' mains use CLI11.
 #pragma once
 
 #include <CLI/CLI.hpp>
@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "common/config.h"
+#include "common/log.h"
 #include "common/rpc/security.h"
 
 namespace weir::rpc {
@@ -61,13 +62,12 @@ class Settings {
 };
 
 // Applies the --config file, then parses argv. Nothing: go on; else the
-// process exits with the code (2 for a bad setting, whose message went to
-// `log`; 0 after --help).
-template <class LogFn>
-std::optional<int> ParseSettings(CLI::App& app, const Settings& settings, int argc, char** argv,
-                                 LogFn log) {
+// process exits with the code (2 for a bad setting, logged as an error; 0
+// after --help).
+inline std::optional<int> ParseSettings(CLI::App& app, const Settings& settings, int argc,
+                                        char** argv) {
   if (Status st = settings.LoadConfig(argc, argv); !st.ok()) {
-    log(st.message());
+    log::Error(st.message());
     return 2;
   }
   try {
@@ -75,7 +75,7 @@ std::optional<int> ParseSettings(CLI::App& app, const Settings& settings, int ar
   } catch (const CLI::CallForHelp& e) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
-    log(std::string(e.what()) + " (see " + app.get_name() + " --help)");
+    log::Error(std::string(e.what()) + " (see " + app.get_name() + " --help)");
     return 2;
   }
   return std::nullopt;
@@ -86,7 +86,7 @@ struct ServerFlags {
 
   std::string cert, key, ca, client_auth = "false";
   int64_t metrics_port, health_port = -1;
-  std::string log_format = "text";
+  std::string log_format = "text", log_level = "info";
 
   void Add(Settings& s) {
     s.Int("metrics-port", &metrics_port, -1, 65535,
@@ -97,6 +97,8 @@ struct ServerFlags {
           "WEIR_HEALTH_PORT");
     s.OneOf("log-format", &log_format, {"text", "json"},
             "text (for people) or json (one object per line)", "WEIR_LOG_FORMAT");
+    s.OneOf("log-level", &log_level, {"debug", "info", "warn", "error"},
+            "the least severe events logged", "WEIR_LOG_LEVEL");
     s.String("tls-cert", &cert, "PEM certificate: serve TLS (reloaded when it changes)",
              "WEIR_TLS_CERT");
     s.String("tls-key", &key, "PEM private key of --tls-cert", "WEIR_TLS_KEY");

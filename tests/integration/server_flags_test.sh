@@ -43,6 +43,7 @@ refused "worker --slots 0" "slots" "${w[@]}" --slots 0
 refused "worker --slots 4x" "slots" "${w[@]}" --slots 4x
 refused "worker --port ''" "port" "${w[@]}" --port ""
 refused "coordinator --log-format xml" "log-format" "${c[@]}" --log-format xml
+refused "WEIR_LOG_LEVEL=verbose for the worker" "log-level" env WEIR_LOG_LEVEL=verbose "${w[@]}"
 
 printf 'data-dir: %s\nport: 7600abc\n' "$work/c" >bad-port.yaml
 refused "config port: 7600abc" "bad-port.yaml:2:7: 'port': '7600abc' is not a whole number" \
@@ -56,6 +57,9 @@ refused "config metrics-port: -2" "bad-metrics.yaml:1:15: 'metrics-port'" \
 printf 'tls-client-auth: yes\n' >bad-auth.yaml
 refused "config tls-client-auth: yes" "bad-auth.yaml:1:18: 'tls-client-auth': 'yes' is not one of" \
   "$build/weir-coordinator" --config bad-auth.yaml
+printf 'log-level: loud\n' >bad-level.yaml
+refused "config log-level: loud" "bad-level.yaml:1:12: 'log-level': 'loud' is not one of debug, info, warn, error" \
+  "$build/weir-worker" --config bad-level.yaml
 printf 'prot: 7600\n' >unknown.yaml
 refused "config with an unknown key" "unknown.yaml:1:1: unknown setting 'prot'" \
   "$build/weir-coordinator" --config unknown.yaml
@@ -74,4 +78,12 @@ wait "$pid" || true
 grep -q "serving on port $port," good.log || fail "the coordinator did not serve on --port $port: $(cat good.log)"
 grep -q "metrics on" good.log && fail "metrics-port: -1 from the file was not applied"
 echo "ok   a good config file applies and --port overrides it"
-echo "$((n + 1)) passed, 0 failed"
+# --log-level warn leaves out the info lines ("serving on port ...").
+"$build/weir-coordinator" --config good.yaml --port "$port" --log-level warn >quiet.log 2>&1 &
+pid=$!
+sleep 1
+kill "$pid"
+wait "$pid" || true
+grep -q "serving on port" quiet.log && fail "--log-level warn still wrote info lines: $(cat quiet.log)"
+echo "ok   --log-level warn leaves out info lines"
+echo "$((n + 2)) passed, 0 failed"

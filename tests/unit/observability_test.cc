@@ -76,6 +76,32 @@ TEST(Log, TextAndJsonLinesCarryFields) {
             "{\"ts\":\"2023-11-14T22:13:20.123Z\",\"level\":\"warn\",\"process\":\"weir-worker\","
             "\"msg\":\"say \\\"hi\\\"\\n\",\"job\":\"x\"}");
   EXPECT_FALSE(log::Init("weir", "xml"));
+  EXPECT_FALSE(log::Init("weir", "text", "verbose"));
+}
+
+// --log-level drops what is less severe, through spdlog's level filter; the
+// lines that pass are weir's own (escaped JSON), timed by spdlog.
+TEST(Log, TheLevelFiltersAndTheLineIsWeirs) {
+  ASSERT_TRUE(log::Init("weir-test", "json", "warn"));
+  testing::internal::CaptureStderr();
+  log::Debug("not this");
+  log::Info("nor this");
+  log::Warn("this {} \"quoted\"", {{"job", "j"}});
+  log::Error("and this");
+  const std::string out = testing::internal::GetCapturedStderr();
+  EXPECT_EQ(out.find("not this"), std::string::npos) << out;
+  EXPECT_EQ(out.find("nor this"), std::string::npos) << out;
+  EXPECT_NE(out.find("\"level\":\"warn\",\"process\":\"weir-test\",\"msg\":\"this {} "
+                     "\\\"quoted\\\"\",\"job\":\"j\"}\n"),
+            std::string::npos)
+      << out;
+  EXPECT_NE(out.find("\"level\":\"error\""), std::string::npos) << out;
+  ASSERT_TRUE(log::Init("weir-test", "text", "debug"));
+  testing::internal::CaptureStderr();
+  log::Debug("now this", {{"k", "a b"}});
+  const std::string text = testing::internal::GetCapturedStderr();
+  EXPECT_NE(text.find(" DEBUG weir-test: now this k=\"a b\"\n"), std::string::npos) << text;
+  ASSERT_TRUE(log::Init("weir", "text", "info"));
 }
 
 }  // namespace
