@@ -15,6 +15,7 @@
 #include <cstdlib>
 #include <ctime>
 #include <fstream>
+#include <mutex>
 #include <optional>
 #include <sstream>
 #include <thread>
@@ -215,21 +216,25 @@ void OnInterrupt(int) {
 }
 
 // Follows a job until it ends; progress on a terminal, events always.
+// How long --wait waits for a coordinator that went away (a restart) to
+// come back; the job resumes on the restarted coordinator.
+constexpr int64_t kReconnectMs = 120'000;
+
 int Wait(const GlobalOptions& g, const RemoteOptions& r, v1::Admin::Stub* stub,
          const std::string& id) {
-  grpc::ClientContext ctx;
-  Authorize(&ctx, r);
   v1::WatchJobRequest req;
   req.set_id(id);
-  auto reader = stub->WatchJob(&ctx, req);
   struct sigaction sa {};
   sa.sa_handler = OnInterrupt;
   sigaction(SIGINT, &sa, nullptr);
+  std::mutex ctx_mu;
+  grpc::ClientContext* current = nullptr;  // the watch in progress, guarded by ctx_mu
   std::atomic<bool> done{false};
   std::thread interrupter([&] {
     while (!done.load()) {
       if (g_interrupted.load()) {
-        ctx.TryCancel();
+        std::lock_guard lock(ctx_mu);
+        if (current) current->TryCancel();
         return;
       }
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
@@ -238,26 +243,62 @@ int Wait(const GlobalOptions& g, const RemoteOptions& r, v1::Admin::Stub* stub,
   const bool tty = isatty(STDERR_FILENO) && !g.quiet;
   v1::JobEvent ev;
   v1::JobState last = v1::JOB_STATE_UNSPECIFIED;
-  bool progress_shown = false;
-  while (reader->Read(&ev)) {
-    last = ev.job().state();
-    if (!ev.message().empty()) {
-      if (progress_shown) std::fputs("\r\033[K", stderr);
-      progress_shown = false;
-      std::fprintf(stderr, "%s: %s\n", id.c_str(), ev.message().c_str());
-    } else if (tty) {
-      std::fprintf(stderr, "\r\033[K%s %s: %lld in, %lld out, watermark %s, checkpoint %s",
-                   id.c_str(), State(last).c_str(), static_cast<long long>(ev.job().records_in()),
-                   static_cast<long long>(ev.job().records_out()),
-                   Watermark(ev.job().watermark_ms()).c_str(),
-                   ev.job().last_checkpoint_id()
-                       ? std::to_string(ev.job().last_checkpoint_id()).c_str()
-                       : "-");
-      progress_shown = true;
+  bool progress_shown = false, terminal = false;
+  grpc::Status st;
+  std::optional<std::chrono::steady_clock::time_point> lost_since;
+  while (true) {
+    grpc::ClientContext ctx;
+    Authorize(&ctx, r);
+    {
+      std::lock_guard lock(ctx_mu);
+      current = &ctx;
     }
-    if (last == v1::JOB_STATE_FINISHED || last == v1::JOB_STATE_FAILED ||
-        last == v1::JOB_STATE_CANCELLED)
+    auto reader = stub->WatchJob(&ctx, req);
+    while (reader->Read(&ev)) {
+      if (lost_since) {
+        std::fprintf(stderr, "weir: reconnected to the coordinator\n");
+        lost_since.reset();
+      }
+      last = ev.job().state();
+      if (!ev.message().empty()) {
+        if (progress_shown) std::fputs("\r\033[K", stderr);
+        progress_shown = false;
+        std::fprintf(stderr, "%s: %s\n", id.c_str(), ev.message().c_str());
+      } else if (tty) {
+        std::fprintf(stderr, "\r\033[K%s %s: %lld in, %lld out, watermark %s, checkpoint %s",
+                     id.c_str(), State(last).c_str(), static_cast<long long>(ev.job().records_in()),
+                     static_cast<long long>(ev.job().records_out()),
+                     Watermark(ev.job().watermark_ms()).c_str(),
+                     ev.job().last_checkpoint_id()
+                         ? std::to_string(ev.job().last_checkpoint_id()).c_str()
+                         : "-");
+        progress_shown = true;
+      }
+      terminal = last == v1::JOB_STATE_FINISHED || last == v1::JOB_STATE_FAILED ||
+                 last == v1::JOB_STATE_CANCELLED;
+      if (terminal) break;
+    }
+    st = reader->Finish();
+    {
+      std::lock_guard lock(ctx_mu);
+      current = nullptr;
+    }
+    if (terminal || g_interrupted.load() || st.error_code() != grpc::StatusCode::UNAVAILABLE) break;
+    // The coordinator went away (a restart): the job resumes when it is back.
+    const auto now = std::chrono::steady_clock::now();
+    if (!lost_since) {
+      if (progress_shown) std::fputs("\n", stderr);
+      progress_shown = false;
+      std::fprintf(stderr,
+                   "weir: lost the coordinator (%s); waiting up to %lld s for it to come back\n",
+                   st.error_message().c_str(), static_cast<long long>(kReconnectMs / 1000));
+      lost_since = now;
+    } else if (now - *lost_since > std::chrono::milliseconds(kReconnectMs)) {
       break;
+    }
+    for (int i = 0; i < 10 && !g_interrupted.load(); ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    if (g_interrupted.load()) break;
   }
   if (progress_shown) std::fputs("\n", stderr);
   done.store(true);
@@ -267,7 +308,6 @@ int Wait(const GlobalOptions& g, const RemoteOptions& r, v1::Admin::Stub* stub,
                  id.c_str(), id.c_str());
     return kExitInterrupted;
   }
-  grpc::Status st = reader->Finish();
   if (!st.ok() && last == v1::JOB_STATE_UNSPECIFIED) return Fail(r, st);
   switch (last) {
     case v1::JOB_STATE_FINISHED:

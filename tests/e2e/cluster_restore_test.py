@@ -13,7 +13,8 @@ Each run makes one fault a few seconds into the job:
                     for longer than the heartbeat timeout, then resumed (the
                     coordinator restarts the job without it);
 and the restored attempt must reach FINISHED with every window and every
-filtered row exactly once. A run fails as soon as the job makes no
+filtered row exactly once, and `weir submit --wait` (which follows the job
+through the fault, reconnecting after a coordinator restart) must exit 0. A run fails as soon as the job makes no
 checkpoint for --stall-after seconds while RUNNING (the stall of issue 18),
 naming the pending checkpoint and the subtasks that have not acknowledged it.
 
@@ -125,6 +126,7 @@ def one_run(a, run, fault, rng, rows, input_file):
     broker = None
     cluster = None
     paused = None
+    waiter = None
     ok = False
     try:
         broker, brokers = start_broker(a.broker, work, partitions=4)
@@ -139,7 +141,13 @@ def one_run(a, run, fault, rng, rows, input_file):
             cluster.env = dict(cluster.env, WEIR_TEST_DELAY="trigger-after-finish:1:%d" %
                                a.trigger_delay_ms)
         cluster.start()
-        cluster.submit(job)
+        # Submitted with --wait, as an operator would: the CLI must follow the
+        # job through the fault (reconnecting after a coordinator restart)
+        # and exit 0 when it finishes.
+        waiter_out = open(os.path.join(work, "submit-wait.log"), "w")
+        waiter = subprocess.Popen([a.weir, "--addr", cluster.addr, "submit", job, "--wait"],
+                                  stdout=waiter_out, stderr=subprocess.STDOUT,
+                                  stdin=subprocess.DEVNULL)
         t0 = time.time()
         watch = JobWatch(cluster, JOB_NAME)
         fault_at = rng.uniform(3.0, 5.0)
@@ -191,6 +199,17 @@ def one_run(a, run, fault, rng, rows, input_file):
                 watch.state, (j or {}).get("failure", "")))
         if not faulted:
             raise Problem("the job finished before the fault: raise --events")
+        try:
+            rc = waiter.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            waiter.kill()
+            raise Problem("weir submit --wait did not end after the job finished")
+        with open(os.path.join(work, "submit-wait.log")) as f:
+            said = f.read()
+        if rc != 0:
+            raise Problem("weir submit --wait exited %d: %s" % (rc, said.strip()[-300:]))
+        if fault == "coordinator-kill" and "reconnected to the coordinator" not in said:
+            raise Problem("weir submit --wait did not say it reconnected: %s" % said.strip()[-300:])
         attempts = int(j.get("attempt", 0))
         if attempts < 2:
             raise Problem("the fault did not restore the job (attempt %d)" % attempts)
@@ -204,6 +223,9 @@ def one_run(a, run, fault, rng, rows, input_file):
         log("run %d FAILED (%s): %s" % (run, fault, e))
         return False
     finally:
+        if waiter is not None and waiter.poll() is None:
+            waiter.kill()
+            waiter.wait()
         if paused is not None:
             try:
                 os.kill(paused.pid, signal.SIGCONT)
