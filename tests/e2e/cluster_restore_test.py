@@ -31,7 +31,6 @@ usage: cluster_restore_test.py WEIR WEIR_COORDINATOR WEIR_WORKER WEIR_DEV_BROKER
            [--events N] [--rate N] [--trigger-delay-ms D] [--seed N] [--keep]
 """
 import argparse
-import collections
 import json
 import os
 import random
@@ -43,8 +42,8 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from crash_test import (Problem, compare, load_input, make_input, parse_ts,  # noqa: E402
-                        read_jsonl_dir, reference, start_broker)
+from crash_test import (Problem, check_outputs, load_input, make_input,  # noqa: E402
+                        start_broker)
 from cluster_crash_test import (Cluster, JobWatch, exit_on_sigterm, log,  # noqa: E402
                                 set_log_file)
 
@@ -94,21 +93,6 @@ sinks:
     format: json
     delivery: exactly_once
 """
-
-
-def check_outputs(work, rows):
-    exp_windows, exp_big = reference(rows)
-    got_windows = collections.Counter(
-        (r["uid"], parse_ts(r["window_start"]), parse_ts(r["window_end"]), r["n"], r["total"])
-        for r in read_jsonl_dir(os.path.join(work, "out", "windows")))
-    compare("windows", exp_windows, got_windows)
-    got_big = collections.Counter((r["uid"], r["amount"], parse_ts(r["ts"]), r["seq"])
-                                  for r in read_jsonl_dir(os.path.join(work, "out", "big")))
-    compare("filtered rows", exp_big, got_big)
-    leftovers = [f for d in ("windows", "big") for f in os.listdir(os.path.join(work, "out", d))
-                 if f.startswith(".")]
-    if leftovers:
-        raise Problem("in-progress or pending files left behind: %s" % leftovers[:5])
 
 
 def pending_text(j):
@@ -214,7 +198,7 @@ def one_run(a, run, fault, rng, rows, input_file):
         if attempts < 2:
             raise Problem("the fault did not restore the job (attempt %d)" % attempts)
         cluster.stop()
-        check_outputs(work, rows)
+        check_outputs(work, None, rows)
         log("run %d passed: %s, attempt %d, finished %.1f s after submit" % (
             run, fault, attempts, time.time() - t0))
         ok = True
