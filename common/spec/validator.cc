@@ -75,6 +75,12 @@ void Validator::ReadCheckpoint(const YAML::Node& node) {
       std::clamp<int64_t>(60 * job_.checkpoint.interval_ms, 60'000, 600'000);
   if (auto n = m.Get("timeout"); n.IsDefined())
     if (auto d = r_.Duration(n, "checkpoint.timeout")) job_.checkpoint.timeout_ms = *d;
+  if (job_.checkpoint.mode == CheckpointMode::kNone)
+    for (const char* key : {"interval", "storage", "retain", "timeout"})
+      if (m.Has(key))
+        r_.Error(m.KeyNode(key), std::string("checkpoint.") + key +
+                                     " does nothing with checkpoint.mode none (the job takes no "
+                                     "checkpoints): remove it, or choose a mode");
   m.Finish();
 }
 

@@ -156,6 +156,8 @@ class Validator {
   void ReadFormat(const YAML::Node& n, FormatSpec* f, bool for_sink);
   // `registry` (a schema registry's URL), `framing: registry` (the wire
   // format without a registry) and `subject` (sinks).
+  void ReadCsvOptions(const YAML::Node& delimiter, const YAML::Node& header,
+                      const std::string& type, FormatSpec* f, bool for_sink);
   void ReadRegistryOptions(const YAML::Node& url, const YAML::Node& framing,
                            const YAML::Node& subject, const std::string& type, FormatSpec* f,
                            bool for_sink);

@@ -406,6 +406,8 @@ void Validator::ReadFormat(const YAML::Node& n, FormatSpec* f, bool for_sink) {
   // The schema-registry options (avro, protobuf, json).
   YAML::Node url(YAML::NodeType::Undefined), framing(YAML::NodeType::Undefined),
       subject(YAML::NodeType::Undefined);
+  // The csv options.
+  YAML::Node delimiter(YAML::NodeType::Undefined), header(YAML::NodeType::Undefined);
   if (n.IsMap()) {
     MapReader m(&r_, n, "format",
                 {"type", "delimiter", "header", "schema", "registry_schemas", "schema_id",
@@ -428,13 +430,8 @@ void Validator::ReadFormat(const YAML::Node& n, FormatSpec* f, bool for_sink) {
     url.reset(m.Get("registry"));
     framing.reset(m.Get("framing"));
     subject.reset(m.Get("subject"));
-    if (auto d = m.Get("delimiter"); d.IsDefined())
-      if (auto s = r_.String(d, "delimiter")) {
-        if (s->size() != 1) r_.Error(d, "the csv delimiter must be one character");
-        f->options["delimiter"] = *s;
-      }
-    if (auto h = m.Get("header"); h.IsDefined())
-      if (auto b = r_.Bool(h, "header")) f->options["header"] = *b ? "true" : "false";
+    delimiter.reset(m.Get("delimiter"));
+    header.reset(m.Get("header"));
     m.Finish();
     if (!type_node.IsDefined()) return;
   }
@@ -448,6 +445,7 @@ void Validator::ReadFormat(const YAML::Node& n, FormatSpec* f, bool for_sink) {
     return;
   }
   f->type = *s;
+  ReadCsvOptions(delimiter, header, *s, f, for_sink);
   ReadRegistryOptions(url, framing, subject, *s, f, for_sink);
   if (*s != "avro") {
     if (has_schema) r_.Error(avro_schema, "'schema' is an option of format avro, not " + *s);
@@ -479,6 +477,30 @@ void Validator::ReadFormat(const YAML::Node& n, FormatSpec* f, bool for_sink) {
 
 // `registry` (a schema registry's URL), `framing: registry` (the wire
 // format without a registry) and `subject` (sinks).
+// `delimiter` (one character) and `header` (sources: skip the first line),
+// for format csv only: elsewhere they would do nothing.
+void Validator::ReadCsvOptions(const YAML::Node& delimiter, const YAML::Node& header,
+                               const std::string& type, FormatSpec* f, bool for_sink) {
+  if (delimiter.IsDefined()) {
+    if (type != "csv") {
+      r_.Error(delimiter, "'delimiter' is an option of format csv, not " + type);
+    } else if (auto s = r_.String(delimiter, "delimiter")) {
+      if (s->size() != 1) r_.Error(delimiter, "the csv delimiter must be one character");
+      f->options["delimiter"] = *s;
+    }
+  }
+  if (header.IsDefined()) {
+    if (type != "csv")
+      r_.Error(header, "'header' is an option of format csv, not " + type);
+    else if (for_sink)
+      r_.Error(header,
+               "'header' is for csv sources (it skips a first line that names the fields); a "
+               "csv sink writes no header line");
+    else if (auto b = r_.Bool(header, "header"))
+      f->options["header"] = *b ? "true" : "false";
+  }
+}
+
 void Validator::ReadRegistryOptions(const YAML::Node& url, const YAML::Node& framing,
                                     const YAML::Node& subject, const std::string& type,
                                     FormatSpec* f, bool for_sink) {
