@@ -6,6 +6,16 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 bash deploy/local/install-deps.sh --test
 export CCACHE_DIR="${CCACHE_DIR:-$root/.cache/ccache}"
+# The side builds are quiet unless they fail: then the end of their output.
+quiet() {  # log command...
+  local log="$1"
+  shift
+  "$@" >"$log" 2>&1 || {
+    echo "FAILED: $* (the end of $log:)" >&2
+    tail -n 40 "$log" >&2
+    return 1
+  }
+}
 
 # The libFuzzer targets need clang: a separate build that only has them.
 fuzz="$root/build-fuzz"
@@ -13,7 +23,7 @@ if [[ ! -f "$fuzz/build.ninja" ]]; then
   CC=clang CXX=clang++ cmake -S "$root" -B "$fuzz" -G Ninja -DWEIR_FUZZ=ON \
     -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 fi
-ninja -C "$fuzz" >/dev/null
+quiet "$fuzz/ninja.log" ninja -C "$fuzz"
 
 # The unit tests again with AddressSanitizer and UndefinedBehaviorSanitizer.
 asan="$root/build-asan"
@@ -21,7 +31,7 @@ if [[ ! -f "$asan/build.ninja" ]]; then
   cmake -S "$root" -B "$asan" -G Ninja -DWEIR_SANITIZE=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo \
     >/dev/null
 fi
-ninja -C "$asan" common_test worker_test >/dev/null
+quiet "$asan/ninja.log" ninja -C "$asan" common_test worker_test
 
 bash deploy/local/build.sh -DWEIR_FUZZ_BIN_DIR="$fuzz/tests/fuzz" \
   -DWEIR_SANITIZED_BIN_DIR="$asan/tests/unit"

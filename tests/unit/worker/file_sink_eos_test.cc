@@ -9,7 +9,6 @@
 #include <fstream>
 #include <map>
 #include <optional>
-#include <regex>
 #include <set>
 #include <string>
 
@@ -72,13 +71,23 @@ class FileSinkEosTest : public ::testing::Test {
     }
     return files;
   }
-  // Hidden files, each instance's token (8 hex digits) shown as "T".
+  // ".part-0-1.1a2b3c4d.jsonl.pending" -> ".part-0-1.T.jsonl.pending": an
+  // instance's token (8 lowercase hex digits between dots) shown as "T".
+  static std::string MaskToken(const std::string& name) {
+    for (size_t i = 0; i + 9 < name.size(); ++i) {
+      if (name[i] != '.' || name[i + 9] != '.') continue;
+      bool hex = true;
+      for (size_t k = i + 1; k < i + 9; ++k)
+        hex &= (name[k] >= '0' && name[k] <= '9') || (name[k] >= 'a' && name[k] <= 'f');
+      if (hex) return name.substr(0, i + 1) + "T" + name.substr(i + 9);
+    }
+    return name;
+  }
   static std::set<std::string> Hidden(const fs::path& out) {
-    static const std::regex token(R"(\.[0-9a-f]{8}\.)");
     std::set<std::string> files;
     for (const auto& e : fs::directory_iterator(out)) {
       std::string name = e.path().filename().string();
-      if (name[0] == '.') files.insert(std::regex_replace(name, token, ".T."));
+      if (name[0] == '.') files.insert(MaskToken(name));
     }
     return files;
   }
