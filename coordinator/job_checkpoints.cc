@@ -165,7 +165,7 @@ void JobManager::WarnIfStuck(Job& j, int64_t now) {
           " ms (interval " + std::to_string(j.spec->checkpoint.interval_ms) + " ms, timeout " +
           std::to_string(j.spec->checkpoint.timeout_ms) + " ms), waiting for " +
           (who.empty() ? "nothing" : who),
-      {{"job", j.rec.id()}, {"checkpoint", std::to_string(p.id())}});
+      {{"job", j.rec.id()}, {"checkpoint", std::to_string(p.id())}}, log::Level::kWarn);
 }
 
 }  // namespace weir::coordinator

@@ -39,8 +39,8 @@ Result<std::unique_ptr<JobManager>> JobManager::Create(ManagerOptions options) {
   return m;
 }
 
-void JobManager::Log(const std::string& m, const log::Fields& fields) const {
-  if (options_.log) options_.log(m, fields);
+void JobManager::Log(const std::string& m, const log::Fields& fields, log::Level level) const {
+  if (options_.log) options_.log(level, m, fields);
 }
 
 Status JobManager::PlanJob(Job& j, int parallelism) {
@@ -113,7 +113,7 @@ JobManager::Job* JobManager::Find(const std::string& id) const {
   return it == jobs_.end() ? nullptr : it->second.get();
 }
 
-void JobManager::Event(Job& j, const std::string& message, log::Fields fields) {
+void JobManager::Event(Job& j, const std::string& message, log::Fields fields, log::Level level) {
   v1::JobEvent ev;
   ev.set_time_ms(options_.clock->NowMillis());
   ev.set_message(message);
@@ -125,7 +125,7 @@ void JobManager::Event(Job& j, const std::string& message, log::Fields fields) {
   }
   fields.insert(fields.begin(), {"job", j.rec.id()});
   fields.emplace_back("attempt", std::to_string(j.rec.attempt()));
-  Log(message, fields);
+  Log(message, fields, level);
   cv_.notify_all();
 }
 
@@ -138,7 +138,9 @@ void JobManager::SetState(Job& j, v1::JobState s, const std::string& message) {
   j.rec.set_state(s);
   j.rec.set_state_changed_ms(options_.clock->NowMillis());
   Persist(j);
-  Event(j, StateName(s) + (message.empty() ? "" : ": " + message));
+  const bool bad = s == v1::JOB_STATE_RESTARTING || s == v1::JOB_STATE_FAILED;
+  Event(j, StateName(s) + (message.empty() ? "" : ": " + message), {},
+        bad ? log::Level::kWarn : log::Level::kInfo);
 }
 
 void JobManager::SendTo(const std::string& worker, const v1::CoordinatorMessage& m) {
@@ -466,7 +468,7 @@ void JobManager::LoseWorker(Worker& w, const std::string& why) {
   w.alive = false;
   if (w.link) w.link->Close();
   w.link.reset();
-  Log("worker lost: " + why, {{"worker", w.id}});
+  Log("worker lost: " + why, {{"worker", w.id}}, log::Level::kWarn);
   for (auto& [id, j] : jobs_) {
     if (!j->deployed || !j->workers.count(w.id)) continue;
     j->exited.insert(w.id);  // its tasks are gone (or fence themselves)

@@ -68,8 +68,9 @@ struct ManagerOptions {
   int64_t heartbeat_interval_ms = 500;
   int64_t heartbeat_timeout_ms = 5000;
   const Clock* clock = nullptr;
-  // Where events go (common/log.h fields: job, checkpoint, worker).
-  std::function<void(const std::string&, const log::Fields&)> log;
+  // Where events go (common/log.h levels and fields: job, checkpoint,
+  // worker): failures, restarts, lost workers and stuck checkpoints at warn.
+  std::function<void(log::Level, const std::string&, const log::Fields&)> log;
 };
 
 class JobManager {
@@ -122,8 +123,10 @@ class JobManager {
   v1::Job ToProto(const Job& j) const;
   void SetState(Job& j, v1::JobState s, const std::string& message);
   void Persist(Job& j);
-  void Event(Job& j, const std::string& message, log::Fields fields = {});
-  void Log(const std::string& m, const log::Fields& fields = {}) const;
+  void Event(Job& j, const std::string& message, log::Fields fields = {},
+             log::Level level = log::Level::kInfo);
+  void Log(const std::string& m, const log::Fields& fields = {},
+           log::Level level = log::Level::kInfo) const;
   int FreeSlots(const std::string& worker) const;
   bool TryDeploy(Job& j);
   void StopAttempt(Job& j, Then then, const std::string& why);

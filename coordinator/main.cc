@@ -60,7 +60,9 @@ int main(int argc, char** argv) {
   }
   mo.data_dir = data_dir;
   mo.checkpoint_storage = storage;
-  mo.log = [](const std::string& m, const weir::log::Fields& f) { weir::log::Info(m, f); };
+  mo.log = [](weir::log::Level l, const std::string& m, const weir::log::Fields& f) {
+    weir::log::Write(l, m, f);
+  };
   auto manager = weir::coordinator::JobManager::Create(mo);
   if (!manager.ok()) {
     Log(manager.status().message());
