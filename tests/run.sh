@@ -25,13 +25,14 @@ if [[ ! -f "$fuzz/build.ninja" ]]; then
 fi
 quiet "$fuzz/ninja.log" ninja -C "$fuzz"
 
-# The unit tests again with AddressSanitizer and UndefinedBehaviorSanitizer.
+# Every C++ test binary again with AddressSanitizer and UndefinedBehaviorSanitizer.
 asan="$root/build-asan"
 if [[ ! -f "$asan/build.ninja" ]]; then
   cmake -S "$root" -B "$asan" -G Ninja -DWEIR_SANITIZE=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo \
     >/dev/null
 fi
-quiet "$asan/ninja.log" ninja -C "$asan" common_test worker_test
+quiet "$asan/ninja.log" ninja -C "$asan" common_test worker_test coordinator_test cluster_test \
+  rpc_test postgres_test
 
 bash deploy/local/build.sh -DWEIR_FUZZ_BIN_DIR="$fuzz/tests/fuzz" \
   -DWEIR_SANITIZED_BIN_DIR="$asan/tests/unit"
