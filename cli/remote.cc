@@ -21,6 +21,8 @@
 #include <thread>
 
 #include "cli/commands.h"
+#include "common/files.h"
+#include "common/rpc/job_files.h"
 #include "common/rpc/security.h"
 #include "common/rpc/status.h"
 #include "common/watermark.h"
@@ -329,8 +331,13 @@ int PrepareRemote(RemoteOptions* r) {
   if (r->token.empty())
     if (const char* env = std::getenv("WEIR_TOKEN"); env) r->token = env;
   if (!r->token_file.empty()) {
-    std::ifstream in(r->token_file);
-    if (!in || !std::getline(in, r->token)) {
+    auto text = ReadFileLimited(r->token_file, 64 << 10, "the token file");
+    if (!text.ok()) {
+      std::fprintf(stderr, "weir: %s\n", text.status().message().c_str());
+      return kExitUsage;
+    }
+    r->token = text->substr(0, text->find('\n'));
+    if (r->token.empty()) {
       std::fprintf(stderr, "weir: cannot read a token from %s\n", r->token_file.c_str());
       return kExitUsage;
     }
@@ -351,15 +358,10 @@ int PrepareRemote(RemoteOptions* r) {
 }
 
 int RunSubmit(const GlobalOptions& g, const RemoteOptions& r, const SubmitCommand& cmd) {
-  std::ifstream in(cmd.job_file, std::ios::binary);
-  if (!in) {
-    std::fprintf(stderr, "weir: cannot read %s\n", cmd.job_file.c_str());
-    return kExitUsage;
-  }
-  std::stringstream text;
-  text << in.rdbuf();
-  // Validated here first: errors at file:line:col without a round trip.
-  spec::LoadResult local = spec::ParseJob(text.str(), cmd.job_file);
+  // Resolved and validated here: ${VAR} from this environment, the files the
+  // job names read here, errors at file:line:col without a round trip. The
+  // coordinator gets the result and substitutes or opens nothing itself.
+  spec::LoadResult local = spec::LoadJob(cmd.job_file);
   if (!local.job) {
     std::fputs(spec::FormatDiagnostics(cmd.job_file, local.diagnostics).c_str(), stderr);
     return kExitUsage;
@@ -368,8 +370,9 @@ int RunSubmit(const GlobalOptions& g, const RemoteOptions& r, const SubmitComman
   grpc::ClientContext ctx;
   SetDeadline(&ctx, r);
   v1::SubmitJobRequest req;
-  req.set_job_yaml(text.str());
+  req.set_job_yaml(local.resolved_yaml);
   req.set_file_name(cmd.job_file);
+  *req.mutable_files() = rpc::ToProto(local.files);
   req.set_parallelism(cmd.parallelism);
   req.set_from_savepoint(cmd.from_savepoint);
   v1::SubmitJobResponse resp;

@@ -2,8 +2,10 @@
 #include <filesystem>
 
 #include "common/checkpoint/metadata.h"
+#include "common/rpc/job_files.h"
 #include "coordinator/job_manager_internal.h"
 #include "coordinator/planner.h"
+#include "coordinator/storage_policy.h"
 
 namespace weir::coordinator {
 
@@ -11,10 +13,25 @@ namespace fs = std::filesystem;
 
 // ---------------------------------------------------------------- admin
 
+std::vector<std::string> JobManager::StorageRoots() const {
+  std::vector<std::string> roots{options_.checkpoint_storage};
+  roots.insert(roots.end(), options_.allow_storage.begin(), options_.allow_storage.end());
+  return roots;
+}
+
+Result<std::unique_ptr<checkpoint::CheckpointStorage>> JobManager::OpenStorage(
+    const spec::JobSpec& job) const {
+  const std::string& uri =
+      job.checkpoint.storage.empty() ? options_.checkpoint_storage : job.checkpoint.storage;
+  WEIR_RETURN_IF_ERROR(CheckUnderRoots("checkpoint.storage", uri, StorageRoots()));
+  return checkpoint::CheckpointStorage::Open(uri, job.name, job.checkpoint.retain);
+}
+
 Result<v1::Job> JobManager::Submit(const v1::SubmitJobRequest& req,
                                    std::vector<spec::Diagnostic>* diags) {
   const std::string file = req.file_name().empty() ? "job.yaml" : req.file_name();
-  auto loaded = spec::ParseJob(req.job_yaml(), file);
+  WEIR_ASSIGN_OR_RETURN(spec::JobFiles files, rpc::FromProto(req.files()));
+  auto loaded = spec::ParseResolvedJob(req.job_yaml(), file, files);
   if (!loaded.job) {
     *diags = loaded.diagnostics;
     return Status::InvalidArgument(FormatDiagnostics(file, loaded.diagnostics));
@@ -25,18 +42,16 @@ Result<v1::Job> JobManager::Submit(const v1::SubmitJobRequest& req,
   j->rec.set_id(id);
   j->rec.set_job_yaml(req.job_yaml());
   j->rec.set_file_name(file);
+  *j->rec.mutable_files() = req.files();
   if (req.parallelism() < 0) return Status::InvalidArgument("parallelism must be positive");
   WEIR_RETURN_IF_ERROR(PlanJob(*j, req.parallelism()));
   if (j->spec->checkpoint.mode != spec::CheckpointMode::kNone) {
-    WEIR_ASSIGN_OR_RETURN(j->storage,
-                          checkpoint::CheckpointStorage::Open(j->spec->checkpoint.storage.empty()
-                                                                  ? options_.checkpoint_storage
-                                                                  : j->spec->checkpoint.storage,
-                                                              id, j->spec->checkpoint.retain));
+    WEIR_ASSIGN_OR_RETURN(j->storage, OpenStorage(*j->spec));
     int64_t first = 1;
     WEIR_ASSIGN_OR_RETURN(auto all, j->storage->List());
     for (const auto& c : all) first = std::max(first, c.id + 1);
     if (!req.from_savepoint().empty()) {
+      WEIR_RETURN_IF_ERROR(CheckUnderRoots("the savepoint", req.from_savepoint(), StorageRoots()));
       WEIR_ASSIGN_OR_RETURN(auto meta,
                             checkpoint::ReadRestorePoint(req.from_savepoint(), *j->spec));
       first = std::max(first, meta.id + 1);

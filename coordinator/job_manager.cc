@@ -7,6 +7,7 @@
 #include "common/keys.h"
 #include "common/metrics.h"
 #include "common/rpc/graph.h"
+#include "common/rpc/job_files.h"
 #include "coordinator/job_manager_internal.h"
 #include "coordinator/planner.h"
 
@@ -62,9 +63,12 @@ Status JobManager::Load() {
       // Its tasks died with the old coordinator's sessions: the cancel is done.
       SetState(*j, v1::JOB_STATE_CANCELLED, "cancelled (completed after a coordinator restart)");
     } else if (!Terminal(rec.state())) {
-      auto loaded = spec::ParseJob(rec.job_yaml(), rec.file_name());
+      auto files = rpc::FromProto(rec.files());
+      spec::LoadResult loaded;
+      if (files.ok()) loaded = spec::ParseResolvedJob(rec.job_yaml(), rec.file_name(), *files);
       Status st =
-          loaded.job
+          !files.ok() ? files.status()
+          : loaded.job
               ? Status::OK()
               : Status::InvalidArgument(FormatDiagnostics(rec.file_name(), loaded.diagnostics));
       if (st.ok()) {
@@ -72,10 +76,7 @@ Status JobManager::Load() {
         st = PlanJob(*j, rec.parallelism());
       }
       if (st.ok() && j->spec->checkpoint.mode != spec::CheckpointMode::kNone) {
-        auto storage = checkpoint::CheckpointStorage::Open(
-            j->spec->checkpoint.storage.empty() ? options_.checkpoint_storage
-                                                : j->spec->checkpoint.storage,
-            j->spec->name, j->spec->checkpoint.retain);
+        auto storage = OpenStorage(*j->spec);
         if (storage.ok())
           j->storage = std::move(storage).value();
         else
@@ -292,6 +293,7 @@ bool JobManager::TryDeploy(Job& j) {
   d->set_attempt(j.rec.attempt());
   d->set_job_yaml(j.rec.job_yaml());
   d->set_file_name(j.rec.file_name());
+  *d->mutable_files() = j.rec.files();
   *d->mutable_graph() = j.graph;
   for (const auto& t : j.placement) *d->add_tasks() = t;
   for (const auto& w : j.workers) {

@@ -65,6 +65,10 @@ class WorkerLink {
 struct ManagerOptions {
   std::string data_dir;
   std::string checkpoint_storage;  // default for jobs without checkpoint.storage
+  // Besides checkpoint_storage, where a job's checkpoint.storage and the
+  // savepoints it restores may lie (file:// URIs or absolute paths): the
+  // coordinator opens no other path a job or a request names.
+  std::vector<std::string> allow_storage;
   int64_t heartbeat_interval_ms = 500;
   int64_t heartbeat_timeout_ms = 5000;
   const Clock* clock = nullptr;
@@ -147,6 +151,11 @@ class JobManager {
   Status TakeSavepoint(std::unique_lock<std::mutex>& lock, Job& j, const std::string& purpose,
                        int rescale_to, int64_t timeout_ms);
   Status PlanJob(Job& j, int parallelism);
+  // The roots a job's storage and savepoints must lie under, and the job's
+  // checkpoint storage once its path is checked against them.
+  std::vector<std::string> StorageRoots() const;
+  Result<std::unique_ptr<checkpoint::CheckpointStorage>> OpenStorage(
+      const spec::JobSpec& job) const;
   void SendTo(const std::string& worker, const v1::CoordinatorMessage& m);
 
   ManagerOptions options_;

@@ -10,6 +10,7 @@
 #include <signal.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <atomic>
 #include <cstdio>
 #include <cstdlib>
@@ -28,7 +29,7 @@ void Log(const std::string& m) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::string data_dir = "weir-coordinator-data", storage, auth_tokens;
+  std::string data_dir = "weir-coordinator-data", storage, allow_storage, auth_tokens;
   int64_t port = 7600, hb_timeout = 5000, hb_interval = 500;
   weir::rpc::ServerFlags common(9249);
   CLI::App app{"weir-coordinator: schedules weir jobs on workers", "weir-coordinator"};
@@ -41,6 +42,10 @@ int main(int argc, char** argv) {
                   "file:// URI for jobs that name none (default DATA_DIR/checkpoints); workers "
                   "must see the same path",
                   "WEIR_CHECKPOINT_STORAGE");
+  settings.String("allow-storage", &allow_storage,
+                  "comma-separated file:// URIs or absolute paths where jobs may also keep "
+                  "checkpoints and restore savepoints from (besides --checkpoint-storage)",
+                  "WEIR_ALLOW_STORAGE");
   settings.Int("heartbeat-timeout", &hb_timeout, 20, 3'600'000,
                "ms without a heartbeat before a worker is lost", "WEIR_HEARTBEAT_TIMEOUT");
   settings.Int("heartbeat-interval", &hb_interval, 10, 600'000, "ms between a worker's heartbeats",
@@ -60,6 +65,11 @@ int main(int argc, char** argv) {
   }
   mo.data_dir = data_dir;
   mo.checkpoint_storage = storage;
+  for (size_t start = 0; start < allow_storage.size();) {
+    size_t comma = std::min(allow_storage.find(',', start), allow_storage.size());
+    if (comma > start) mo.allow_storage.push_back(allow_storage.substr(start, comma - start));
+    start = comma + 1;
+  }
   mo.log = [](weir::log::Level l, const std::string& m, const weir::log::Fields& f) {
     weir::log::Write(l, m, f);
   };

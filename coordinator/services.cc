@@ -6,6 +6,7 @@
 #include <thread>
 
 #include "common/rpc/graph.h"
+#include "common/rpc/job_files.h"
 #include "common/rpc/status.h"
 #include "coordinator/planner.h"
 
@@ -62,7 +63,9 @@ grpc::Status AdminService::ValidateJob(grpc::ServerContext* ctx, const v1::Valid
   auto who = Allow(ctx, rpc::Role::kViewer, "ValidateJob", "");
   if (!who.ok()) return rpc::ToGrpc(who.status());
   const std::string file = req->file_name().empty() ? "job.yaml" : req->file_name();
-  auto loaded = spec::ParseJob(req->job_yaml(), file);
+  auto files = rpc::FromProto(req->files());
+  if (!files.ok()) return rpc::ToGrpc(files.status());
+  auto loaded = spec::ParseResolvedJob(req->job_yaml(), file, *files);
   if (!loaded.job) {
     resp->set_valid(false);
     for (const auto& d : loaded.diagnostics) {

@@ -525,6 +525,10 @@ Result<std::string> PathOfUri(std::string_view uri) {
 
 }  // namespace
 
+Result<std::string> PathOfStorageUri(std::string_view uri) {
+  return PathOfUri(uri);
+}
+
 struct CheckpointStorage::Impl {
   fs::path job_dir;
   fs::path shared_dir;

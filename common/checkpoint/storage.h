@@ -73,6 +73,10 @@ struct CheckpointInfo {
   uint64_t bytes = 0;        // metadata plus files referenced
 };
 
+// The absolute, normalized path of a storage URI ("file:///abs/path" or
+// "/abs/path"); an error for another scheme or a relative path.
+Result<std::string> PathOfStorageUri(std::string_view uri);
+
 class CheckpointStorage {
  public:
   // uri: "file:///abs/path" (or a plain absolute path); job: the job's name.

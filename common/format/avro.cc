@@ -31,7 +31,6 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
-#include <fstream>
 #include <limits>
 #include <map>
 #include <memory>
@@ -619,10 +618,8 @@ std::string Trimmed(std::string_view s) {
   return std::string(s.substr(b));
 }
 
-Result<std::unique_ptr<AvroSchema>> LoadSchema(const std::string& option) {
-  auto text = LoadAvroSchemaText(option);
-  if (!text.ok()) return text.status();
-  return AvroSchema::Parse(*text);
+Result<std::unique_ptr<AvroSchema>> LoadSchema(const std::string& json) {
+  return AvroSchema::Parse(json);
 }
 
 // ---- Decoder ----
@@ -1292,9 +1289,7 @@ Result<std::unique_ptr<Encoder>> MakeAvroEncoder(const spec::FormatSpec& format,
                                                  const Schema& schema) {
   std::string text;
   if (auto it = format.options.find("schema"); it != format.options.end()) {
-    auto t = LoadAvroSchemaText(it->second);
-    if (!t.ok()) return t.status();
-    text = std::move(*t);
+    text = it->second;
   } else {
     text = DeriveAvroSchema(schema);
   }
@@ -1319,16 +1314,9 @@ Result<std::unique_ptr<Encoder>> MakeAvroEncoder(const spec::FormatSpec& format,
 
 }  // namespace internal
 
-Result<std::string> LoadAvroSchemaText(const std::string& inline_or_path) {
-  std::string t = internal::Trimmed(inline_or_path);
-  if (!t.empty() && (t[0] == '{' || t[0] == '[' || t[0] == '"')) return inline_or_path;
-  std::ifstream in(inline_or_path, std::ios::binary);
-  if (!in)
-    return Status::NotFound("cannot read Avro schema file '" + inline_or_path +
-                            "' (not inline JSON either)");
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
+bool IsInlineAvroSchema(std::string_view option) {
+  std::string t = internal::Trimmed(option);
+  return !t.empty() && (t[0] == '{' || t[0] == '[' || t[0] == '"');
 }
 
 Status CheckAvroSchema(std::string_view json) {

@@ -9,7 +9,6 @@
 //                          schema-registry wire format (byte 0, then the id as
 //                          4 bytes big-endian, then the datum)
 //   schema_id              sinks: write the wire format with this id
-// The decoder also accepts a file path where JSON text is expected.
 #pragma once
 
 #include <string>
@@ -20,10 +19,10 @@
 
 namespace weir::format {
 
-// The JSON text of a schema option: the option itself when it looks like
-// JSON (its first non-blank character is '{', '[' or '"'), else the contents
-// of the file it names. Fails when the file cannot be read.
-Result<std::string> LoadAvroSchemaText(const std::string& inline_or_path);
+// Whether a job's schema option is the schema's JSON itself (its first
+// non-blank character is '{', '[' or '"') rather than a file's path. The job
+// validator reads a file into the options, so the format always gets JSON.
+bool IsInlineAvroSchema(std::string_view option);
 
 // OK when `json` is an Avro schema weir can use as a writer schema: valid
 // for libavro, with a record at the top. Else InvalidArgument with the reason.

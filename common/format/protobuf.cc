@@ -1,12 +1,11 @@
 // The protobuf format: messages read and written with libprotobuf's
-// DynamicMessage, from a FileDescriptorSet or a .proto file named in the job.
+// DynamicMessage, from a FileDescriptorSet (a .proto file named in a job is
+// compiled into one on the client: proto_compile.cc).
 //
-// Loading: a descriptor set is parsed and its files are put in a
+// Loading: the descriptor set is parsed and its files are put in a
 // SimpleDescriptorDatabase, from which a DescriptorPool builds what the
-// message needs; a .proto file is parsed by compiler::Importer over a
-// DiskSourceTree rooted at the file's directory (then /usr/include, for
-// google/protobuf/*.proto). Both keep every object they own in one
-// ProtoSchema, which lives as long as the decoder or encoder.
+// message needs. ProtoSchema keeps every object they own, and lives as long
+// as the decoder or encoder.
 //
 // Field mapping: each weir field is looked up under its name, then its
 // aliases; a dotted name "customer.id" walks into singular message fields.
@@ -19,7 +18,6 @@
 // does not fit its column, is a DecodeError with a reason.
 #include "common/format/protobuf.h"
 
-#include <google/protobuf/compiler/importer.h>
 #include <google/protobuf/descriptor.h>
 #include <google/protobuf/descriptor.pb.h>
 #include <google/protobuf/descriptor_database.h>
@@ -30,13 +28,10 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
-#include <filesystem>
-#include <fstream>
 #include <limits>
 #include <memory>
 #include <mutex>
 #include <optional>
-#include <sstream>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -52,18 +47,6 @@ namespace {
 namespace pb = google::protobuf;
 
 constexpr int kMaxJsonDepth = 64;
-
-// Keeps the first error the .proto parser reports.
-class FirstError final : public pb::compiler::MultiFileErrorCollector {
- public:
-  void AddError(const std::string& filename, int line, int column,
-                const std::string& message) override {
-    if (!first.empty()) return;
-    first = filename + ":" + std::to_string(line + 1) + ":" + std::to_string(column + 1) + ": " +
-            message;
-  }
-  std::string first;
-};
 
 class QuietPoolErrors final : public pb::DescriptorPool::ErrorCollector {
  public:
@@ -84,62 +67,41 @@ std::string Opt(const std::map<std::string, std::string>& o, const std::string& 
 // A loaded descriptor file (or set) and, once found, the message.
 class ProtoSchema {
  public:
+  // From option "descriptors" (a serialized FileDescriptorSet, which the job
+  // validator puts there); "descriptor_set" or "proto" name it in errors.
   static Result<std::unique_ptr<ProtoSchema>> Load(const std::map<std::string, std::string>& o) {
     auto s = std::make_unique<ProtoSchema>();
-    const std::string set = Opt(o, "descriptor_set");
-    const std::string proto = Opt(o, "proto");
-    if (!set.empty()) {
-      std::ifstream in(set, std::ios::binary);
-      if (!in) return Status::InvalidArgument("cannot read descriptor set '" + set + "'");
-      std::stringstream ss;
-      ss << in.rdbuf();
-      pb::FileDescriptorSet fds;
-      if (!fds.ParseFromString(ss.str()))
-        return Status::InvalidArgument("'" + set + "' is not a FileDescriptorSet");
-      s->db_ = std::make_unique<pb::SimpleDescriptorDatabase>();
-      for (const auto& f : fds.file())
-        if (!s->db_->Add(f))
-          return Status::InvalidArgument("descriptor set '" + set + "': file '" + f.name() +
-                                         "' is defined twice");
-      s->pool_ = std::make_unique<pb::DescriptorPool>(s->db_.get(), &s->pool_errors_);
-      for (const auto& f : fds.file())
-        if (s->pool_->FindFileByName(f.name()) == nullptr)
-          return Status::InvalidArgument(
-              "descriptor set '" + set + "': file '" + f.name() + "' does not build" +
-              (s->pool_errors_.first.empty() ? std::string() : ": " + s->pool_errors_.first));
-      return s;
-    }
-    if (!proto.empty()) {
-      std::error_code ec;
-      if (!std::filesystem::is_regular_file(proto, ec))
-        return Status::InvalidArgument("cannot read .proto file '" + proto + "'");
-      std::filesystem::path p(proto);
-      std::string dir = p.parent_path().string();
-      if (dir.empty()) dir = ".";
-      s->tree_ = std::make_unique<pb::compiler::DiskSourceTree>();
-      s->tree_->MapPath("", dir);
-      if (std::filesystem::is_directory("/usr/include/google/protobuf", ec))
-        s->tree_->MapPath("", "/usr/include");
-      s->importer_ = std::make_unique<pb::compiler::Importer>(s->tree_.get(), &s->errors_);
-      if (s->importer_->Import(p.filename().string()) == nullptr)
+    auto found = o.find("descriptors");
+    if (found == o.end())
+      return Status::InvalidArgument("format protobuf needs 'descriptor_set' or 'proto'");
+    std::string set = Opt(o, "descriptor_set");
+    if (set.empty()) set = Opt(o, "proto");
+    pb::FileDescriptorSet fds;
+    if (!fds.ParseFromString(found->second))
+      return Status::InvalidArgument("'" + set + "' is not a FileDescriptorSet");
+    s->db_ = std::make_unique<pb::SimpleDescriptorDatabase>();
+    for (const auto& f : fds.file())
+      if (!s->db_->Add(f))
+        return Status::InvalidArgument("descriptor set '" + set + "': file '" + f.name() +
+                                       "' is defined twice");
+    s->pool_ = std::make_unique<pb::DescriptorPool>(s->db_.get(), &s->pool_errors_);
+    for (const auto& f : fds.file())
+      if (s->pool_->FindFileByName(f.name()) == nullptr)
         return Status::InvalidArgument(
-            "cannot parse '" + proto + "'" +
-            (s->errors_.first.empty() ? std::string() : ": " + s->errors_.first));
-      return s;
-    }
-    return Status::InvalidArgument("format protobuf needs 'descriptor_set' or 'proto'");
+            "descriptor set '" + set + "': file '" + f.name() + "' does not build" +
+            (s->pool_errors_.first.empty() ? std::string() : ": " + s->pool_errors_.first));
+    s->from_proto_ = o.count("proto") > 0;
+    return s;
   }
 
-  const pb::DescriptorPool* pool() const {
-    return importer_ != nullptr ? importer_->pool() : pool_.get();
-  }
+  const pb::DescriptorPool* pool() const { return pool_.get(); }
 
   Status FindMessage(const std::string& name) {
     if (name.empty()) return Status::InvalidArgument("format protobuf needs 'message'");
     message_ = pool()->FindMessageTypeByName(name);
     if (message_ == nullptr)
       return Status::InvalidArgument("message '" + name + "' is not defined in the " +
-                                     (importer_ != nullptr ? ".proto file" : "descriptor set"));
+                                     (from_proto_ ? ".proto file" : "descriptor set"));
     prototype_ = factory_.GetPrototype(message_);
     if (prototype_ == nullptr)
       return Status::InvalidArgument("message '" + name + "': no dynamic prototype");
@@ -152,13 +114,11 @@ class ProtoSchema {
   }
 
  private:
-  // Declaration order matters: the pool uses db_, the importer the tree.
+  // Declaration order matters: the pool uses db_.
   std::unique_ptr<pb::SimpleDescriptorDatabase> db_;
   QuietPoolErrors pool_errors_;
   std::unique_ptr<pb::DescriptorPool> pool_;
-  std::unique_ptr<pb::compiler::DiskSourceTree> tree_;
-  FirstError errors_;
-  std::unique_ptr<pb::compiler::Importer> importer_;
+  bool from_proto_ = false;
   pb::DynamicMessageFactory factory_;
   const pb::Descriptor* message_ = nullptr;
   const pb::Message* prototype_ = nullptr;

@@ -9,15 +9,18 @@
 #include <fstream>
 #include <sstream>
 
+#include "common/files.h"
 #include "common/log.h"
 
 namespace weir::rpc {
 
 namespace {
 
+// A certificate, key or CA file: gRPC's watcher reads it; this checks it
+// once, with a size limit, so a wrong path is an error at startup.
 Status Readable(const std::string& what, const std::string& path) {
-  std::ifstream in(path);
-  if (!in) return Status::InvalidArgument("cannot read the " + what + " file '" + path + "'");
+  auto text = ReadFileLimited(path, 1 << 20, "the " + what + " file");
+  if (!text.ok()) return Status::InvalidArgument(text.status().message());
   return Status::OK();
 }
 
@@ -114,8 +117,12 @@ Result<std::unique_ptr<TokenAuth>> TokenAuth::Open(const std::string& file) {
 namespace {
 
 Result<std::map<std::string, Principal, std::less<>>> ParseTokens(const std::string& file) {
-  std::ifstream in(file);
-  if (!in) return Status::InvalidArgument("cannot read the token file '" + file + "'");
+  auto text = ReadFileLimited(file, 16 << 20, "the token file");
+  if (!text.ok())
+    return Status::InvalidArgument(text.status().code() == StatusCode::kNotFound
+                                       ? "cannot read the token file '" + file + "'"
+                                       : text.status().message());
+  std::istringstream in(*text);
   std::map<std::string, Principal, std::less<>> by_hash;
   std::string line;
   for (int n = 1; std::getline(in, line); ++n) {

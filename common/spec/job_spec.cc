@@ -8,6 +8,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "common/files.h"
 #include "common/time.h"
 
 namespace weir::spec {
@@ -54,21 +55,14 @@ std::string SecretRef::ToString() const {
 }
 
 Result<std::string> ResolveSecret(const SecretRef& ref) {
-  constexpr std::streamsize kMaxSecretBytes = 64 << 10;
+  constexpr size_t kMaxSecretBytes = 64 << 10;
   if (ref.from == SecretRef::From::kEnv) {
     const char* v = std::getenv(ref.name.c_str());
     if (v == nullptr) return Status::NotFound("environment variable " + ref.name + " is not set");
     return std::string(v);
   }
-  std::ifstream in(ref.name, std::ios::binary);
-  if (!in) {
-    return Status::NotFound("cannot read secret file " + ref.name + ": " + std::strerror(errno));
-  }
-  std::string value(static_cast<size_t>(kMaxSecretBytes) + 1, '\0');
-  in.read(value.data(), kMaxSecretBytes + 1);
-  value.resize(static_cast<size_t>(in.gcount()));
-  if (value.size() > static_cast<size_t>(kMaxSecretBytes))
-    return Status::InvalidArgument("secret file " + ref.name + " is over 64 KiB");
+  WEIR_ASSIGN_OR_RETURN(std::string value,
+                        ReadFileLimited(ref.name, kMaxSecretBytes, "the secret file"));
   if (!value.empty() && value.back() == '\n') value.pop_back();
   if (!value.empty() && value.back() == '\r') value.pop_back();
   return value;

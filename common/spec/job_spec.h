@@ -1,12 +1,19 @@
 // The job file's model: what `weir validate` checks and the planner reads.
 //
 // LoadJob() parses a YAML job file (docs/job-spec.md), substitutes ${VAR}
-// references from the environment, validates everything it can without
+// references from the environment, reads the local files it names (schemas,
+// descriptor sets), validates everything it can without
 // running the job (names, stream references, cycles, expression types,
 // aggregates, windows, delivery guarantees) and reports every problem at once
 // as Diagnostics with 1-based line and column. A JobSpec that comes back with
 // no errors is complete: every stream has a schema, every expression is bound,
 // so the job cannot fail at run time because of its own spec.
+//
+// A job is resolved once, on the client (the CLI, weir local): ParseJob
+// substitutes ${VAR} and reads the files, and hands back the resolved text
+// and the files' contents. The coordinator and the workers parse that with
+// ParseResolvedJob, which substitutes nothing and opens no file: a job cannot
+// make them read their environment or their disk (docs/security.md).
 #pragma once
 
 #include <cstdint>
@@ -122,6 +129,17 @@ struct MetadataField {
 constexpr int64_t kDefaultMaxRecordBytes = int64_t{8} << 20;
 // A job file over this size is refused before it is parsed.
 constexpr size_t kMaxJobFileBytes = size_t{1} << 20;
+// The local files a job names travel with it; each is at most this size, and
+// all of them together at most kMaxJobFilesTotalBytes (well below the admin
+// API's 16 MiB message limit, with the job's text).
+constexpr size_t kMaxJobFileBlobBytes = size_t{4} << 20;
+constexpr size_t kMaxJobFilesTotalBytes = size_t{8} << 20;
+constexpr size_t kMaxJobFileCount = 64;
+
+// The local files a job names, by the path as written in the job: an Avro
+// schema file's JSON, a protobuf descriptor set, or a .proto file compiled
+// with its imports into a descriptor set (a serialized FileDescriptorSet).
+using JobFiles = std::map<std::string, std::string>;
 
 struct SourceSpec {
   std::string name;
@@ -252,12 +270,24 @@ std::optional<std::string> ProcessEnv(const std::string& name);
 struct LoadResult {
   std::unique_ptr<JobSpec> job;         // set when diagnostics is empty
   std::vector<Diagnostic> diagnostics;  // sorted by position
+  // Set by ParseJob when the job is valid: what is sent to a coordinator.
+  // The text with every ${VAR} substituted (a substituted value is written as
+  // a double-quoted YAML string) except the secret references, which stay
+  // for the workers to read; and the files the job names.
+  std::string resolved_yaml;
+  JobFiles files;
 };
 
-// Parses and validates the YAML text of a job. `file` is used in messages only.
+// Parses and validates the YAML text of a job on the client: ${VAR} from
+// `env`, files read from disk (relative paths from the current directory).
+// `file` is used in messages only.
 LoadResult ParseJob(std::string_view yaml_text, std::string file, EnvLookup env = ProcessEnv);
 // Reads the file and calls ParseJob. A missing file is one diagnostic at 0:0.
 LoadResult LoadJob(const std::string& path, EnvLookup env = ProcessEnv);
+// Parses a job that a client resolved (LoadResult::resolved_yaml and files):
+// a ${VAR} outside a secret reference is an error, and the files come from
+// `files` only.
+LoadResult ParseResolvedJob(std::string_view yaml_text, std::string file, const JobFiles& files);
 
 // "job.yaml:3:5: message" lines, one per diagnostic.
 std::string FormatDiagnostics(const std::string& file, const std::vector<Diagnostic>& diags);

@@ -1,6 +1,7 @@
 // Reads and validates a job file into a JobSpec (validator_internal.h says
 // how the validator is split): the top level, checkpoint, restart and
 // streams here, and ParseJob/LoadJob.
+#include "common/files.h"
 #include "common/spec/validator_internal.h"
 
 namespace weir::spec {
@@ -114,7 +115,11 @@ bool Validator::DefineStream(const std::string& name, const YAML::Node& at, Stre
 using internal::Reader;
 using internal::Validator;
 
-LoadResult ParseJob(std::string_view yaml_text, std::string file, EnvLookup env) {
+namespace {
+
+// ParseJob and ParseResolvedJob: `env` null for a resolved job.
+LoadResult Parse(std::string_view yaml_text, std::string file, EnvLookup env,
+                 const JobFiles* files) {
   LoadResult out;
   if (yaml_text.size() > kMaxJobFileBytes) {
     out.diagnostics.push_back({{},
@@ -124,7 +129,7 @@ LoadResult ParseJob(std::string_view yaml_text, std::string file, EnvLookup env)
   }
   auto job = std::make_unique<JobSpec>();
   job->file = file;
-  Reader reader(yaml_text, env);
+  Reader reader(yaml_text, env, files);
   YAML::Node root;
   try {
     root = YAML::Load(std::string(yaml_text));
@@ -142,28 +147,55 @@ LoadResult ParseJob(std::string_view yaml_text, std::string file, EnvLookup env)
     Position p{e.mark.line >= 0 ? e.mark.line + 1 : 0, e.mark.column >= 0 ? e.mark.column + 1 : 0};
     reader.Error(p, "invalid job file: " + e.msg);
   }
+  if (!reader.resolved() && reader.diagnostics().empty()) {
+    Position where;
+    auto text = internal::WriteResolved(yaml_text, root, reader.substitutions(), &where);
+    if (text.ok())
+      out.resolved_yaml = std::move(text).value();
+    else
+      reader.Error(where, text.status().message());
+    size_t total = 0;
+    for (const auto& [path, content] : reader.files_read()) total += content.size();
+    if (reader.files_read().size() > kMaxJobFileCount || total > kMaxJobFilesTotalBytes)
+      reader.Error(Position{}, "the job names " + std::to_string(reader.files_read().size()) +
+                                   " files of " + SizeText(total) +
+                                   " in all; a job may send at most " +
+                                   std::to_string(kMaxJobFileCount) + " files of " +
+                                   SizeText(kMaxJobFilesTotalBytes) + " in all");
+    out.files = std::move(reader.files_read());
+  }
   out.diagnostics = std::move(reader.diagnostics());
   std::stable_sort(
       out.diagnostics.begin(), out.diagnostics.end(), [](const Diagnostic& a, const Diagnostic& b) {
         return a.pos.line != b.pos.line ? a.pos.line < b.pos.line : a.pos.column < b.pos.column;
       });
-  if (out.diagnostics.empty()) out.job = std::move(job);
+  if (out.diagnostics.empty()) {
+    out.job = std::move(job);
+  } else {
+    out.resolved_yaml.clear();
+    out.files.clear();
+  }
   return out;
 }
 
+}  // namespace
+
+LoadResult ParseJob(std::string_view yaml_text, std::string file, EnvLookup env) {
+  return Parse(yaml_text, std::move(file), env != nullptr ? env : ProcessEnv, nullptr);
+}
+
+LoadResult ParseResolvedJob(std::string_view yaml_text, std::string file, const JobFiles& files) {
+  return Parse(yaml_text, std::move(file), nullptr, &files);
+}
+
 LoadResult LoadJob(const std::string& path, EnvLookup env) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
+  auto text = ReadFileLimited(path, kMaxJobFileBytes, "the job file");
+  if (!text.ok()) {
     LoadResult out;
-    out.diagnostics.push_back({{}, "cannot read job file: " + std::string(std::strerror(errno))});
+    out.diagnostics.push_back({{}, text.status().message()});
     return out;
   }
-  // Reads one byte past the limit, so a huge file is refused without being
-  // read whole.
-  std::string text(kMaxJobFileBytes + 1, '\0');
-  in.read(text.data(), static_cast<std::streamsize>(text.size()));
-  text.resize(static_cast<size_t>(in.gcount()));
-  return ParseJob(text, path, env);
+  return ParseJob(*text, path, env);
 }
 
 }  // namespace weir::spec

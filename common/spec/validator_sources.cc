@@ -559,6 +559,10 @@ void Validator::ReadProtobufOptions(const YAML::Node& n, const YAML::Node* set_o
   auto path = r_.String(file, key);
   if (!path) return;
   f->options[key] = *path;
+  auto descriptors =
+      r_.File(file, *path, set_opt != nullptr ? FileKind::kDescriptorSet : FileKind::kProto);
+  if (!descriptors) return;
+  f->options["descriptors"] = std::move(*descriptors);
   if (Status st = format::CheckProtobufFile(f->options); !st.ok()) {
     r_.Error(file, st.message());
     return;
@@ -582,11 +586,9 @@ void Validator::ReadAvroOptions(const YAML::Node& n, const YAML::Node* schema_op
   auto read_schema = [&](const YAML::Node& node, const std::string& what) -> bool {
     auto text = r_.String(node, what);
     if (!text) return false;
-    auto json = format::LoadAvroSchemaText(*text);
-    if (!json.ok()) {
-      r_.Error(node, json.status().message());
-      return false;
-    }
+    auto json =
+        format::IsInlineAvroSchema(*text) ? text : r_.File(node, *text, FileKind::kAvroSchema);
+    if (!json) return false;
     if (Status st = format::CheckAvroSchema(*json); !st.ok()) {
       r_.Error(node, what + ": " + st.message());
       return false;

@@ -1,13 +1,16 @@
 #include <charconv>
 #include <set>
 
+#include "common/files.h"
+#include "common/format/protobuf.h"
 #include "common/spec/yaml_reader_internal.h"
 #include "common/text.h"
 #include "common/time.h"
 
 namespace weir::spec::internal {
 
-Reader::Reader(std::string_view text, EnvLookup env) : env_(env) {
+Reader::Reader(std::string_view text, EnvLookup env, const JobFiles* files)
+    : env_(env), given_files_(files) {
   size_t start = 0;
   while (start <= text.size()) {
     size_t nl = text.find('\n', start);
@@ -53,6 +56,19 @@ std::optional<std::string> Reader::String(const YAML::Node& node, std::string_vi
     return std::nullopt;
   }
   const std::string& raw = node.Scalar();
+  if (raw.find("${") == std::string::npos) return raw;
+  if (resolved()) {
+    // The client substitutes; whatever is left was not meant for this process.
+    const size_t at = raw.find("${");
+    const size_t end = raw.find('}', at);
+    const std::string ref =
+        end == std::string::npos ? raw.substr(at) : raw.substr(at, end - at + 1);
+    Error(PosInScalar(node, at),
+          "'" + ref + "' in " + std::string(what) +
+              " is not substituted here: the weir CLI substitutes ${VAR} from the submitter's "
+              "environment before it sends a job, and the coordinator and workers never do");
+    return std::nullopt;
+  }
   std::string out;
   out.reserve(raw.size());
   bool ok = true;
@@ -75,6 +91,12 @@ std::optional<std::string> Reader::String(const YAML::Node& node, std::string_vi
         Error(PosInScalar(node, i), "invalid environment variable reference '${" + inner + "}'");
         ok = false;
       } else if (auto v = env_(var); v && !v->empty()) {
+        if (v->find("${") != std::string::npos) {
+          // It would read as a reference when the resolved job is parsed.
+          Error(PosInScalar(node, i), "the value of environment variable '" + var +
+                                          "' contains '${', which a job's values cannot hold");
+          ok = false;
+        }
         out += *v;
       } else if (def) {
         out += *def;
@@ -90,7 +112,44 @@ std::optional<std::string> Reader::String(const YAML::Node& node, std::string_vi
     }
   }
   if (!ok) return std::nullopt;
+  const YAML::Mark m = node.Mark();
+  if (m.pos >= 0) subs_.push_back({static_cast<size_t>(m.pos), raw, out});
   return out;
+}
+
+std::optional<std::string> Reader::File(const YAML::Node& node, const std::string& path,
+                                        FileKind kind) {
+  if (resolved()) {
+    auto it = given_files_->find(path);
+    if (it == given_files_->end()) {
+      Error(node, "'" + path +
+                      "' was not sent with the job: the weir CLI reads the files a job names "
+                      "and sends them with it, and the coordinator and workers open none");
+      return std::nullopt;
+    }
+    return it->second;
+  }
+  Result<std::string> content =
+      kind == FileKind::kProto
+          ? format::CompileProtoFile(path, kMaxJobFileBlobBytes)
+          : ReadFileLimited(
+                path, kMaxJobFileBlobBytes,
+                kind == FileKind::kAvroSchema ? "the Avro schema file" : "the descriptor set");
+  if (!content.ok()) {
+    Error(node, content.status().message());
+    return std::nullopt;
+  }
+  if (content->size() > kMaxJobFileBlobBytes) {
+    Error(node, "'" + path + "' is over " + SizeText(kMaxJobFileBlobBytes) +
+                    ", the limit for a file sent with a job");
+    return std::nullopt;
+  }
+  auto [it, fresh] = files_read_.emplace(path, *content);
+  if (!fresh && it->second != *content) {
+    Error(node, "'" + path + "' is named both as a .proto file and as another kind of file");
+    return std::nullopt;
+  }
+  return std::move(*content);
 }
 
 std::optional<int64_t> Reader::Int(const YAML::Node& node, std::string_view what, int64_t min,

@@ -1,6 +1,12 @@
 // Private to common/spec: reading YAML nodes with positions, ${VAR}
-// substitution and "unknown key (did you mean ...)" checks. yaml-cpp throws;
-// nothing here lets an exception escape.
+// substitution, the files a job names, and "unknown key (did you mean ...)"
+// checks. yaml-cpp throws; nothing here lets an exception escape.
+//
+// A Reader works in one of two modes. On the client (an EnvLookup given) it
+// substitutes ${VAR}, recording each substituted scalar so that ParseJob can
+// write the resolved text, and reads files from disk, recording them. For a
+// resolved job (no EnvLookup) it substitutes nothing and takes files only
+// from the ones sent with the job.
 #pragma once
 
 #include <yaml-cpp/yaml.h>
@@ -14,9 +20,25 @@
 
 namespace weir::spec::internal {
 
+// A scalar whose ${VAR}s were substituted: where it starts in the text
+// (YAML::Mark::pos), as written, and its value.
+struct Substitution {
+  size_t pos = 0;
+  std::string raw;
+  std::string value;
+};
+
+// What a file named by a job holds.
+enum class FileKind {
+  kAvroSchema,     // JSON text
+  kDescriptorSet,  // a FileDescriptorSet
+  kProto,          // a .proto file, compiled with its imports into a FileDescriptorSet
+};
+
 class Reader {
  public:
-  Reader(std::string_view text, EnvLookup env);
+  // `env` null: a resolved job, with `files` (not null) sent with it.
+  Reader(std::string_view text, EnvLookup env, const JobFiles* files);
 
   std::vector<Diagnostic>& diagnostics() { return diags_; }
   void Error(Position pos, std::string message);
@@ -42,11 +64,29 @@ class Reader {
   // A string or a list of strings.
   std::optional<std::vector<std::string>> StringList(const YAML::Node& node, std::string_view what);
 
+  // The content of the file at `path` (as written in the job), for the
+  // option at `node`; an error there when it cannot be had.
+  std::optional<std::string> File(const YAML::Node& node, const std::string& path, FileKind kind);
+
+  bool resolved() const { return env_ == nullptr; }
+  const std::vector<Substitution>& substitutions() const { return subs_; }
+  JobFiles& files_read() { return files_read_; }
+
  private:
   std::vector<std::string> lines_;
   EnvLookup env_;
+  const JobFiles* given_files_;
+  std::vector<Substitution> subs_;
+  JobFiles files_read_;
   std::vector<Diagnostic> diags_;
 };
+
+// The resolved text of `text`: each substituted scalar rewritten as a
+// double-quoted YAML string holding its value. Checked by parsing the result
+// and comparing it node by node with `root` as substituted; an error names
+// the value that could not be written, and sets *where to it when known.
+Result<std::string> WriteResolved(std::string_view text, const YAML::Node& root,
+                                  std::vector<Substitution> subs, Position* where);
 
 // Reads a YAML map whose keys are known in advance. Get() marks a key known;
 // Finish() reports every other key as unknown, with a did-you-mean. Duplicate

@@ -11,8 +11,8 @@ and the final checkpoint included) and the CPU time (user + system, from
 /proc/PID/stat) that the coordinator and both workers used meanwhile;
 events/s per core = events / those CPU seconds, as bench.py counts for
 `weir local`. The job files are config/jobs/nexmark/QUERY.yaml with their
-${PARALLELISM} and ${NEXMARK_EVENTS} filled in here (the coordinator expands
-variables from its own environment).
+${PARALLELISM} and ${NEXMARK_EVENTS} filled in here (the CLI would
+substitute them from its environment just the same).
 
     python3 tests/bench/cluster_nexmark.py --build-dir build-bench \
         [--runs 3] [--events 2000000] [--queries q0,q5] [--out FILE]

@@ -179,6 +179,8 @@ class Cluster:
     def start_coordinator(self):
         cmd = [self.bins["coordinator"], "--port", str(self.port),
                "--data-dir", os.path.join(self.work, "coordinator"),
+               # The jobs here keep checkpoints under the work directory.
+               "--allow-storage", "file://" + self.work,
                "--heartbeat-timeout", str(self.hb_timeout_ms),
                "--heartbeat-interval", str(self.hb_interval_ms)]
         # The port of the killed one may take a moment to be free again.

@@ -17,6 +17,7 @@
 
 #include "common/batch.h"
 #include "common/format/format.h"
+#include "common/format/protobuf.h"
 #include "common/spec/job_spec.h"
 
 namespace weir::fuzz {
@@ -27,9 +28,8 @@ namespace weir::fuzz {
 }
 
 // A protobuf format for `message` of the .proto text `proto`, which is written
-// to a file of this process's own under the temporary directory (the format
-// reads a file, as a job's does). RemoveProtobufFormat deletes it once the
-// decoders and encoders are made.
+// to a file of this process's own under the temporary directory and compiled
+// as the CLI compiles a job's. RemoveProtobufFormat deletes the file.
 inline spec::FormatSpec ProtobufFormat(std::string_view proto, const std::string& message) {
   const std::filesystem::path dir =
       std::filesystem::temp_directory_path() / ("weir_fuzz_" + std::to_string(::getpid()));
@@ -39,6 +39,8 @@ inline spec::FormatSpec ProtobufFormat(std::string_view proto, const std::string
   spec::FormatSpec pb;
   pb.type = "protobuf";
   pb.options["proto"] = file.string();
+  auto compiled = format::CompileProtoFile(file.string(), size_t{1} << 20);
+  if (compiled.ok()) pb.options["descriptors"] = *compiled;
   pb.options["message"] = message;
   return pb;
 }

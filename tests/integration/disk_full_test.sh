@@ -28,6 +28,7 @@ mount -t tmpfs -o size=512k tmpfs chk || { echo "SKIP: cannot mount a tmpfs here
 port="$(free_port)"
 metrics_port="$(free_port)"
 "$build/weir-coordinator" --port "$port" --data-dir "$work/coord" --metrics-port "$metrics_port" \
+  --allow-storage "file://$work/chk" \
   >coordinator.log 2>&1 &
 pids+=($!)
 "$build/weir-worker" --coordinator "127.0.0.1:$port" --port 0 --slots 1 --id w1 \

@@ -91,6 +91,9 @@ class ProtobufFormatTest : public ::testing::Test {
     ASSERT_NE(desc_, nullptr);
     format_.type = "protobuf";
     format_.options["proto"] = (dir_ / "order.proto").string();
+    auto compiled = CompileProtoFile(format_.options["proto"], 1 << 20);
+    ASSERT_TRUE(compiled.ok()) << compiled.status().message();
+    format_.options["descriptors"] = *compiled;
     format_.options["message"] = "shop.Order";
   }
   void TearDown() override {
@@ -394,6 +397,7 @@ TEST_F(ProtobufFormatTest, DescriptorSetAndOptionChecks) {
   FormatSpec fs;
   fs.type = "protobuf";
   fs.options["descriptor_set"] = (dir_ / "order.desc").string();
+  fs.options["descriptors"] = bytes;
   fs.options["message"] = "shop.Order";
   EXPECT_TRUE(CheckProtobufMessage(fs.options).ok());
   format_ = fs;
@@ -405,17 +409,23 @@ TEST_F(ProtobufFormatTest, DescriptorSetAndOptionChecks) {
   ASSERT_EQ(d.batch->num_rows(), 1u);
   EXPECT_EQ(d.batch->columns[0].GetInt(0), 9);
 
-  std::map<std::string, std::string> o = {{"message", "shop.Nope"},
-                                          {"proto", (dir_ / "order.proto").string()}};
+  std::map<std::string, std::string> o = {
+      {"message", "shop.Nope"}, {"proto", (dir_ / "order.proto").string()}, {"descriptors", bytes}};
   EXPECT_TRUE(CheckProtobufFile(o).ok());
   EXPECT_FALSE(CheckProtobufMessage(o).ok());
-  o["proto"] = (dir_ / "missing.proto").string();
-  EXPECT_FALSE(CheckProtobufFile(o).ok());
+  EXPECT_FALSE(CompileProtoFile((dir_ / "missing.proto").string(), 1 << 20).ok());
   Write("bad.proto", "syntax = \"proto3\"; message {");
-  o["proto"] = (dir_ / "bad.proto").string();
-  EXPECT_FALSE(CheckProtobufFile(o).ok());
-  Write("junk.desc", "\xff\xff\xff not a set");
-  std::map<std::string, std::string> j = {{"descriptor_set", (dir_ / "junk.desc").string()}};
+  auto bad = CompileProtoFile((dir_ / "bad.proto").string(), 1 << 20);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("bad.proto:1:"), std::string::npos)
+      << bad.status().message();
+  // Every file the compiler reads has the limit, imports included.
+  auto small = CompileProtoFile((dir_ / "order.proto").string(), 64);
+  ASSERT_FALSE(small.ok());
+  EXPECT_NE(small.status().message().find("is over 64 bytes"), std::string::npos)
+      << small.status().message();
+  std::map<std::string, std::string> j = {{"descriptor_set", (dir_ / "junk.desc").string()},
+                                          {"descriptors", "\xff\xff\xff not a set"}};
   EXPECT_FALSE(CheckProtobufFile(j).ok());
   // A sink column the message lacks, and one of the wrong type.
   EXPECT_FALSE(CheckProtobufSinkSchema(format_.options, Schema({{"zzz", TypeId::kBigint}})).ok());

@@ -6,6 +6,7 @@
 #include "common/checkpoint/storage.h"
 #include "common/log.h"
 #include "common/rpc/graph.h"
+#include "common/rpc/job_files.h"
 #include "worker/runtime/crash_point.h"
 #include "worker/runtime/state_restore.h"
 
@@ -38,7 +39,8 @@ Attempt::~Attempt() {
 }
 
 Status Attempt::Start() {
-  auto loaded = spec::ParseJob(deploy_.job_yaml(), deploy_.file_name());
+  WEIR_ASSIGN_OR_RETURN(spec::JobFiles files, rpc::FromProto(deploy_.files()));
+  auto loaded = spec::ParseResolvedJob(deploy_.job_yaml(), deploy_.file_name(), files);
   if (!loaded.job)
     return Status::InvalidArgument(FormatDiagnostics(deploy_.file_name(), loaded.diagnostics));
   job_ = std::move(loaded.job);
