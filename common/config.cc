@@ -1,5 +1,7 @@
 #include "common/config.h"
 
+#include "common/files.h"
+
 #include <yaml-cpp/yaml.h>
 
 #include <charconv>
@@ -43,11 +45,11 @@ ConfigSetter SetOneOf(std::string* target, std::vector<std::string> allowed) {
 }
 
 Status ApplyYamlConfig(const std::string& file, const std::map<std::string, ConfigSetter>& keys) {
+  auto text = ReadFileLimited(file, 1 << 20, "the config file");
+  if (!text.ok()) return text.status();
   YAML::Node root;
   try {
-    root = YAML::LoadFile(file);
-  } catch (const YAML::BadFile&) {
-    return Status::NotFound("cannot read config file " + file);
+    root = YAML::Load(*text);
   } catch (const YAML::Exception& e) {
     return Status::InvalidArgument(file + ":" + std::to_string(e.mark.line + 1) + ":" +
                                    std::to_string(e.mark.column + 1) + ": " + e.msg);
