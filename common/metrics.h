@@ -1,5 +1,5 @@
-// Metrics in the Prometheus text exposition format (0.0.4), and the small
-// HTTP server that serves them with a health check.
+// Metrics in the Prometheus text exposition format (0.0.4). The servers
+// serve them on GET /metrics through common/http (AddMetricsRoutes).
 //
 // Debian 12 has no prometheus-cpp, and what weir needs is small: at scrape
 // time each process walks its live objects (tasks, checkpointers, jobs) and
@@ -8,15 +8,10 @@
 // nothing to unregister when a job's attempt ends.
 #pragma once
 
-#include <atomic>
-#include <functional>
 #include <map>
 #include <string>
-#include <thread>
 #include <utility>
 #include <vector>
-
-#include "common/status.h"
 
 namespace weir {
 
@@ -38,26 +33,6 @@ class Metrics {
   void Add(const std::string& name, const std::string& help, const char* type, const Labels& labels,
            double value);
   std::map<std::string, Family> families_;
-};
-
-// Serves GET /metrics (whatever `collect` renders) and GET /healthz ("ok")
-// over HTTP/1.0 on one thread; one request per connection.
-class MetricsServer {
- public:
-  MetricsServer() = default;
-  ~MetricsServer();
-  // Binds 0.0.0.0:port (0: any free port) and starts serving.
-  Status Start(int port, std::function<std::string()> collect);
-  int port() const { return port_; }
-  void Stop();
-
- private:
-  void Serve();
-  int fd_ = -1;
-  int port_ = 0;
-  std::function<std::string()> collect_;
-  std::atomic<bool> stop_{false};
-  std::thread thread_;
 };
 
 }  // namespace weir

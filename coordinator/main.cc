@@ -117,22 +117,18 @@ int main(int argc, char** argv) {
     }
     health = std::move(started).value();
   }
-  weir::MetricsServer metrics;
-  if (common.metrics_port >= 0) {
-    weir::Status st =
-        metrics.Start(static_cast<int>(common.metrics_port), [m = manager->get(), a = auth.get()] {
-          std::string text = m->RenderMetrics();
-          if (a) {
-            weir::Metrics am;
-            a->CollectMetrics(am);
-            text += am.Render();
-          }
-          return text;
-        });
-    if (!st.ok())  // not fatal: several processes on one machine may want one port
-      Log(st.message() + "; running without /metrics (--metrics-port)");
-    else
-      Log("metrics on http://0.0.0.0:" + std::to_string(metrics.port()) + "/metrics");
+  auto metrics = weir::rpc::StartMetricsServer(common, [m = manager->get(), a = auth.get()] {
+    std::string text = m->RenderMetrics();
+    if (a) {
+      weir::Metrics am;
+      a->CollectMetrics(am);
+      text += am.Render();
+    }
+    return text;
+  });
+  if (!metrics.ok()) {
+    weir::log::Error(metrics.status().message());
+    return 2;
   }
   Log("serving on port " + std::to_string(bound) + ", data in " + data_dir);
 
@@ -153,7 +149,7 @@ int main(int argc, char** argv) {
   Log("stopping (jobs resume when a coordinator starts again on this data directory)");
   stop.store(true);
   ticker.join();
-  metrics.Stop();
+  if (*metrics) (*metrics)->Stop();
   if (health) health->Shutdown(std::chrono::system_clock::now());
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(1));
   return 0;

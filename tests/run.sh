@@ -31,8 +31,8 @@ if [[ ! -f "$asan/build.ninja" ]]; then
   cmake -S "$root" -B "$asan" -G Ninja -DWEIR_SANITIZE=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo \
     >/dev/null
 fi
-quiet "$asan/ninja.log" ninja -C "$asan" common_test worker_test coordinator_test cluster_test \
-  rpc_test postgres_test
+quiet "$asan/ninja.log" ninja -C "$asan" common_test http_test worker_test coordinator_test \
+  cluster_test rpc_test postgres_test
 
 bash deploy/local/build.sh -DWEIR_FUZZ_BIN_DIR="$fuzz/tests/fuzz" \
   -DWEIR_SANITIZED_BIN_DIR="$asan/tests/unit"

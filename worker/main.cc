@@ -18,7 +18,6 @@
 #include <thread>
 
 #include "common/log.h"
-#include "common/metrics.h"
 #include "common/rpc/health.h"
 #include "common/rpc/server_flags.h"
 #include "worker/cluster/agent.h"
@@ -109,14 +108,10 @@ int main(int argc, char** argv) {
     }
     health = std::move(started).value();
   }
-  weir::MetricsServer metrics;
-  if (common.metrics_port >= 0) {
-    weir::Status st = metrics.Start(static_cast<int>(common.metrics_port),
-                                    [&agent] { return agent.RenderMetrics(); });
-    if (!st.ok())  // not fatal: several processes on one machine may want one port
-      Log(st.message() + "; running without /metrics (--metrics-port)");
-    else
-      Log("metrics on http://0.0.0.0:" + std::to_string(metrics.port()) + "/metrics");
+  auto metrics = weir::rpc::StartMetricsServer(common, [&agent] { return agent.RenderMetrics(); });
+  if (!metrics.ok()) {
+    weir::log::Error(metrics.status().message());
+    return 2;
   }
   Log("worker " + id + " serving the exchange on " + ao.address + ", coordinator " + coordinator);
 
@@ -133,7 +128,7 @@ int main(int argc, char** argv) {
   });
   signals.detach();
   agent.Run();
-  metrics.Stop();
+  if (*metrics) (*metrics)->Stop();
   exchange.Shutdown();
   if (health) health->Shutdown(std::chrono::system_clock::now());
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));

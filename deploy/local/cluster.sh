@@ -84,7 +84,8 @@ case "$cmd" in
     # Where each process serves /metrics (ports picked free at start).
     : >"$dir/metrics"
     for log in "$dir/coordinator.log" "$dir"/worker-*.log; do
-      url="$(grep -o 'metrics on http://[0-9.]*:[0-9]*/metrics' "$log" | tail -1 | sed 's/metrics on //; s/0.0.0.0/127.0.0.1/')"
+      url="$(grep -o 'metrics on https\?://[^ ]*/metrics' "$log" | tail -1 |
+        sed 's/metrics on //; s/0\.0\.0\.0/127.0.0.1/; s/\[::\]/[::1]/')"
       [[ -n "$url" ]] && echo "$(basename "$log" .log) $url" >>"$dir/metrics"
     done
     echo "coordinator 127.0.0.1:$port, $workers workers x $slots slots"

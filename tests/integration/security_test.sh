@@ -7,7 +7,9 @@
 # nothing changed, that a viewer cannot submit or cancel, that mutating calls
 # are logged with who made them, and that a job still runs across the
 # workers (exchange over TLS) to the expected output, and that a renewed
-# certificate file is served without a restart.
+# certificate file is served without a restart. /metrics is HTTPS with the
+# same certificate, on loopback only, and takes only scrapers whose client
+# certificate the CA signed (curl, openssl s_client).
 #
 # Usage: security_test.sh BUILD_DIR
 set -euo pipefail
@@ -114,6 +116,44 @@ assert check(b"", timeout=5) == b"\x08\x01"
 print("ok   grpc.health.v1 SERVING on the plaintext health port; a 1 MiB request refused")
 PY
 
+# ---- /metrics and /healthz: HTTPS with the coordinator's certificate, on
+# loopback only (the default --metrics-address), and with --tls-client-auth
+# true only for scrapers with a certificate the CA signed
+grep -q "metrics on https://127.0.0.1:$metrics_port/metrics" coordinator.log ||
+  fail "the coordinator does not log its HTTPS metrics URL: $(grep metrics coordinator.log)"
+scrape() {  # expected-curl-exits(a|b) description curl-arguments...
+  local want="$1" what="$2"
+  shift 2
+  set +e
+  out="$(curl -sS --max-time 5 -o body.txt "$@" 2>&1)"
+  local got=$?
+  set -e
+  [[ "$got" =~ ^($want)$ ]] || fail "$what: curl exit $got, expected $want: $out"
+  if [[ "$want" == 0 ]]; then
+    grep -q '^# TYPE weir_workers gauge' body.txt || [[ "$(cat body.txt)" == ok ]] ||
+      fail "$what: not the metrics: $(head -3 body.txt)"
+  else
+    grep -q weir_ body.txt 2>/dev/null && fail "$what: got metrics all the same"
+  fi
+  rm -f body.txt
+  echo "ok   $what: curl exit $got${out:+ ($(echo "$out" | head -1))}"
+}
+https_metrics="https://127.0.0.1:$metrics_port/metrics"
+scrape 0 "scrape over HTTPS with the CA and a client certificate" \
+  --cacert ca.pem --cert cli.pem --key cli.key "$https_metrics"
+scrape 0 "/healthz likewise" --cacert ca.pem --cert cli.pem --key cli.key \
+  "https://127.0.0.1:$metrics_port/healthz"
+# The server's alert (certificate required, unknown CA) reaches curl while it
+# sends (55), reads (56) or still shakes hands (35), as the timing falls.
+scrape "35|55|56" "scrape without a client certificate" --cacert ca.pem "$https_metrics"
+scrape "35|55|56" "scrape with a client certificate of another CA" \
+  --cacert ca.pem --cert rogue.pem --key rogue.key "$https_metrics"
+scrape 60 "scraper that trusts another CA" --cacert rogue-ca.pem --cert cli.pem --key cli.key \
+  "$https_metrics"
+scrape "52|56" "plain HTTP to the HTTPS metrics port" "http://127.0.0.1:$metrics_port/metrics"
+scrape 7 "the metrics port at another loopback address (127.0.0.2)" \
+  --cacert ca.pem --cert cli.pem --key cli.key "https://127.0.0.2:$metrics_port/metrics"
+
 # ---- who is refused
 expect 5 "plaintext client to a TLS coordinator" "$build/weir" --addr "$addr" --timeout 3 \
   --token-file operator.token list
@@ -129,10 +169,9 @@ expect 7 "wrong token" "${cli[@]}" --token-file wrong.token list
 # ---- a token file that breaks refuses every call (fail closed: an edit
 # that revokes a token must not leave it valid), says so in the log and the
 # metrics, and calls resume once it is fixed
-metric() {
-  /usr/bin/python3 -c 'import sys, urllib.request
-print(urllib.request.urlopen(sys.argv[1], timeout=5).read().decode())' \
-    "http://127.0.0.1:$metrics_port/metrics" | awk -v n="$1" '$1 == n {print $2}'
+metric() {  # /metrics is HTTPS, and the scraper needs a certificate (--tls-client-auth true)
+  curl -sS --max-time 5 --cacert ca.pem --cert cli.pem --key cli.key \
+    "https://127.0.0.1:$metrics_port/metrics" | awk -v n="$1" '$1 == n {print $2}'
 }
 cp tokens tokens.good
 echo "not-a-hash viewer mallory" >>tokens
@@ -238,7 +277,20 @@ for _ in $(seq 60); do  # gRPC's file watcher reads the files every 10 s
   sleep 0.5
 done
 [[ "${renewed:-0}" == 1 ]] || fail "the renewed certificate was not served within 30 s: $(served_subject)"
+metrics_subject() {
+  openssl s_client -connect "127.0.0.1:$metrics_port" -CAfile ca.pem -cert cli.pem -key cli.key \
+    </dev/null 2>/dev/null | openssl x509 -noout -subject 2>/dev/null || true
+}
+for _ in $(seq 60); do  # the metrics server reads the files every 10 s too
+  grep -q "CN *= *coordinator-renewed" <<<"$(metrics_subject)" && metrics_renewed=1 && break
+  sleep 0.5
+done
+[[ "${metrics_renewed:-0}" == 1 ]] ||
+  fail "/metrics did not serve the renewed certificate within 30 s: $(metrics_subject)"
+grep -q "HTTPS certificate reloaded from coordinator.pem" coordinator.log ||
+  fail "the metrics server's reload is not in the log"
+[[ "$(metric weir_auth_token_file_ok)" == 1 ]] || fail "no metrics over HTTPS after the renewal"
 expect 0 "a client after the certificate was renewed" "${cli[@]}" --token-file viewer.token list
-echo "ok   the coordinator serves the renewed certificate without a restart"
+echo "ok   the coordinator serves the renewed certificate without a restart, on /metrics too"
 ok=1
-echo "PASS: TLS, mutual TLS, certificate reload and tokens"
+echo "PASS: TLS, mutual TLS, certificate reload, tokens and HTTPS metrics"

@@ -1,9 +1,6 @@
-// Metrics exposition (common/metrics.h) and log lines (common/log.h).
-#include <arpa/inet.h>
+// Metrics exposition (common/metrics.h) and log lines (common/log.h). The
+// HTTP server of /metrics is tested in tests/unit/http.
 #include <gtest/gtest.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include "common/log.h"
 #include "common/metrics.h"
@@ -25,45 +22,6 @@ TEST(Metrics, RendersFamiliesOnceWithEscapedLabels) {
             "# HELP weir_y Y level\n"
             "# TYPE weir_y gauge\n"
             "weir_y 0.5\n");
-}
-
-// One HTTP/1.0 GET on loopback; the whole response.
-std::string Get(int port, const std::string& path) {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_port = htons(static_cast<uint16_t>(port));
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0) {
-    ::close(fd);
-    return "";
-  }
-  const std::string req = "GET " + path + " HTTP/1.0\r\n\r\n";
-  (void)::send(fd, req.data(), req.size(), 0);
-  std::string out;
-  char buf[4096];
-  for (ssize_t n; (n = ::recv(fd, buf, sizeof(buf), 0)) > 0;)
-    out.append(buf, static_cast<size_t>(n));
-  ::close(fd);
-  return out;
-}
-
-TEST(Metrics, ServesMetricsAndHealthOverHttp) {
-  MetricsServer server;
-  ASSERT_TRUE(server.Start(0, [] { return std::string("weir_up 1\n"); }).ok());
-  ASSERT_GT(server.port(), 0);
-  const std::string metrics = Get(server.port(), "/metrics");
-  EXPECT_EQ(metrics.rfind("HTTP/1.0 200 OK\r\n", 0), 0u) << metrics;
-  EXPECT_NE(metrics.find("text/plain; version=0.0.4"), std::string::npos);
-  EXPECT_TRUE(metrics.ends_with("\r\n\r\nweir_up 1\n")) << metrics;
-  EXPECT_TRUE(Get(server.port(), "/healthz").ends_with("\r\n\r\nok\n"));
-  EXPECT_EQ(Get(server.port(), "/nope").rfind("HTTP/1.0 404", 0), 0u);
-  // A second server on the same port is refused, with the port in the message.
-  MetricsServer clash;
-  Status st = clash.Start(server.port(), [] { return std::string(); });
-  EXPECT_FALSE(st.ok());
-  EXPECT_NE(st.message().find(std::to_string(server.port())), std::string::npos);
-  server.Stop();
 }
 
 TEST(Log, TextAndJsonLinesCarryFields) {
