@@ -71,6 +71,11 @@ constexpr char kMagic[8] = {'W', 'E', 'I', 'R', 'M', 'E', 'T', 'A'};
 constexpr uint32_t kMetadataVersion = 1;
 constexpr size_t kHeaderBytes = 8 + 4 + 4 + 8 + 8 + 8 + 8;
 constexpr int64_t kStaleTempSeconds = 3600;  // temp files older than this are garbage
+// What a file read whole may have (ReadWholeFile). Metadata and DB manifests
+// take a few bytes per subtask and per database file; an IDENTITY is a UUID.
+constexpr uint64_t kMaxMetadataBytes = uint64_t{64} << 20;
+constexpr uint64_t kMaxManifestBytes = uint64_t{64} << 20;
+constexpr uint64_t kMaxIdentityBytes = 4096;
 
 // ---- CRC32C (Castagnoli, reflected polynomial 0x82F63B78), one table --------
 
@@ -235,9 +240,29 @@ Status WriteFileAtomic(const fs::path& path, std::string_view data) {
   return WriteThroughTemp(path, -1, {}, data, /*durable=*/true, nullptr);
 }
 
-Result<std::string> ReadWholeFile(const fs::path& path) {
+// "64 MiB", "4 KiB" or "100 bytes".
+std::string ByteSize(uint64_t n) {
+  if (n >= (1u << 20) && n % (1u << 20) == 0) return std::to_string(n >> 20) + " MiB";
+  if (n >= 1024 && n % 1024 == 0) return std::to_string(n >> 10) + " KiB";
+  return std::to_string(n) + " bytes";
+}
+
+// Reads a whole file of at most `max_bytes`. No file that weir writes comes
+// near its limit, so a larger one is damage or not weir's: kDataLoss, and it
+// is refused before it is read (or, growing, while it is), never held in
+// memory whatever its size.
+Result<std::string> ReadWholeFile(const fs::path& path, uint64_t max_bytes) {
   Fd in(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (in.get() < 0) return ErrnoStatus("opening", path.string(), errno);
+  auto too_large = [&](uint64_t bytes) {
+    return Status::DataLoss(path.string() + " has " + std::to_string(bytes) +
+                            " bytes or more, over the " + ByteSize(max_bytes) +
+                            " such a file may have: refused unread");
+  };
+  struct stat st;
+  if (::fstat(in.get(), &st) != 0) return ErrnoStatus("stat of", path.string(), errno);
+  if (static_cast<uint64_t>(st.st_size) > max_bytes)
+    return too_large(static_cast<uint64_t>(st.st_size));
   std::string out;
   char buf[64 * 1024];
   while (true) {
@@ -248,6 +273,7 @@ Result<std::string> ReadWholeFile(const fs::path& path) {
     }
     if (r == 0) break;
     out.append(buf, static_cast<size_t>(r));
+    if (out.size() > max_bytes) return too_large(out.size());
   }
   return out;
 }
@@ -437,7 +463,7 @@ Result<std::vector<DbManifest>> ReadManifests(const fs::path& chk) {
   for (const std::string& n : *names) {
     if (!IsManifestFileName(n)) continue;
     const fs::path file = chk / n;
-    auto text = ReadWholeFile(file);
+    auto text = ReadWholeFile(file, kMaxManifestBytes);
     if (!text.ok()) {
       if (text.status().code() == StatusCode::kNotFound) continue;
       return text.status();
@@ -498,7 +524,7 @@ Status DecodeMetadata(std::string_view bytes, const std::string& path, MetadataH
 Status ReadMetadataFile(const fs::path& dir, MetadataHeader* h, std::string* payload,
                         uint64_t* file_bytes) {
   fs::path file = dir / kMetadataFile;
-  WEIR_ASSIGN_OR_RETURN(std::string bytes, ReadWholeFile(file));
+  WEIR_ASSIGN_OR_RETURN(std::string bytes, ReadWholeFile(file, kMaxMetadataBytes));
   if (file_bytes) *file_bytes = bytes.size();
   return DecodeMetadata(bytes, file.string(), h, payload);
 }
@@ -648,7 +674,7 @@ Result<std::string> CheckpointStorage::UploadDb(int64_t id, bool savepoint,
 
   // The database's identity names its SSTs in shared/.
   const fs::path identity = fs::path(local_dir) / "IDENTITY";
-  WEIR_ASSIGN_OR_RETURN(std::string dbid, ReadWholeFile(identity));
+  WEIR_ASSIGN_OR_RETURN(std::string dbid, ReadWholeFile(identity, kMaxIdentityBytes));
   while (!dbid.empty() && (dbid.back() == '\n' || dbid.back() == '\r' || dbid.back() == ' '))
     dbid.pop_back();
   if (!IsSafeName(dbid))

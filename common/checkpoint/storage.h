@@ -47,7 +47,9 @@
 // damaged file is detected and reported, not restored.
 //
 // Errors name the path and the system's reason. Missing files are
-// kNotFound, damaged or inconsistent stored data kDataLoss.
+// kNotFound, damaged or inconsistent stored data kDataLoss. Every file read
+// whole has a size limit (64 MiB for _metadata and a DB manifest): a larger
+// one is kDataLoss, refused unread.
 //
 // Thread-safety: one instance may be used from one thread at a time; the
 // runtime uploads from a background thread. Garbage collection assumes no

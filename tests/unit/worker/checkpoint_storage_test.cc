@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <stdlib.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
@@ -305,6 +306,28 @@ TEST(CheckpointStorage, DamagedMetadataIsDataLossAndNotListed) {
   fs::copy_file(s->job_dir() + "/chk-1/_metadata", s->job_dir() + "/chk-2/_metadata",
                 fs::copy_options::overwrite_existing);
   EXPECT_EQ(ListedIds(*s), (std::vector<int64_t>{1}));
+}
+
+// Every file storage reads whole has a size limit: a huge _metadata (damage,
+// or not weir's) is refused before it is read, with its size and the limit.
+TEST(CheckpointStorage, OversizedFilesAreRefusedUnread) {
+  TempDir tmp;
+  auto s = OpenStorage(tmp);
+  ASSERT_NE(s, nullptr);
+  Checkpoint(*s, 1, FakeDb(tmp, "l1", "db-A", {1}));
+  Checkpoint(*s, 2, FakeDb(tmp, "l2", "db-A", {1}));
+  const std::string meta = s->job_dir() + "/chk-2/_metadata";
+  ASSERT_EQ(::truncate(meta.c_str(), (off_t{64} << 20) + 1), 0);  // sparse: nothing written
+  auto r = CheckpointStorage::ReadMetadata(s->job_dir() + "/chk-2");
+  EXPECT_EQ(r.status().code(), StatusCode::kDataLoss);
+  EXPECT_NE(r.status().message().find(meta), std::string::npos) << r.status().message();
+  EXPECT_NE(r.status().message().find("64 MiB"), std::string::npos) << r.status().message();
+  EXPECT_EQ(ListedIds(*s), (std::vector<int64_t>{1}));
+
+  // A database whose IDENTITY is not a UUID's size is not uploaded.
+  const std::string odd = FakeDb(tmp, "l3", "db-A", {1});
+  WriteFile(odd + "/IDENTITY", std::string(5000, 'x'));
+  EXPECT_EQ(s->UploadDb(3, false, odd).status().code(), StatusCode::kDataLoss);
 }
 
 TEST(CheckpointStorage, UncompletedCheckpointIsIgnoredAndAbortCleansUp) {
