@@ -1,90 +1,79 @@
 #include "common/checkpoint/metadata.h"
 
-#include "common/bytes.h"
+#include "common/checkpoint/metadata_file.h"
 #include "common/checkpoint/storage.h"
 
 namespace weir::checkpoint {
 
-namespace {
-// 1: one database manifest; 2: database parts with their key groups.
-constexpr uint8_t kMetadataVersion = 2;
-}  // namespace
-
 std::string CheckpointMetadata::Encode() const {
-  std::string out;
-  ByteWriter w(&out);
-  w.PutU8(kMetadataVersion);
-  w.PutSigned(id);
-  w.PutU8(savepoint ? 1 : 0);
-  w.PutBytes(job);
-  w.PutVarint(static_cast<uint64_t>(max_parallelism));
-  w.PutSigned(completed_ms);
-  w.PutVarint(tasks.size());
-  for (const auto& t : tasks) {
-    w.PutBytes(t.vertex);
-    w.PutVarint(static_cast<uint64_t>(t.subtask));
-    w.PutU8(t.source_position ? 1 : 0);
-    if (t.source_position) w.PutBytes(*t.source_position);
-    w.PutU8(t.sink_state ? 1 : 0);
-    if (t.sink_state) w.PutBytes(*t.sink_state);
+  v1::CheckpointMetadata m;
+  m.mutable_format_version()->set_major(kMetadataMajor);
+  m.mutable_format_version()->set_minor(kMetadataMinor);
+  m.set_id(id);
+  m.set_savepoint(savepoint);
+  m.set_job(job);
+  m.set_max_parallelism(max_parallelism);
+  m.set_completed_ms(completed_ms);
+  for (const TaskSnapshot& t : tasks) {
+    v1::CheckpointMetadata::Task* out = m.add_tasks();
+    out->set_vertex(t.vertex);
+    out->set_subtask(t.subtask);
+    if (t.source_position) out->set_source_position(*t.source_position);
+    if (t.sink_state) out->set_sink_state(*t.sink_state);
   }
-  w.PutVarint(db_parts.size());
-  for (const auto& p : db_parts) {
-    w.PutBytes(p.name);
-    w.PutBytes(p.manifest);
-    w.PutVarint(p.key_groups.size());
-    for (const auto& r : p.key_groups) {
-      w.PutVarint(static_cast<uint64_t>(r.start));
-      w.PutVarint(static_cast<uint64_t>(r.end));
+  for (const DbPart& p : db_parts) {
+    v1::CheckpointMetadata::DbPart* out = m.add_db_parts();
+    out->set_name(p.name);
+    out->set_manifest(p.manifest);
+    for (const KeyGroupRange& r : p.key_groups) {
+      v1::CheckpointMetadata::KeyGroupRange* kr = out->add_key_groups();
+      kr->set_start(r.start);
+      kr->set_end(r.end);
     }
   }
-  return out;
+  return m.SerializeAsString();
 }
 
 Result<CheckpointMetadata> CheckpointMetadata::Decode(std::string_view bytes) {
-  ByteReader r(bytes);
-  CheckpointMetadata m;
-  uint8_t version = r.GetU8();
-  if (r.ok() && version != kMetadataVersion && version != 1)
-    return Status::DataLoss("checkpoint metadata version " + std::to_string(version) +
-                            " is not one this weir reads (" + std::to_string(kMetadataVersion) +
-                            ")");
-  m.id = r.GetSigned();
-  m.savepoint = r.GetU8() != 0;
-  m.job = std::string(r.GetBytes());
-  m.max_parallelism = static_cast<int>(r.GetVarint());
-  m.completed_ms = r.GetSigned();
-  uint64_t n = r.GetVarint();
-  for (uint64_t i = 0; r.ok() && i < n; ++i) {
-    TaskSnapshot t;
-    t.vertex = std::string(r.GetBytes());
-    t.subtask = static_cast<int>(r.GetVarint());
-    if (r.GetU8()) t.source_position = std::string(r.GetBytes());
-    if (r.GetU8()) t.sink_state = std::string(r.GetBytes());
-    m.tasks.push_back(std::move(t));
+  WEIR_ASSIGN_OR_RETURN(v1::CheckpointMetadata m, ParseMetadataMessage(bytes, ""));
+  // Subtasks and key groups index arrays on restore: out of range is damage.
+  if (m.max_parallelism() <= 0)
+    return Status::DataLoss("checkpoint metadata has max_parallelism " +
+                            std::to_string(m.max_parallelism()));
+  auto outside = [&](int v) { return v < 0 || v >= m.max_parallelism(); };
+  CheckpointMetadata out;
+  out.id = m.id();
+  out.savepoint = m.savepoint();
+  out.job = m.job();
+  out.max_parallelism = m.max_parallelism();
+  out.completed_ms = m.completed_ms();
+  for (const v1::CheckpointMetadata::Task& t : m.tasks()) {
+    if (outside(t.subtask()))
+      return Status::DataLoss("checkpoint metadata has subtask " + std::to_string(t.subtask()) +
+                              " of '" + t.vertex() + "', outside the job's max_parallelism " +
+                              std::to_string(m.max_parallelism()));
+    TaskSnapshot s;
+    s.vertex = t.vertex();
+    s.subtask = t.subtask();
+    if (t.has_source_position()) s.source_position = t.source_position();
+    if (t.has_sink_state()) s.sink_state = t.sink_state();
+    out.tasks.push_back(std::move(s));
   }
-  if (version == 1) {
-    std::string manifest(r.GetBytes());
-    if (!manifest.empty())
-      m.db_parts.push_back({"", std::move(manifest), {{0, m.max_parallelism - 1}}});
-  } else {
-    uint64_t parts = r.GetVarint();
-    for (uint64_t i = 0; r.ok() && i < parts; ++i) {
-      DbPart p;
-      p.name = std::string(r.GetBytes());
-      p.manifest = std::string(r.GetBytes());
-      uint64_t ranges = r.GetVarint();
-      for (uint64_t k = 0; r.ok() && k < ranges; ++k) {
-        KeyGroupRange kr;
-        kr.start = static_cast<int>(r.GetVarint());
-        kr.end = static_cast<int>(r.GetVarint());
-        p.key_groups.push_back(kr);
-      }
-      m.db_parts.push_back(std::move(p));
+  for (const v1::CheckpointMetadata::DbPart& p : m.db_parts()) {
+    DbPart d;
+    d.name = p.name();
+    d.manifest = p.manifest();
+    for (const v1::CheckpointMetadata::KeyGroupRange& r : p.key_groups()) {
+      if (outside(r.start()) || r.end() >= m.max_parallelism())  // end < start: empty
+        return Status::DataLoss("checkpoint metadata has key groups " + std::to_string(r.start()) +
+                                ".." + std::to_string(r.end()) + " in part '" + p.name() +
+                                "', outside the job's max_parallelism " +
+                                std::to_string(m.max_parallelism()));
+      d.key_groups.push_back({r.start(), r.end()});
     }
+    out.db_parts.push_back(std::move(d));
   }
-  if (!r.ok() || !r.done()) return Status::DataLoss("checkpoint metadata is malformed");
-  return m;
+  return out;
 }
 
 std::vector<std::string> CheckpointMetadata::SourcePositions(const std::string& vertex) const {

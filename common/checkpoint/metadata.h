@@ -2,7 +2,8 @@
 // databases. The runtime writes it (one process: worker/runtime/checkpointer;
 // a cluster: the coordinator, from every worker's share) into the _metadata
 // file of checkpoint storage (common/checkpoint/storage.h), and reads it back
-// on restore.
+// on restore. Its encoding is the versioned weir.v1.CheckpointMetadata
+// message (proto/weir/v1/checkpoint.proto; versions: metadata_file.h).
 #pragma once
 
 #include <cstdint>
@@ -43,7 +44,11 @@ struct CheckpointMetadata {
   std::vector<TaskSnapshot> tasks;
   std::vector<DbPart> db_parts;  // empty: no keyed state
 
+  // The message, serialized, of this weir's format: what a worker sends as
+  // its share and CheckpointStorage::Complete takes.
   std::string Encode() const;
+  // kDataLoss when `bytes` are not such a message, kFailedPrecondition when
+  // it is of a newer major version (the error names both versions).
   static Result<CheckpointMetadata> Decode(std::string_view bytes);
   // The source positions of every subtask of `vertex`, indexed by subtask.
   std::vector<std::string> SourcePositions(const std::string& vertex) const;

@@ -21,10 +21,8 @@
 // fresh identity, so the SST files it writes later never take the name of a
 // different file that the original database put into shared/.
 //
-// _metadata (integers little-endian):
-//   magic "WEIRMETA" | version u32 | flags u32 (bit 0: savepoint) | id i64 |
-//   completed_ms i64 | files_bytes u64 | payload length u64 | payload |
-//   CRC32C u32 of everything before it
+// _metadata: a weir.v1.CheckpointMetadata message framed with a magic number,
+// its major version and a CRC32C (metadata_file.h).
 #include "common/checkpoint/storage.h"
 
 #include <dirent.h>
@@ -33,7 +31,6 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <array>
 #include <atomic>
 #include <cerrno>
 #include <charconv>
@@ -45,6 +42,7 @@
 #include <system_error>
 #include <utility>
 
+#include "common/checkpoint/metadata_file.h"
 #include "common/log.h"
 
 namespace weir::checkpoint {
@@ -67,42 +65,12 @@ namespace fs = std::filesystem;
 constexpr char kMetadataFile[] = "_metadata";
 constexpr char kManifestFile[] = "_db_manifest";
 constexpr char kManifestHeader[] = "weir-db-manifest 1";
-constexpr char kMagic[8] = {'W', 'E', 'I', 'R', 'M', 'E', 'T', 'A'};
-constexpr uint32_t kMetadataVersion = 1;
-constexpr size_t kHeaderBytes = 8 + 4 + 4 + 8 + 8 + 8 + 8;
 constexpr int64_t kStaleTempSeconds = 3600;  // temp files older than this are garbage
-
-// ---- CRC32C (Castagnoli, reflected polynomial 0x82F63B78), one table --------
-
-constexpr std::array<uint32_t, 256> MakeCrcTable() {
-  std::array<uint32_t, 256> t{};
-  for (uint32_t i = 0; i < 256; ++i) {
-    uint32_t c = i;
-    for (int k = 0; k < 8; ++k) c = (c & 1) ? (c >> 1) ^ 0x82F63B78u : c >> 1;
-    t[i] = c;
-  }
-  return t;
-}
-constexpr std::array<uint32_t, 256> kCrcTable = MakeCrcTable();
-
-uint32_t Crc32c(std::string_view data) {
-  uint32_t c = 0xffffffffu;
-  for (char ch : data) c = kCrcTable[(c ^ static_cast<uint8_t>(ch)) & 0xff] ^ (c >> 8);
-  return c ^ 0xffffffffu;
-}
-static_assert(kCrcTable[1] == 0xF26B8303u, "CRC32C table");
-
-// ---- little-endian fixed-width integers ----------------------------------
-
-void PutLE(uint64_t v, int bytes, std::string* out) {
-  for (int i = 0; i < bytes; ++i) out->push_back(static_cast<char>((v >> (8 * i)) & 0xff));
-}
-
-uint64_t GetLE(const char* p, int bytes) {
-  uint64_t v = 0;
-  for (int i = 0; i < bytes; ++i) v |= uint64_t{static_cast<uint8_t>(p[i])} << (8 * i);
-  return v;
-}
+// What a file read whole may have (ReadWholeFile; _metadata's is
+// kMaxMetadataFileBytes). A DB manifest takes a line per database file; an
+// IDENTITY is a UUID.
+constexpr uint64_t kMaxManifestBytes = uint64_t{64} << 20;
+constexpr uint64_t kMaxIdentityBytes = 4096;
 
 // ---- errors ----------------------------------------------------------------
 
@@ -235,9 +203,29 @@ Status WriteFileAtomic(const fs::path& path, std::string_view data) {
   return WriteThroughTemp(path, -1, {}, data, /*durable=*/true, nullptr);
 }
 
-Result<std::string> ReadWholeFile(const fs::path& path) {
+// "64 MiB", "4 KiB" or "100 bytes".
+std::string ByteSize(uint64_t n) {
+  if (n >= (1u << 20) && n % (1u << 20) == 0) return std::to_string(n >> 20) + " MiB";
+  if (n >= 1024 && n % 1024 == 0) return std::to_string(n >> 10) + " KiB";
+  return std::to_string(n) + " bytes";
+}
+
+// Reads a whole file of at most `max_bytes`. No file that weir writes comes
+// near its limit, so a larger one is damage or not weir's: kDataLoss, and it
+// is refused before it is read (or, growing, while it is), never held in
+// memory whatever its size.
+Result<std::string> ReadWholeFile(const fs::path& path, uint64_t max_bytes) {
   Fd in(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (in.get() < 0) return ErrnoStatus("opening", path.string(), errno);
+  auto too_large = [&](uint64_t bytes) {
+    return Status::DataLoss(path.string() + " has " + std::to_string(bytes) +
+                            " bytes or more, over the " + ByteSize(max_bytes) +
+                            " such a file may have: refused unread");
+  };
+  struct stat st;
+  if (::fstat(in.get(), &st) != 0) return ErrnoStatus("stat of", path.string(), errno);
+  if (static_cast<uint64_t>(st.st_size) > max_bytes)
+    return too_large(static_cast<uint64_t>(st.st_size));
   std::string out;
   char buf[64 * 1024];
   while (true) {
@@ -248,6 +236,7 @@ Result<std::string> ReadWholeFile(const fs::path& path) {
     }
     if (r == 0) break;
     out.append(buf, static_cast<size_t>(r));
+    if (out.size() > max_bytes) return too_large(out.size());
   }
   return out;
 }
@@ -437,7 +426,7 @@ Result<std::vector<DbManifest>> ReadManifests(const fs::path& chk) {
   for (const std::string& n : *names) {
     if (!IsManifestFileName(n)) continue;
     const fs::path file = chk / n;
-    auto text = ReadWholeFile(file);
+    auto text = ReadWholeFile(file, kMaxManifestBytes);
     if (!text.ok()) {
       if (text.status().code() == StatusCode::kNotFound) continue;
       return text.status();
@@ -450,57 +439,20 @@ Result<std::vector<DbManifest>> ReadManifests(const fs::path& chk) {
 
 // ---- _metadata ---------------------------------------------------------------
 
-struct MetadataHeader {
-  int64_t id = 0;
-  bool savepoint = false;
-  int64_t completed_ms = 0;
-  uint64_t files_bytes = 0;
-};
-
-std::string EncodeMetadata(const MetadataHeader& h, std::string_view payload) {
-  std::string out(kMagic, sizeof kMagic);
-  PutLE(kMetadataVersion, 4, &out);
-  PutLE(h.savepoint ? 1 : 0, 4, &out);
-  PutLE(static_cast<uint64_t>(h.id), 8, &out);
-  PutLE(static_cast<uint64_t>(h.completed_ms), 8, &out);
-  PutLE(h.files_bytes, 8, &out);
-  PutLE(payload.size(), 8, &out);
-  out.append(payload);
-  PutLE(Crc32c(out), 4, &out);
-  return out;
-}
-
-// Verifies the framing of a _metadata file's bytes; *payload is set to the
-// runtime's bytes when given.
-Status DecodeMetadata(std::string_view bytes, const std::string& path, MetadataHeader* h,
-                      std::string* payload) {
-  auto bad = [&](std::string_view why) {
-    return Status::DataLoss("corrupt checkpoint metadata " + path + ": " + std::string(why));
-  };
-  if (bytes.size() < kHeaderBytes + 4) return bad("truncated");
-  if (std::memcmp(bytes.data(), kMagic, sizeof kMagic) != 0) return bad("bad magic number");
-  uint32_t stored_crc = static_cast<uint32_t>(GetLE(bytes.data() + bytes.size() - 4, 4));
-  if (Crc32c(bytes.substr(0, bytes.size() - 4)) != stored_crc) return bad("checksum mismatch");
-  const char* p = bytes.data() + 8;
-  uint32_t version = static_cast<uint32_t>(GetLE(p, 4));
-  if (version != kMetadataVersion) return bad("unsupported version " + std::to_string(version));
-  uint32_t flags = static_cast<uint32_t>(GetLE(p + 4, 4));
-  h->savepoint = (flags & 1) != 0;
-  h->id = static_cast<int64_t>(GetLE(p + 8, 8));
-  h->completed_ms = static_cast<int64_t>(GetLE(p + 16, 8));
-  h->files_bytes = GetLE(p + 24, 8);
-  uint64_t len = GetLE(p + 32, 8);
-  if (len != bytes.size() - kHeaderBytes - 4) return bad("length mismatch");
-  if (payload) payload->assign(bytes.substr(kHeaderBytes, len));
-  return Status::OK();
-}
-
-Status ReadMetadataFile(const fs::path& dir, MetadataHeader* h, std::string* payload,
-                        uint64_t* file_bytes) {
-  fs::path file = dir / kMetadataFile;
-  WEIR_ASSIGN_OR_RETURN(std::string bytes, ReadWholeFile(file));
+// Reads and verifies dir/_metadata (metadata_file.h); *file_bytes is set to
+// the file's size when given.
+Result<v1::CheckpointMetadata> ReadMetadataFile(const fs::path& dir,
+                                                uint64_t* file_bytes = nullptr) {
+  const fs::path file = dir / kMetadataFile;
+  WEIR_ASSIGN_OR_RETURN(std::string bytes, ReadWholeFile(file, kMaxMetadataFileBytes));
   if (file_bytes) *file_bytes = bytes.size();
-  return DecodeMetadata(bytes, file.string(), h, payload);
+  return DecodeMetadataFile(bytes, file.string());
+}
+
+// A newer weir's metadata (DecodeMetadataFile's kFailedPrecondition): this
+// weir cannot tell what it says, so it neither lists nor deletes it.
+bool IsNewer(const Status& st) {
+  return st.code() == StatusCode::kFailedPrecondition;
 }
 
 // "file:///abs/path" or "/abs/path" -> "/abs/path".
@@ -558,11 +510,10 @@ struct CheckpointStorage::Impl {
     std::vector<int64_t> incomplete;
     for (const auto& [name, key] : dirs) {
       if (key.second) continue;  // savepoints are never deleted automatically
-      MetadataHeader h;
-      Status st = ReadMetadataFile(job_dir / name, &h, nullptr, nullptr);
-      if (st.ok() && h.id == key.first && !h.savepoint)
+      auto meta = ReadMetadataFile(job_dir / name);
+      if (meta.ok() && meta->id() == key.first && !meta->savepoint())
         complete.push_back(key.first);
-      else
+      else if (meta.ok() || !IsNewer(meta.status()))
         incomplete.push_back(key.first);
     }
     std::sort(complete.rbegin(), complete.rend());
@@ -652,7 +603,7 @@ Result<std::string> CheckpointStorage::UploadDb(int64_t id, bool savepoint,
 
   // The database's identity names its SSTs in shared/.
   const fs::path identity = fs::path(local_dir) / "IDENTITY";
-  WEIR_ASSIGN_OR_RETURN(std::string dbid, ReadWholeFile(identity));
+  WEIR_ASSIGN_OR_RETURN(std::string dbid, ReadWholeFile(identity, kMaxIdentityBytes));
   while (!dbid.empty() && (dbid.back() == '\n' || dbid.back() == '\r' || dbid.back() == ' '))
     dbid.pop_back();
   if (!IsSafeName(dbid))
@@ -718,19 +669,24 @@ Status CheckpointStorage::Complete(int64_t id, bool savepoint, std::string_view 
   const fs::path chk = impl_->DirOf(id, savepoint);
   if (Exists(chk / kMetadataFile))
     return Status::AlreadyExists("checkpoint " + chk.string() + " is already complete");
+  auto parsed = ParseMetadataMessage(metadata, "completing " + chk.string());
+  if (!parsed.ok()) return Status::InvalidArgument(parsed.status().message());
+  v1::CheckpointMetadata meta = std::move(parsed).value();
   std::error_code ec;
   fs::create_directories(chk, ec);
   if (ec) return EcStatus("creating", chk, ec);
 
-  MetadataHeader h;
-  h.id = id;
-  h.savepoint = savepoint;
-  h.completed_ms = completed_ms;
+  // Where it is stored decides what it is: these are storage's to record.
+  meta.set_id(id);
+  meta.set_savepoint(savepoint);
+  meta.set_completed_ms(completed_ms);
+  uint64_t files_bytes = 0;
   WEIR_ASSIGN_OR_RETURN(std::vector<DbManifest> parts, ReadManifests(chk));
   for (const DbManifest& m : parts)
-    for (const ManifestEntry& e : m.files) h.files_bytes += e.size;
+    for (const ManifestEntry& e : m.files) files_bytes += e.size;
+  meta.set_files_bytes(files_bytes);
 
-  WEIR_RETURN_IF_ERROR(WriteFileAtomic(chk / kMetadataFile, EncodeMetadata(h, metadata)));
+  WEIR_RETURN_IF_ERROR(WriteFileAtomic(chk / kMetadataFile, EncodeMetadataFile(std::move(meta))));
   WEIR_RETURN_IF_ERROR(SyncDir(chk));
   WEIR_RETURN_IF_ERROR(SyncDir(impl_->job_dir));
   // The checkpoint is complete now. Retention is housekeeping: when it fails
@@ -743,8 +699,7 @@ Status CheckpointStorage::Complete(int64_t id, bool savepoint, std::string_view 
 Status CheckpointStorage::Abort(int64_t id, bool savepoint) {
   const fs::path chk = impl_->DirOf(id, savepoint);
   if (!Exists(chk)) return Status::OK();
-  MetadataHeader h;
-  if (ReadMetadataFile(chk, &h, nullptr, nullptr).ok())
+  if (auto meta = ReadMetadataFile(chk); meta.ok() || IsNewer(meta.status()))
     return Status::FailedPrecondition("checkpoint " + chk.string() +
                                       " is complete; not aborting it");
   WEIR_RETURN_IF_ERROR(RemoveTree(chk));
@@ -770,18 +725,23 @@ Result<std::vector<CheckpointInfo>> CheckpointStorage::List() const {
   WEIR_ASSIGN_OR_RETURN(auto dirs, impl_->CheckpointDirs());
   for (const auto& [name, key] : dirs) {
     const fs::path dir = impl_->job_dir / name;
-    MetadataHeader h;
     uint64_t meta_bytes = 0;
-    // Missing (in progress, aborted) or damaged metadata: not a completed
-    // checkpoint. ReadMetadata reports the damage to whoever asks for it.
-    if (!ReadMetadataFile(dir, &h, nullptr, &meta_bytes).ok()) continue;
-    if (h.id != key.first || h.savepoint != key.second) continue;
+    auto meta = ReadMetadataFile(dir, &meta_bytes);
+    if (!meta.ok()) {
+      // A newer weir's checkpoint: without it the list would lie (the
+      // latest would be an older checkpoint, or none), so there is none.
+      if (IsNewer(meta.status())) return meta.status();
+      // Missing (in progress, aborted) or damaged metadata: not a completed
+      // checkpoint. ReadMetadata reports the damage to whoever asks for it.
+      continue;
+    }
+    if (meta->id() != key.first || meta->savepoint() != key.second) continue;
     CheckpointInfo info;
-    info.id = h.id;
-    info.savepoint = h.savepoint;
+    info.id = meta->id();
+    info.savepoint = meta->savepoint();
     info.path = dir.string();
-    info.completed_ms = h.completed_ms;
-    info.bytes = meta_bytes + h.files_bytes;
+    info.completed_ms = meta->completed_ms();
+    info.bytes = meta_bytes + meta->files_bytes();
     out.push_back(std::move(info));
   }
   std::sort(out.begin(), out.end(), [](const CheckpointInfo& a, const CheckpointInfo& b) {
@@ -798,16 +758,13 @@ Result<std::optional<CheckpointInfo>> CheckpointStorage::Latest() const {
 }
 
 Result<std::string> CheckpointStorage::ReadMetadata(const std::string& path) {
-  MetadataHeader h;
-  std::string payload;
-  WEIR_RETURN_IF_ERROR(ReadMetadataFile(path, &h, &payload, nullptr));
-  return payload;
+  WEIR_ASSIGN_OR_RETURN(v1::CheckpointMetadata meta, ReadMetadataFile(path));
+  return meta.SerializeAsString();
 }
 
 Result<int64_t> CheckpointStorage::ReadId(const std::string& path) {
-  MetadataHeader h;
-  WEIR_RETURN_IF_ERROR(ReadMetadataFile(path, &h, nullptr, nullptr));
-  return h.id;
+  WEIR_ASSIGN_OR_RETURN(v1::CheckpointMetadata meta, ReadMetadataFile(path));
+  return meta.id();
 }
 
 Status CheckpointStorage::DownloadDb(const std::string& path, std::string_view db_manifest,

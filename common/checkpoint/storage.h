@@ -42,12 +42,18 @@
 // garbage-collected. Retention is housekeeping: its failure does not fail
 // Complete, and the next Complete or Abort tries again.
 //
-// _metadata holds the runtime's bytes (sources' positions, sinks' states,
-// the DB manifest) framed with a magic number, a version and a CRC32C, so a
-// damaged file is detected and reported, not restored.
+// _metadata holds a weir.v1.CheckpointMetadata message: the runtime's
+// (sources' positions, sinks' states, the DB manifests) with what storage
+// records (id, kind, completion time, bytes), framed with a magic number, the
+// format's major version and a CRC32C (metadata_file.h), so a damaged file is
+// detected and reported, not restored, and a newer weir's is refused, not
+// misread. The hand-written format of weir up to baa98f9 is still read
+// (metadata_legacy.h): a savepoint taken before an upgrade restores after it.
 //
 // Errors name the path and the system's reason. Missing files are
-// kNotFound, damaged or inconsistent stored data kDataLoss.
+// kNotFound, damaged or inconsistent stored data kDataLoss. Every file read
+// whole has a size limit (64 MiB for _metadata and a DB manifest): a larger
+// one is kDataLoss, refused unread.
 //
 // Thread-safety: one instance may be used from one thread at a time; the
 // runtime uploads from a background thread. Garbage collection assumes no
@@ -92,11 +98,13 @@ class CheckpointStorage {
   Result<std::string> UploadDb(int64_t id, bool savepoint, const std::string& local_dir,
                                std::string_view part = "");
 
-  // Makes checkpoint `id` complete with `metadata` (the runtime's bytes),
-  // durably; then applies retention. `completed_ms` is recorded, and the
-  // bytes of the files of every part uploaded. UploadDb may not have been
-  // called (a job without keyed state). kAlreadyExists when `id` is already
-  // complete.
+  // Makes checkpoint `id` complete with `metadata` (a serialized
+  // weir.v1.CheckpointMetadata: CheckpointMetadata::Encode()), durably; then
+  // applies retention. The metadata's id, savepoint flag and `completed_ms`
+  // are set to these, and the bytes of the files of every part uploaded are
+  // recorded. UploadDb may not have been called (a job without keyed state).
+  // kAlreadyExists when `id` is already complete; kInvalidArgument when
+  // `metadata` is not such a message.
   Status Complete(int64_t id, bool savepoint, std::string_view metadata, int64_t completed_ms);
 
   // Drops what an uncompleted checkpoint `id` wrote (a failed or timed-out
@@ -112,13 +120,19 @@ class CheckpointStorage {
   static int64_t HousekeepingErrors();
 
   // Completed checkpoints and savepoints of the job, oldest first.
+  // kFailedPrecondition when one was written by a weir of a newer format:
+  // leaving it out would make an older checkpoint (or none) the latest.
   Result<std::vector<CheckpointInfo>> List() const;
   // The newest completed one (checkpoint or savepoint), if any.
   Result<std::optional<CheckpointInfo>> Latest() const;
 
   // Reads and verifies `path`/_metadata (path: a chk-N or savepoint-N
-  // directory, possibly of another storage root): kNotFound when missing,
-  // kDataLoss when damaged (bad magic, version, length or checksum).
+  // directory, possibly of another storage root) and returns its message,
+  // serialized in this weir's format whatever the file's (for
+  // CheckpointMetadata::Decode): kNotFound when missing, kDataLoss when
+  // damaged (bad magic, checksum or message, over 64 MiB),
+  // kFailedPrecondition when written by a weir of a newer format (the error
+  // names both versions and what to do).
   static Result<std::string> ReadMetadata(const std::string& path);
   // The id of the checkpoint at `path` (from its metadata).
   static Result<int64_t> ReadId(const std::string& path);

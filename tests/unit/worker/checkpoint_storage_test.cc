@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <stdlib.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
@@ -14,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "common/checkpoint/metadata.h"
 #include "common/checkpoint/storage.h"
 #include "tests/unit/worker/test_util.h"
 #include "worker/state/rocksdb_store.h"
@@ -57,6 +59,27 @@ std::string FakeDb(const TempDir& tmp, const std::string& name, const std::strin
   return dir;
 }
 
+// Metadata as the runtime gives it to Complete, telling itself apart by one
+// source position.
+std::string Meta(const std::string& position) {
+  checkpoint::CheckpointMetadata m;
+  m.job = "job1";
+  checkpoint::TaskSnapshot t;
+  t.vertex = "src";
+  t.source_position = position;
+  m.tasks.push_back(t);
+  return m.Encode();
+}
+
+// The position that Meta() put into the metadata stored at `path`.
+std::string PositionAt(const std::string& path) {
+  auto bytes = CheckpointStorage::ReadMetadata(path);
+  if (!bytes.ok()) return bytes.status().ToString();
+  auto m = checkpoint::CheckpointMetadata::Decode(*bytes);
+  if (!m.ok()) return m.status().ToString();
+  return m->tasks.empty() ? "" : m->tasks[0].source_position.value_or("");
+}
+
 std::unique_ptr<CheckpointStorage> OpenStorage(const TempDir& tmp, int retain = 3) {
   auto r = CheckpointStorage::Open("file://" + tmp.Sub("storage"), "job1", retain);
   EXPECT_TRUE(r.ok()) << r.status().ToString();
@@ -82,13 +105,13 @@ std::vector<int64_t> ListedIds(const CheckpointStorage& s) {
   return ids;
 }
 
-// Uploads `local` as checkpoint `id` and completes it with "meta-<id>".
+// Uploads `local` as checkpoint `id` and completes it with Meta("meta-<id>").
 std::string Checkpoint(CheckpointStorage& s, int64_t id, const std::string& local,
                        bool savepoint = false) {
   auto manifest = s.UploadDb(id, savepoint, local);
   EXPECT_TRUE(manifest.ok()) << manifest.status().ToString();
   if (!manifest.ok()) return "";
-  Status st = s.Complete(id, savepoint, "meta-" + std::to_string(id), 1000 + id);
+  Status st = s.Complete(id, savepoint, Meta("meta-" + std::to_string(id)), 1000 + id);
   EXPECT_TRUE(st.ok()) << st.ToString();
   return *manifest;
 }
@@ -168,8 +191,8 @@ TEST(CheckpointStorage, CompleteListLatestAndMetadata) {
   Checkpoint(*s, 2, FakeDb(tmp, "l2", "db-A", {1, 2}));
   // Complete without UploadDb: a job without keyed state.
   std::string binary("\0\x01\xff payload", 11);
-  ASSERT_TRUE(s->Complete(3, false, binary, 5000).ok());
-  EXPECT_EQ(s->Complete(3, false, "again", 6000).code(), StatusCode::kAlreadyExists);
+  ASSERT_TRUE(s->Complete(3, false, Meta(binary), 5000).ok());
+  EXPECT_EQ(s->Complete(3, false, Meta("again"), 6000).code(), StatusCode::kAlreadyExists);
 
   auto list = s->List();
   ASSERT_TRUE(list.ok()) << list.status().ToString();
@@ -188,9 +211,7 @@ TEST(CheckpointStorage, CompleteListLatestAndMetadata) {
   EXPECT_EQ((*latest)->id, 3);
   EXPECT_EQ((*latest)->completed_ms, 5000);
 
-  auto meta = CheckpointStorage::ReadMetadata((*latest)->path);
-  ASSERT_TRUE(meta.ok());
-  EXPECT_EQ(*meta, binary);
+  EXPECT_EQ(PositionAt((*latest)->path), binary);
   auto id = CheckpointStorage::ReadId(s->job_dir() + "/chk-2");
   ASSERT_TRUE(id.ok());
   EXPECT_EQ(*id, 2);
@@ -258,9 +279,7 @@ TEST(CheckpointStorage, SavepointSurvivesRetentionAndIsSelfContained) {
 
   // Moved elsewhere, the savepoint still restores.
   fs::rename(s->job_dir() + "/savepoint-2", tmp.Sub("moved-savepoint"));
-  auto meta = CheckpointStorage::ReadMetadata(tmp.Sub("moved-savepoint"));
-  ASSERT_TRUE(meta.ok());
-  EXPECT_EQ(*meta, "meta-2");
+  EXPECT_EQ(PositionAt(tmp.Sub("moved-savepoint")), "meta-2");
   ASSERT_TRUE(
       CheckpointStorage::DownloadDb(tmp.Sub("moved-savepoint"), sp_manifest, tmp.Sub("r")).ok());
   EXPECT_EQ(ReadFile(tmp.Sub("r/000003.sst")), ReadFile(tmp.Sub("l2/000003.sst")));
@@ -305,6 +324,28 @@ TEST(CheckpointStorage, DamagedMetadataIsDataLossAndNotListed) {
   fs::copy_file(s->job_dir() + "/chk-1/_metadata", s->job_dir() + "/chk-2/_metadata",
                 fs::copy_options::overwrite_existing);
   EXPECT_EQ(ListedIds(*s), (std::vector<int64_t>{1}));
+}
+
+// Every file storage reads whole has a size limit: a huge _metadata (damage,
+// or not weir's) is refused before it is read, with its size and the limit.
+TEST(CheckpointStorage, OversizedFilesAreRefusedUnread) {
+  TempDir tmp;
+  auto s = OpenStorage(tmp);
+  ASSERT_NE(s, nullptr);
+  Checkpoint(*s, 1, FakeDb(tmp, "l1", "db-A", {1}));
+  Checkpoint(*s, 2, FakeDb(tmp, "l2", "db-A", {1}));
+  const std::string meta = s->job_dir() + "/chk-2/_metadata";
+  ASSERT_EQ(::truncate(meta.c_str(), (off_t{64} << 20) + 1), 0);  // sparse: nothing written
+  auto r = CheckpointStorage::ReadMetadata(s->job_dir() + "/chk-2");
+  EXPECT_EQ(r.status().code(), StatusCode::kDataLoss);
+  EXPECT_NE(r.status().message().find(meta), std::string::npos) << r.status().message();
+  EXPECT_NE(r.status().message().find("64 MiB"), std::string::npos) << r.status().message();
+  EXPECT_EQ(ListedIds(*s), (std::vector<int64_t>{1}));
+
+  // A database whose IDENTITY is not a UUID's size is not uploaded.
+  const std::string odd = FakeDb(tmp, "l3", "db-A", {1});
+  WriteFile(odd + "/IDENTITY", std::string(5000, 'x'));
+  EXPECT_EQ(s->UploadDb(3, false, odd).status().code(), StatusCode::kDataLoss);
 }
 
 TEST(CheckpointStorage, UncompletedCheckpointIsIgnoredAndAbortCleansUp) {
@@ -456,7 +497,7 @@ TEST(CheckpointStorage, PartsOfOneCheckpointFromTwoDatabases) {
               StatusCode::kInvalidArgument)
         << bad;
 
-  ASSERT_TRUE(storage->Complete(1, false, "meta", 1000).ok());
+  ASSERT_TRUE(storage->Complete(1, false, Meta("meta"), 1000).ok());
   auto list = storage->List();
   ASSERT_TRUE(list.ok()) << list.status().ToString();
   ASSERT_EQ(list->size(), 1u);
@@ -525,7 +566,7 @@ TEST(CheckpointStorage, GarbageCollectionKeepsWhatAnyPartReferences) {
   ASSERT_NE(s, nullptr);
   ASSERT_TRUE(s->UploadDb(1, false, FakeDb(tmp, "l1-w1", "db-A", {1, 2}), "w1").ok());
   ASSERT_TRUE(s->UploadDb(1, false, FakeDb(tmp, "l1-w2", "db-B", {1, 3}), "w2").ok());
-  ASSERT_TRUE(s->Complete(1, false, "meta-1", 1001).ok());
+  ASSERT_TRUE(s->Complete(1, false, Meta("meta-1"), 1001).ok());
   EXPECT_EQ(SharedFiles(*s).size(), 4u);
 
   ASSERT_TRUE(s->UploadDb(2, false, FakeDb(tmp, "l2-w1", "db-A", {2, 4}), "w1").ok());
@@ -533,7 +574,7 @@ TEST(CheckpointStorage, GarbageCollectionKeepsWhatAnyPartReferences) {
   // An in-flight checkpoint with only one part uploaded so far holds on to
   // its SSTs too.
   ASSERT_TRUE(s->UploadDb(3, false, FakeDb(tmp, "l3-w2", "db-B", {5, 6}), "w2").ok());
-  ASSERT_TRUE(s->Complete(2, false, "meta-2", 1002).ok());
+  ASSERT_TRUE(s->Complete(2, false, Meta("meta-2"), 1002).ok());
   EXPECT_EQ(ListedIds(*s), (std::vector<int64_t>{2}));
   auto shared = SharedFiles(*s);
   for (const char* gone : {"db-A-000001.sst", "db-B-000001.sst"})

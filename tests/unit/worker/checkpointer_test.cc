@@ -197,47 +197,6 @@ TEST_F(CheckpointerTest, SavepointsAreKeptApartFromCheckpoints) {
       fs::exists(dir_ / "chk" / "job" / ("savepoint-" + std::to_string(*id)) / "_metadata"));
 }
 
-TEST(CheckpointMetadata, RoundTripsAndRejectsDamage) {
-  CheckpointMetadata m;
-  m.id = 42;
-  m.savepoint = true;
-  m.job = "orders";
-  m.max_parallelism = 256;
-  m.completed_ms = 1'700'000'000'000;
-  TaskSnapshot a;
-  a.vertex = "src";
-  a.subtask = 1;
-  a.source_position = std::string("\0\1\2", 3);
-  TaskSnapshot b;
-  b.vertex = "sink";
-  b.subtask = 0;
-  b.sink_state = "prepared";
-  m.tasks = {a, b};
-  m.db_parts = {{"", "manifest", {{0, 127}}}, {"w2", "other", {{128, 200}, {210, 255}}}};
-  std::string bytes = m.Encode();
-  auto back = CheckpointMetadata::Decode(bytes);
-  ASSERT_TRUE(back.ok());
-  EXPECT_EQ(back->id, 42);
-  EXPECT_TRUE(back->savepoint);
-  EXPECT_EQ(back->job, "orders");
-  EXPECT_EQ(back->max_parallelism, 256);
-  EXPECT_EQ(back->SourcePositions("src"),
-            (std::vector<std::string>{"", a.source_position.value()}));
-  ASSERT_NE(back->Find("sink", 0), nullptr);
-  EXPECT_EQ(back->Find("sink", 0)->sink_state, "prepared");
-  EXPECT_EQ(back->Find("sink", 1), nullptr);
-  ASSERT_EQ(back->db_parts.size(), 2u);
-  EXPECT_EQ(back->db_parts[0].manifest, "manifest");
-  EXPECT_EQ(back->db_parts[1].name, "w2");
-  EXPECT_EQ(back->db_parts[1].key_groups, (std::vector<KeyGroupRange>{{128, 200}, {210, 255}}));
-  for (size_t cut = 0; cut < bytes.size(); ++cut)
-    EXPECT_FALSE(CheckpointMetadata::Decode(bytes.substr(0, cut)).ok()) << cut;
-  std::string newer = bytes;
-  newer[0] = 9;
-  auto st = CheckpointMetadata::Decode(newer);
-  EXPECT_EQ(st.status().code(), StatusCode::kDataLoss);
-}
-
 // Issue 18: on a cluster, a consumer whose local inputs have ended can align
 // on the barriers of another worker's source before its own worker gets the
 // coordinator's trigger. Its ack must count for that checkpoint: it waits for
