@@ -7,45 +7,12 @@
 // The result is parsed again and compared with the substituted original node
 // by node, so a scalar this cannot rewrite is an error, not a changed job.
 #include <algorithm>
-#include <cstdio>
 
 #include "common/spec/yaml_reader_internal.h"
+#include "common/text.h"
 
 namespace weir::spec::internal {
 namespace {
-
-std::string DoubleQuoted(std::string_view v) {
-  std::string out = "\"";
-  for (unsigned char c : v) {
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      default:
-        if (c < 0x20 || c == 0x7f) {
-          char buf[8];
-          std::snprintf(buf, sizeof buf, "\\x%02x", c);
-          out += buf;
-        } else {
-          out += static_cast<char>(c);
-        }
-    }
-  }
-  out += '"';
-  return out;
-}
 
 size_t LineEnd(std::string_view t, size_t i) {
   size_t e = t.find('\n', i);
@@ -166,7 +133,7 @@ Result<std::string> WriteResolved(std::string_view text, const YAML::Node& root,
                                      "one line");
     }
     out.append(text.substr(copied, s.pos - copied));
-    out += DoubleQuoted(s.value);
+    out += JsonQuote(s.value);  // JSON's escapes are YAML's too
     copied = end;
   }
   out.append(text.substr(copied));

@@ -32,7 +32,8 @@ cleanup() {
 }
 trap cleanup EXIT
 fail() { echo "FAIL: $*" >&2; tail -n 5 "$work"/*.log >&2 2>/dev/null || true; exit 1; }
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+# shellcheck source=tests/integration/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$work"
 mkdir client coordinator-cwd worker-cwd
 
@@ -67,22 +68,7 @@ start_coordinator "$work/coordinator-out"
 pids+=($!)
 
 cli=("$build/weir" --addr "$addr" --timeout 5)
-expect() {  # expected-exit description command...
-  local want="$1" what="$2"
-  shift 2
-  set +e
-  out="$("$@" 2>&1)"
-  local got=$?
-  set -e
-  [[ "$got" == "$want" ]] || fail "$what: exit $got, expected $want: $out"
-  echo "ok   $what: exit $got${out:+ ($(echo "$out" | head -1))}"
-}
-for _ in $(seq 100); do
-  n="$("${cli[@]}" --token-file viewer.token workers --no-headers 2>/dev/null | grep -c ' alive ' || true)"
-  [[ "$n" -ge 1 ]] && break
-  sleep 0.1
-done
-[[ "${n:-0}" -eq 1 ]] || fail "the worker did not register"
+wait_workers 1 "${cli[@]}" --token-file viewer.token
 
 # ---- a viewer's ValidateJob cannot read the coordinator's environment or files
 mkdir gen

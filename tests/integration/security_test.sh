@@ -23,7 +23,8 @@ cleanup() {
 }
 trap cleanup EXIT
 fail() { echo "FAIL: $*" >&2; tail -n 5 "$work"/*.log >&2 2>/dev/null || true; exit 1; }
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+# shellcheck source=tests/integration/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$work"
 
 # ---- certificates
@@ -78,22 +79,7 @@ done
 pids+=($!)
 
 cli=("$build/weir" --addr "$addr" --timeout 5 --tls-ca ca.pem --tls-cert cli.pem --tls-key cli.key)
-expect() {  # expected-exit description command...
-  local want="$1" what="$2"
-  shift 2
-  set +e
-  out="$("$@" 2>&1)"
-  local got=$?
-  set -e
-  [[ "$got" == "$want" ]] || fail "$what: exit $got, expected $want: $out"
-  echo "ok   $what: exit $got${out:+ ($(echo "$out" | head -1))}"
-}
-for _ in $(seq 100); do
-  n="$("${cli[@]}" --token-file viewer.token workers --no-headers 2>/dev/null | grep -c ' alive ' || true)"
-  [[ "$n" -ge 2 ]] && break
-  sleep 0.1
-done
-[[ "${n:-0}" -eq 2 ]] || fail "expected 2 workers over mutual TLS, got ${n:-0}"
+wait_workers 2 "${cli[@]}" --token-file viewer.token
 echo "ok   2 workers registered over mutual TLS"
 # Probes (Kubernetes' gRPC probes) cannot present certificates: the
 # plaintext health port answers grpc.health.v1 while the main port needs mTLS.
