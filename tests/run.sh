@@ -34,7 +34,16 @@ fi
 quiet "$asan/ninja.log" ninja -C "$asan" common_test http_test worker_test coordinator_test \
   cluster_test rpc_test postgres_test
 
+# The unit and cluster tests again with ThreadSanitizer: a data race in the
+# exchange, the checkpointer or the job manager is a correctness bug.
+tsan="$root/build-tsan"
+if [[ ! -f "$tsan/build.ninja" ]]; then
+  cmake -S "$root" -B "$tsan" -G Ninja -DWEIR_TSAN=ON -DWEIR_BENCH=OFF \
+    -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+fi
+quiet "$tsan/ninja.log" ninja -C "$tsan" common_test worker_test coordinator_test cluster_test
+
 bash deploy/local/build.sh -DWEIR_FUZZ_BIN_DIR="$fuzz/tests/fuzz" \
-  -DWEIR_SANITIZED_BIN_DIR="$asan/tests/unit"
+  -DWEIR_SANITIZED_BIN_DIR="$asan/tests/unit" -DWEIR_TSAN_BIN_DIR="$tsan/tests/unit"
 cd build
 ctest --output-on-failure -j "$(nproc)" --timeout 600 "$@"
