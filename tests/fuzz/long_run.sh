@@ -5,6 +5,9 @@
 # busy with other work does not report a false one. Progress goes to
 # WORKDIR/TARGET.log (libFuzzer's "#N ... exec/s" lines); a finding is left as
 # WORKDIR/crash-*, leak-*, timeout-* or oom-*, and the exit status is not 0.
+# The last lines of each log, headed by the command, commit and machine, are
+# copied to docs/fuzz-runs/TARGET-DATE.log, next to docs/security.md's table
+# of long runs, to be committed with the row that cites them.
 #
 # usage: long_run.sh TARGET [RUNS] [WORKDIR]
 #   TARGET   a target of tests/fuzz, e.g. fuzz_json_decoder
@@ -47,12 +50,32 @@ if ! [[ "$jobs" =~ ^[1-9][0-9]*$ ]] || ((runs % jobs != 0)); then
   exit 2
 fi
 cp "$bin" "$work/$target"  # a rebuild during the run does not change it
+record="$root/docs/fuzz-runs/$target-$(date -u +%F).log"
+commit="$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)"
+started="$(date -u +%FT%TZ)"
+# keep_tail LOG...: the record of this run (see above).
+keep_tail() {
+  mkdir -p "$(dirname "$record")"
+  {
+    echo "# tests/fuzz/long_run.sh $target $runs (WEIR_FUZZ_JOBS=$jobs), commit $commit"
+    echo "# $(nproc) cores, $(uname -srm), started $started, ended $(date -u +%FT%TZ), exit $1"
+    shift
+    for log in "$@"; do
+      echo "# --- last lines of $(basename "$log")"
+      tail -n 12 "$log"
+    done
+  } >"$record"
+  echo "long_run.sh: the log's last lines are in $record" >&2
+}
 cd "$work"
 flags=(-timeout=600 -rss_limit_mb=2048 -print_final_stats=1 ${extra[@]+"${extra[@]}"})
 if ((jobs == 1)); then
   echo "long_run.sh: $target, $runs executions, log $work/$name.log" >&2
-  exec "./$target" -runs="$runs" "${flags[@]}" "$work/$name" ${seeds[@]+"${seeds[@]}"} \
-    >"$work/$name.log" 2>&1
+  status=0
+  "./$target" -runs="$runs" "${flags[@]}" "$work/$name" ${seeds[@]+"${seeds[@]}"} \
+    >"$work/$name.log" 2>&1 || status=$?
+  keep_tail "$status" "$work/$name.log"
+  exit "$status"
 fi
 echo "long_run.sh: $target, $runs executions in $jobs workers, logs $work/$name.K.log" >&2
 rm -f fuzz-*.log
@@ -66,4 +89,7 @@ for ((k = 0; k < jobs; k++)); do
     status=1
   fi
 done
+logs=()
+for ((k = 0; k < jobs; k++)); do logs+=("$work/$name.$k.log"); done
+keep_tail "$status" "${logs[@]}"
 exit "$status"
