@@ -2,9 +2,7 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
-#include <fstream>
-#include <sstream>
-
+#include "common/files.h"
 #include "common/http/tls_identity_internal.h"
 #include "common/log.h"
 
@@ -32,13 +30,9 @@ struct TlsIdentity::Version {
 namespace {
 
 Status ReadFile(const char* what, const std::string& path, std::string* out) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream s;
-  if (in) s << in.rdbuf();
-  if (!in || s.fail())
-    return Status::InvalidArgument("cannot read the TLS " + std::string(what) + " file '" + path +
-                                   "'");
-  *out = s.str();
+  auto text = ReadFileLimited(path, 1 << 20, "the TLS " + std::string(what) + " file");
+  if (!text.ok()) return Status::InvalidArgument(text.status().message());
+  *out = std::move(text).value();
   return Status::OK();
 }
 
