@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs one libFuzzer target for a fixed number of executions (10 M unless
-# told), the way docs/security.md records its long runs: from the grown corpus
+# told) or a fixed time, the way docs/security.md records its long runs: from the grown corpus
 # in WORKDIR plus the seed corpus, with a timeout long enough that a machine
 # busy with other work does not report a false one. Progress goes to
 # WORKDIR/TARGET.log (libFuzzer's "#N ... exec/s" lines); a finding is left as
@@ -11,7 +11,8 @@
 #
 # usage: long_run.sh TARGET [RUNS] [WORKDIR]
 #   TARGET   a target of tests/fuzz, e.g. fuzz_json_decoder
-#   RUNS     executions (default 10000000)
+#   RUNS     executions (default 10000000), or a time such as 20m or 2h: then
+#            the run stops after that long and the log says how many it did
 #   WORKDIR  corpus, log and findings (default /tmp/weir-fuzz)
 # Environment:
 #   WEIR_FUZZ_BUILD  the clang fuzz build (default build-fuzz, the one
@@ -45,8 +46,20 @@ if [[ "$name" == protobuf_decoder || "$name" == json_decoder ]]; then extra+=(-m
 # the default to see whole stacks.
 export ASAN_OPTIONS="${ASAN_OPTIONS:-malloc_context_size=2}"
 jobs="${WEIR_FUZZ_JOBS:-1}"
-if ! [[ "$jobs" =~ ^[1-9][0-9]*$ ]] || ((runs % jobs != 0)); then
-  echo "long_run.sh: WEIR_FUZZ_JOBS=$jobs must be a positive number that divides RUNS ($runs)" >&2
+if ! [[ "$jobs" =~ ^[1-9][0-9]*$ ]]; then
+  echo "long_run.sh: WEIR_FUZZ_JOBS=$jobs must be a positive number" >&2
+  exit 2
+fi
+# Each worker's limit: RUNS/jobs executions, or the time budget (every worker
+# runs for that long) with no limit on executions.
+if [[ "$runs" =~ ^([1-9][0-9]*)([mh])$ ]]; then
+  unit=60
+  if [[ "${BASH_REMATCH[2]}" == h ]]; then unit=3600; fi
+  limit=(-runs=-1 -max_total_time=$((BASH_REMATCH[1] * unit)))
+elif [[ "$runs" =~ ^[1-9][0-9]*$ ]] && ((runs % jobs == 0)); then
+  limit=(-runs=$((runs / jobs)))
+else
+  echo "long_run.sh: RUNS=$runs must be a number of executions that WEIR_FUZZ_JOBS=$jobs divides, or a time such as 20m or 2h" >&2
   exit 2
 fi
 cp "$bin" "$work/$target"  # a rebuild during the run does not change it
@@ -70,22 +83,22 @@ keep_tail() {
 cd "$work"
 flags=(-timeout=600 -rss_limit_mb=2048 -print_final_stats=1 ${extra[@]+"${extra[@]}"})
 if ((jobs == 1)); then
-  echo "long_run.sh: $target, $runs executions, log $work/$name.log" >&2
+  echo "long_run.sh: $target, $runs, log $work/$name.log" >&2
   status=0
-  "./$target" -runs="$runs" "${flags[@]}" "$work/$name" ${seeds[@]+"${seeds[@]}"} \
+  "./$target" "${limit[@]}" "${flags[@]}" "$work/$name" ${seeds[@]+"${seeds[@]}"} \
     >"$work/$name.log" 2>&1 || status=$?
   keep_tail "$status" "$work/$name.log"
   exit "$status"
 fi
-echo "long_run.sh: $target, $runs executions in $jobs workers, logs $work/$name.K.log" >&2
+echo "long_run.sh: $target, $runs in $jobs workers, logs $work/$name.K.log" >&2
 rm -f fuzz-*.log
 status=0
-"./$target" -jobs="$jobs" -workers="$jobs" -runs=$((runs / jobs)) "${flags[@]}" "$work/$name" \
+"./$target" -jobs="$jobs" -workers="$jobs" "${limit[@]}" "${flags[@]}" "$work/$name" \
   ${seeds[@]+"${seeds[@]}"} >"$work/$name.log" 2>&1 || status=$?
 for ((k = 0; k < jobs; k++)); do
   if [[ -f "fuzz-$k.log" ]]; then mv "fuzz-$k.log" "$name.$k.log"; fi
-  if ! grep -q "^Done $((runs / jobs)) runs" "$name.$k.log" 2>/dev/null; then
-    echo "long_run.sh: worker $k did not finish its $((runs / jobs)) executions: see $work/$name.$k.log" >&2
+  if ! grep -q "^Done [0-9]* runs" "$name.$k.log" 2>/dev/null; then
+    echo "long_run.sh: worker $k did not finish: see $work/$name.$k.log" >&2
     status=1
   fi
 done
