@@ -5,6 +5,7 @@
 #include <array>
 #include <optional>
 
+#include "common/expr/functions.h"
 #include "common/expr/lexer_internal.h"
 #include "common/text.h"
 
@@ -401,11 +402,18 @@ class Binder {
     }
     bool known = false;
     for (std::string_view s : kScalarFunctions) known = known || s == f;
-    if (!known) {
+    const fn::Function* library = fn::Find(f);
+    if (!known && !library) {
       std::vector<std::string> names(kScalarFunctions.begin(), kScalarFunctions.end());
       names.insert(names.end(), kAggregateFunctions.begin(), kAggregateFunctions.end());
+      for (std::string_view n : fn::Names()) names.emplace_back(n);
       Error(e->offset, "unknown function '" + f + "'" + DidYouMean(f, names));
       return false;
+    }
+    if (library) {
+      if (!args_ok || !Arity(e, library->min_args, library->max_args)) return false;
+      fn::BindCall call(e, options_, errors_);
+      return library->bind(call);
     }
     if (f == "now") {
       if (!options_.allow_now) {

@@ -15,6 +15,7 @@
 #include <limits>
 
 #include "common/expr/expr.h"
+#include "common/expr/functions.h"
 #include "common/status.h"
 #include "common/time.h"
 
@@ -53,6 +54,7 @@ enum class Kernel {
   kRoundInt,
   kRoundDouble,
   kFloorDouble,
+  kLibrary,  // a function of functions.h: its kernel
 };
 
 // How values of a type are stored in a Column.
@@ -73,31 +75,18 @@ struct Step {
   TypeId from = TypeId::kNull;  // kCast: the operand's type
   Column out;
   const Column* result = nullptr;
-  size_t literal_rows = SIZE_MAX;      // kLiteral: rows currently broadcast in `out`
-  std::vector<int32_t> pick;           // kCase / kCoalesce: which source each row takes
-  std::vector<uint8_t> flags;          // kIn: a null was seen in the list
-  std::vector<const Column*> sources;  // kCase / kCoalesce
-  std::string buf;                     // string kernels: one row's value
+  size_t literal_rows = SIZE_MAX;       // kLiteral: rows currently broadcast in `out`
+  std::vector<int32_t> pick;            // kCase / kCoalesce: which source each row takes
+  std::vector<uint8_t> flags;           // kIn: a null was seen in the list
+  std::vector<const Column*> sources;   // kCase / kCoalesce
+  std::string buf;                      // string kernels: one row's value
+  std::unique_ptr<fn::Kernel> library;  // kLibrary (its arguments in `sources`)
 };
 
 // ---- Output helpers ---------------------------------------------------------
 
-// Resets `c` to n rows of int-stored values (all 0, not null).
-void PrepInts(Column* c, size_t n, uint8_t** nulls, int64_t** vals) {
-  c->Clear();
-  c->mutable_nulls().resize(n);
-  c->mutable_ints().resize(n);
-  *nulls = c->mutable_nulls().data();
-  *vals = c->mutable_ints().data();
-}
-
-void PrepDoubles(Column* c, size_t n, uint8_t** nulls, double** vals) {
-  c->Clear();
-  c->mutable_nulls().resize(n);
-  c->mutable_doubles().resize(n);
-  *nulls = c->mutable_nulls().data();
-  *vals = c->mutable_doubles().data();
-}
+using fn::PrepDoubles;
+using fn::PrepInts;
 
 void FillNull(Column* c, size_t n) {
   switch (StorageOf(c->type())) {
@@ -606,6 +595,14 @@ struct Evaluator::Impl {
       }
       return Simple(e, Kernel::kCoalesce, std::move(args), e->type);
     }
+    if (const fn::Function* library = fn::Find(f)) {
+      if (e->type == TypeId::kNull || (library->strict && AnyNullTyped(e))) return AllNull(e);
+      std::vector<int> args;
+      for (const auto& c : ch) args.push_back(Build(c.get()));
+      const int i = Simple(e, Kernel::kLibrary, std::move(args), e->type);
+      steps[static_cast<size_t>(i)].library = library->make(*e);
+      return i;
+    }
     if (AnyNullTyped(e)) return AllNull(e);
     std::vector<int> args;
     for (const auto& c : ch) args.push_back(Build(c.get()));
@@ -680,6 +677,11 @@ void Evaluator::Impl::Run(Step& s, const RecordBatch& batch, size_t n, int64_t n
     }
     case Kernel::kAllNull:
       return FillNull(&s.out, n);
+    case Kernel::kLibrary: {
+      s.sources.clear();
+      for (size_t k = 0; k < s.args.size(); ++k) s.sources.push_back(&Arg(s, k));
+      return s.library->Run(s.sources.data(), n, &s.out);
+    }
     case Kernel::kToDouble: {
       const Column& a = Arg(s, 0);
       uint8_t* on;

@@ -1,0 +1,260 @@
+// Math functions with PostgreSQL's semantics: ceil and sign keep the type of
+// their argument; sqrt, power, ln, exp and log10 return double, and null where
+// PostgreSQL raises an error (a domain error such as sqrt(-1) or ln(0), or a
+// result beyond double's range); greatest, least and nullif.
+#include <cmath>
+#include <optional>
+
+#include "common/expr/functions.h"
+
+namespace weir::expr::fn {
+namespace {
+
+double AsDouble(const Column& c, size_t i) {
+  return c.type() == TypeId::kDouble ? c.GetDouble(i) : static_cast<double>(c.GetInt(i));
+}
+
+bool BindKeepType(BindCall& c) {
+  if (!c.Expect(0, IsNumber, "a numeric argument")) return false;
+  c.SetType(c.type(0));
+  return true;
+}
+
+bool BindDouble(BindCall& c) {
+  bool ok = true;
+  for (size_t i = 0; i < c.size(); ++i) ok = c.Expect(i, IsNumber, "numeric arguments") && ok;
+  if (ok) c.SetType(TypeId::kDouble);
+  return ok;
+}
+
+// ceil(x): bigint unchanged, double rounded up.
+std::unique_ptr<Kernel> MakeCeil(const Expr& call) {
+  if (call.type == TypeId::kDouble) {
+    return MakeDoubleRows(call, [](const Column* const* a, size_t i, double* v) {
+      *v = std::ceil(a[0]->GetDouble(i));
+      return true;
+    });
+  }
+  return MakeIntRows(call, [](const Column* const* a, size_t i, int64_t* v) {
+    *v = a[0]->GetInt(i);
+    return true;
+  });
+}
+
+// sign(x): -1, 0 or 1 in x's type (NaN stays NaN).
+std::unique_ptr<Kernel> MakeSign(const Expr& call) {
+  if (call.type == TypeId::kDouble) {
+    return MakeDoubleRows(call, [](const Column* const* a, size_t i, double* v) {
+      const double x = a[0]->GetDouble(i);
+      *v = x > 0 ? 1.0 : x < 0 ? -1.0 : x;  // keeps 0, -0 and NaN
+      return true;
+    });
+  }
+  return MakeIntRows(call, [](const Column* const* a, size_t i, int64_t* v) {
+    const int64_t x = a[0]->GetInt(i);
+    *v = (x > 0) - (x < 0);
+    return true;
+  });
+}
+
+// A double function of one or two arguments. The result is null for a
+// domain error (NaN from operands that are not NaN) and for an overflow
+// (infinite from finite operands).
+template <double (*F)(double, double)>
+std::unique_ptr<Kernel> MakeDoubleFn(const Expr& call) {
+  return MakeDoubleRows(
+      call, [arity = call.children.size()](const Column* const* a, size_t i, double* v) {
+        const double x = AsDouble(*a[0], i);
+        const double y = arity > 1 ? AsDouble(*a[1], i) : 0;
+        *v = F(x, y);
+        if (std::isnan(*v) && !std::isnan(x) && !std::isnan(y)) return false;
+        if (std::isinf(*v) && std::isfinite(x) && std::isfinite(y)) return false;
+        return true;
+      });
+}
+
+double Sqrt(double x, double) {
+  return x < 0 ? NAN : std::sqrt(x);
+}
+double Ln(double x, double) {
+  return x <= 0 ? NAN : std::log(x);  // log(0) would be -inf: a domain error
+}
+double Log10(double x, double) {
+  return x <= 0 ? NAN : std::log10(x);
+}
+double Exp(double x, double) {
+  return std::exp(x);
+}
+double Power(double x, double y) {
+  if (x == 0 && y < 0) return NAN;  // zero to a negative power
+  return std::pow(x, y);            // negative to a non-integer power: NaN
+}
+
+// greatest/least: arguments of one common type; nulls are ignored, the
+// result is null only when every argument is.
+bool BindExtreme(BindCall& c) {
+  TypeId t = TypeId::kNull;
+  for (size_t i = 0; i < c.size(); ++i) {
+    const TypeId a = c.type(i);
+    if (a == TypeId::kNull || a == t) continue;
+    if (t == TypeId::kNull) {
+      t = a;
+    } else if (IsNumeric(a) && IsNumeric(t)) {
+      t = TypeId::kDouble;
+    } else {
+      c.Error(i, "needs arguments of one type, got " + std::string(TypeName(t)) + " and " +
+                     std::string(TypeName(a)));
+      return false;
+    }
+  }
+  c.SetType(t);
+  return true;
+}
+
+template <bool kGreatest>
+class ExtremeKernel final : public Kernel {
+ public:
+  explicit ExtremeKernel(size_t arity) : arity_(arity) {}
+  void Run(const Column* const* a, size_t n, Column* out) override {
+    const TypeId t = out->type();
+    if (t == TypeId::kDouble) {
+      uint8_t* on;
+      double* o;
+      PrepDoubles(out, n, &on, &o);
+      for (size_t i = 0; i < n; ++i) {
+        std::optional<double> best;
+        for (size_t k = 0; k < arity_; ++k) {
+          if (a[k]->IsNull(i)) continue;
+          const double v = AsDouble(*a[k], i);
+          if (!best || Better(v, *best)) best = v;
+        }
+        on[i] = !best;
+        o[i] = best.value_or(0);
+      }
+    } else if (IsStringStored(t)) {
+      out->Clear();
+      out->Reserve(n);
+      for (size_t i = 0; i < n; ++i) {
+        std::optional<std::string_view> best;
+        for (size_t k = 0; k < arity_; ++k) {
+          if (a[k]->IsNull(i)) continue;
+          const std::string_view v = a[k]->GetString(i);
+          if (!best || Better(v, *best)) best = v;
+        }
+        if (best)
+          out->AppendString(*best);
+        else
+          out->AppendNull();
+      }
+    } else {
+      uint8_t* on;
+      int64_t* o;
+      PrepInts(out, n, &on, &o);
+      for (size_t i = 0; i < n; ++i) {
+        std::optional<int64_t> best;
+        for (size_t k = 0; k < arity_; ++k) {
+          if (a[k]->IsNull(i)) continue;
+          const int64_t v = a[k]->GetInt(i);
+          if (!best || Better(v, *best)) best = v;
+        }
+        on[i] = !best;
+        o[i] = best.value_or(0);
+      }
+    }
+  }
+
+ private:
+  // NaN is greater than every number, as in PostgreSQL.
+  static bool Better(double v, double best) {
+    if (std::isnan(v) || std::isnan(best)) return kGreatest ? std::isnan(v) : std::isnan(best);
+    return kGreatest ? v > best : v < best;
+  }
+  template <typename T>
+  static bool Better(const T& v, const T& best) {
+    return kGreatest ? best < v : v < best;
+  }
+  size_t arity_;
+};
+
+template <bool kGreatest>
+std::unique_ptr<Kernel> MakeExtreme(const Expr& call) {
+  return std::make_unique<ExtremeKernel<kGreatest>>(call.children.size());
+}
+
+// nullif(a, b): null when a equals b, else a (so nullif(a, null) is a). The
+// type is a's; b must compare with it.
+bool BindNullif(BindCall& c) {
+  const TypeId a = c.type(0), b = c.type(1);
+  const bool comparable =
+      a == TypeId::kNull || b == TypeId::kNull || a == b || (IsNumeric(a) && IsNumeric(b));
+  if (!comparable) {
+    c.Error(1, "cannot compare " + std::string(TypeName(a)) + " with " + std::string(TypeName(b)));
+    return false;
+  }
+  c.SetType(a);
+  return true;
+}
+
+class NullifKernel final : public Kernel {
+ public:
+  void Run(const Column* const* a, size_t n, Column* out) override {
+    const Column& x = *a[0];
+    const Column& y = *a[1];
+    auto equal = [&](size_t i) {
+      if (x.IsNull(i) || y.IsNull(i)) return false;
+      if (IsStringStored(x.type())) return x.GetString(i) == y.GetString(i);
+      if (x.type() == TypeId::kDouble || y.type() == TypeId::kDouble)
+        return AsDouble(x, i) == AsDouble(y, i);
+      return x.GetInt(i) == y.GetInt(i);
+    };
+    if (IsStringStored(x.type())) {
+      out->Clear();
+      out->Reserve(n);
+      for (size_t i = 0; i < n; ++i) {
+        if (x.IsNull(i) || equal(i))
+          out->AppendNull();
+        else
+          out->AppendString(x.GetString(i));
+      }
+      return;
+    }
+    if (x.type() == TypeId::kDouble) {
+      uint8_t* on;
+      double* o;
+      PrepDoubles(out, n, &on, &o);
+      for (size_t i = 0; i < n; ++i) {
+        on[i] = x.IsNull(i) || equal(i);
+        o[i] = on[i] ? 0 : x.GetDouble(i);
+      }
+      return;
+    }
+    uint8_t* on;
+    int64_t* o;
+    PrepInts(out, n, &on, &o);
+    for (size_t i = 0; i < n; ++i) {
+      on[i] = x.IsNull(i) || equal(i);
+      o[i] = on[i] ? 0 : x.GetInt(i);
+    }
+  }
+};
+
+}  // namespace
+
+const std::vector<Function>& MathFunctions() {
+  static const std::vector<Function> functions = {
+      {"ceil", 1, 1, true, BindKeepType, MakeCeil},
+      {"sign", 1, 1, true, BindKeepType, MakeSign},
+      {"sqrt", 1, 1, true, BindDouble, MakeDoubleFn<Sqrt>},
+      {"power", 2, 2, true, BindDouble, MakeDoubleFn<Power>},
+      {"ln", 1, 1, true, BindDouble, MakeDoubleFn<Ln>},
+      {"exp", 1, 1, true, BindDouble, MakeDoubleFn<Exp>},
+      {"log10", 1, 1, true, BindDouble, MakeDoubleFn<Log10>},
+      {"greatest", 1, kVariadic, false, BindExtreme, MakeExtreme<true>},
+      {"least", 1, kVariadic, false, BindExtreme, MakeExtreme<false>},
+      {"nullif", 2, 2, false, BindNullif,
+       [](const Expr&) -> std::unique_ptr<Kernel> { return std::make_unique<NullifKernel>(); }},
+  };
+  return functions;
+}
+
+}  // namespace weir::expr::fn
