@@ -9,11 +9,11 @@ const Literal* BindCall::literal(size_t i) const {
   return &a->literal;
 }
 
-bool BindCall::Expect(size_t i, bool (*ok)(TypeId), std::string_view what) {
+bool BindCall::Expect(size_t i, bool (*ok)(TypeId), std::string_view what, std::string_view hint) {
   if (ok(type(i))) return true;
-  errors_->push_back({call_->children[i]->offset, "function '" + call_->function + "' expects " +
-                                                      std::string(what) + ", got " +
-                                                      std::string(TypeName(type(i)))});
+  errors_->push_back({call_->children[i]->offset,
+                      "function '" + call_->function + "' expects " + std::string(what) + ", got " +
+                          std::string(TypeName(type(i))) + std::string(hint)});
   return false;
 }
 
@@ -80,6 +80,26 @@ void PrepDoubles(Column* c, size_t n, uint8_t** nulls, double** vals) {
   c->mutable_doubles().resize(n);
   *nulls = c->mutable_nulls().data();
   *vals = c->mutable_doubles().data();
+}
+
+void FillNull(Column* c, size_t n) {
+  if (c->type() == TypeId::kDouble) {
+    uint8_t* on;
+    double* o;
+    PrepDoubles(c, n, &on, &o);
+    for (size_t i = 0; i < n; ++i) on[i] = 1;
+    return;
+  }
+  if (IsStringStored(c->type())) {
+    c->Clear();
+    c->Reserve(n);
+    for (size_t i = 0; i < n; ++i) c->AppendNull();
+    return;
+  }
+  uint8_t* on;
+  int64_t* o;
+  PrepInts(c, n, &on, &o);
+  for (size_t i = 0; i < n; ++i) on[i] = 1;
 }
 
 }  // namespace weir::expr::fn

@@ -45,8 +45,8 @@ class BindCall {
   const BindOptions& options() const { return options_; }
 
   // Checks argument i's type; otherwise reports "function 'f' expects WHAT,
-  // got TYPE" at the argument and returns false.
-  bool Expect(size_t i, bool (*ok)(TypeId), std::string_view what);
+  // got TYPE[HINT]" at the argument and returns false.
+  bool Expect(size_t i, bool (*ok)(TypeId), std::string_view what, std::string_view hint = {});
   // Reports an error at argument i ("function 'f': MESSAGE").
   void Error(size_t i, const std::string& message);
   void SetType(TypeId t) { call_->type = t; }
@@ -87,6 +87,9 @@ struct Function {
   bool strict = true;
   bool (*bind)(BindCall& call) = nullptr;
   std::unique_ptr<Kernel> (*make)(const Expr& call) = nullptr;
+  // When set and true for a bound call, its value is its first argument's
+  // (floor of a bigint): the evaluator passes that column on, no kernel.
+  bool (*identity)(const Expr& call) = nullptr;
 };
 constexpr size_t kVariadic = static_cast<size_t>(-1);
 
@@ -105,10 +108,26 @@ const std::vector<Function>& MathFunctions();
 
 // ---- Helpers for kernels -----------------------------------------------------
 
+// bigint arithmetic wraps on overflow (two's complement).
+inline int64_t WrapAdd(int64_t a, int64_t b) {
+  return static_cast<int64_t>(static_cast<uint64_t>(a) + static_cast<uint64_t>(b));
+}
+inline int64_t WrapSub(int64_t a, int64_t b) {
+  return static_cast<int64_t>(static_cast<uint64_t>(a) - static_cast<uint64_t>(b));
+}
+inline int64_t WrapMul(int64_t a, int64_t b) {
+  return static_cast<int64_t>(static_cast<uint64_t>(a) * static_cast<uint64_t>(b));
+}
+inline int64_t WrapNeg(int64_t a) {
+  return static_cast<int64_t>(uint64_t{0} - static_cast<uint64_t>(a));
+}
+
 // Resets `c` to n rows of int-stored / double values (0, not null) and
 // returns the arrays to fill.
 void PrepInts(Column* c, size_t n, uint8_t** nulls, int64_t** vals);
 void PrepDoubles(Column* c, size_t n, uint8_t** nulls, double** vals);
+// Resets `c` to n null rows of its type.
+void FillNull(Column* c, size_t n);
 
 // Whether row i of any of the first k columns is null.
 inline bool AnyNull(const Column* const* args, size_t k, size_t i) {

@@ -1,5 +1,6 @@
-// Math functions with PostgreSQL's semantics: ceil and sign keep the type of
-// their argument; sqrt, power, ln, exp and log10 return double, and null where
+// Math functions: abs, floor, round and, with PostgreSQL's semantics, ceil
+// and sign keep the type of their argument (bigint abs wraps: abs of the
+// smallest bigint is itself); sqrt, power, ln, exp and log10 return double, and null where
 // PostgreSQL raises an error (a domain error such as sqrt(-1) or ln(0), or a
 // result beyond double's range); greatest, least and nullif.
 #include <cmath>
@@ -27,20 +28,6 @@ bool BindDouble(BindCall& c) {
   return ok;
 }
 
-// ceil(x): bigint unchanged, double rounded up.
-std::unique_ptr<Kernel> MakeCeil(const Expr& call) {
-  if (call.type == TypeId::kDouble) {
-    return MakeDoubleRows(call, [](const Column* const* a, size_t i, double* v) {
-      *v = std::ceil(a[0]->GetDouble(i));
-      return true;
-    });
-  }
-  return MakeIntRows(call, [](const Column* const* a, size_t i, int64_t* v) {
-    *v = a[0]->GetInt(i);
-    return true;
-  });
-}
-
 // sign(x): -1, 0 or 1 in x's type (NaN stays NaN).
 std::unique_ptr<Kernel> MakeSign(const Expr& call) {
   if (call.type == TypeId::kDouble) {
@@ -55,6 +42,94 @@ std::unique_ptr<Kernel> MakeSign(const Expr& call) {
     *v = (x > 0) - (x < 0);
     return true;
   });
+}
+
+// The value of a bigint floor, ceil or round(x) is x: no kernel.
+bool IsIntIdentity(const Expr& call) {
+  return call.type == TypeId::kBigint && call.children.size() == 1;
+}
+
+std::unique_ptr<Kernel> MakeAbs(const Expr& call) {
+  if (call.type == TypeId::kDouble) {
+    return MakeDoubleRows(call, [](const Column* const* a, size_t i, double* v) {
+      *v = std::fabs(a[0]->GetDouble(i));
+      return true;
+    });
+  }
+  return MakeIntRows(call, [](const Column* const* a, size_t i, int64_t* v) {
+    const int64_t x = a[0]->GetInt(i);
+    *v = x < 0 ? WrapNeg(x) : x;
+    return true;
+  });
+}
+
+// floor and ceil of a double (of a bigint: IsIntIdentity).
+template <double (*F)(double)>
+std::unique_ptr<Kernel> MakeRounding(const Expr& call) {
+  return MakeDoubleRows(call, [](const Column* const* a, size_t i, double* v) {
+    *v = F(a[0]->GetDouble(i));
+    return true;
+  });
+}
+
+// round(x, digits) for bigint: digits >= 0 keeps x; digits < 0 rounds half
+// away from zero to a multiple of 10^-digits (wrapping if that overflows).
+int64_t RoundInt(int64_t x, int64_t digits) {
+  if (digits >= 0) return x;
+  if (digits <= -19) return 0;  // 10^19 > |x| * 2 for every int64
+  int64_t p = 1;
+  for (int64_t i = 0; i < -digits; ++i) p *= 10;
+  int64_t q = x / p, r = x % p;
+  if (r >= 0 ? r * 2 >= p : -r * 2 >= p) q += r >= 0 ? 1 : -1;
+  return WrapMul(q, p);
+}
+
+// round(x, digits) for double, half away from zero. Values that already have
+// no digits beyond `digits` come back unchanged.
+double RoundDouble(double x, int64_t digits) {
+  if (!std::isfinite(x)) return x;
+  if (digits == 0) return std::round(x);
+  if (digits > 0) {
+    if (digits > 400) return x;
+    const double p = std::pow(10.0, static_cast<double>(digits));
+    const double y = x * p;
+    if (!std::isfinite(y) || std::fabs(y) >= 4503599627370496.0) return x;  // >= 2^52: integral
+    return std::round(y) / p;
+  }
+  if (digits < -400) return std::copysign(0.0, x);
+  const double p = std::pow(10.0, static_cast<double>(-digits));
+  if (!std::isfinite(p)) return std::copysign(0.0, x);
+  return std::round(x / p) * p;
+}
+
+bool BindRound(BindCall& c) {
+  bool ok = c.Expect(0, IsNumber, "a numeric argument");
+  if (c.size() == 2) ok = c.Expect(1, IsBigint, "a bigint number of digits") && ok;
+  if (ok) c.SetType(c.type(0));
+  return ok;
+}
+
+// round(x[, digits]), half away from zero (bigint round(x): IsIntIdentity).
+std::unique_ptr<Kernel> MakeRound(const Expr& call) {
+  const bool digits = call.children.size() == 2;
+  if (call.type == TypeId::kDouble) {
+    return MakeDoubleRows(call, [digits](const Column* const* a, size_t i, double* v) {
+      const double x = a[0]->GetDouble(i);
+      *v = digits ? RoundDouble(x, a[1]->GetInt(i)) : std::round(x);
+      return true;
+    });
+  }
+  return MakeIntRows(call, [](const Column* const* a, size_t i, int64_t* v) {
+    *v = RoundInt(a[0]->GetInt(i), a[1]->GetInt(i));
+    return true;
+  });
+}
+
+double Floor(double x) {
+  return std::floor(x);
+}
+double Ceil(double x) {
+  return std::ceil(x);
 }
 
 // A double function of one or two arguments. The result is null for a
@@ -242,7 +317,10 @@ class NullifKernel final : public Kernel {
 
 const std::vector<Function>& MathFunctions() {
   static const std::vector<Function> functions = {
-      {"ceil", 1, 1, true, BindKeepType, MakeCeil},
+      {"abs", 1, 1, true, BindKeepType, MakeAbs},
+      {"floor", 1, 1, true, BindKeepType, MakeRounding<Floor>, IsIntIdentity},
+      {"ceil", 1, 1, true, BindKeepType, MakeRounding<Ceil>, IsIntIdentity},
+      {"round", 1, 2, true, BindRound, MakeRound, IsIntIdentity},
       {"sign", 1, 1, true, BindKeepType, MakeSign},
       {"sqrt", 1, 1, true, BindDouble, MakeDoubleFn<Sqrt>},
       {"power", 2, 2, true, BindDouble, MakeDoubleFn<Power>},

@@ -1,8 +1,10 @@
-// Text functions with PostgreSQL's semantics: trim ltrim rtrim replace
-// starts_with ends_with strpos lpad rpad split_part. Characters are UTF-8 code
-// points; a string that is not valid UTF-8 is taken byte by byte where its
-// bytes do not form one (never a crash).
+// Text functions: lower upper concat substr length, and with PostgreSQL's
+// semantics trim ltrim rtrim replace starts_with ends_with strpos lpad rpad
+// split_part. Characters are UTF-8 code points: a byte that is not a
+// continuation byte (10xxxxxx) starts one, so text that is not valid UTF-8
+// still has a defined length (never a crash). bytes count bytes.
 #include <algorithm>
+#include <limits>
 
 #include "common/expr/functions.h"
 
@@ -13,15 +15,31 @@ namespace {
 // taken from the data must not make a worker allocate gigabytes.
 constexpr int64_t kMaxPadLength = 1000000;
 
-// Length in bytes of the UTF-8 sequence starting at s[i] (1 for a byte that
-// does not start a complete sequence).
+// Number of characters: bytes that are not continuation bytes.
+int64_t Utf8Length(std::string_view s) {
+  int64_t n = 0;
+  for (char c : s) n += (static_cast<unsigned char>(c) & 0xC0) != 0x80;
+  return n;
+}
+
+// Byte offset of character k (0-based), or s.size() when there are fewer.
+size_t Utf8Offset(std::string_view s, int64_t k) {
+  int64_t count = 0;
+  for (size_t i = 0; i < s.size(); ++i) {
+    if ((static_cast<unsigned char>(s[i]) & 0xC0) != 0x80) {
+      if (count == k) return i;
+      ++count;
+    }
+  }
+  return s.size();
+}
+
+// Length in bytes of the character starting at s[i]: the byte and the
+// continuation bytes after it.
 size_t CharLen(std::string_view s, size_t i) {
-  const auto c = static_cast<unsigned char>(s[i]);
-  size_t len = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 1;
-  if (i + len > s.size()) return 1;
-  for (size_t k = 1; k < len; ++k)
-    if ((static_cast<unsigned char>(s[i + k]) & 0xC0) != 0x80) return 1;
-  return len;
+  size_t j = i + 1;
+  while (j < s.size() && (static_cast<unsigned char>(s[j]) & 0xC0) == 0x80) ++j;
+  return j - i;
 }
 
 // The code points of s, as views into it.
@@ -54,9 +72,7 @@ std::string_view TrimSet(std::string_view s, const std::vector<std::string_view>
     while (e > b) {
       // Step back to the start of the last character.
       size_t start = e - 1;
-      while (start > b && (static_cast<unsigned char>(s[start]) & 0xC0) == 0x80 && e - start < 4)
-        --start;
-      if (CharLen(s, start) != e - start) start = e - 1;
+      while (start > b && (static_cast<unsigned char>(s[start]) & 0xC0) == 0x80) --start;
       if (!InSet(s.substr(start, e - start), set)) break;
       e = start;
     }
@@ -138,18 +154,11 @@ std::unique_ptr<Kernel> MakeEndsWith(const Expr& call) {
   });
 }
 
-// Number of characters in s[0, bytes).
-int64_t CharsBefore(std::string_view s, size_t bytes) {
-  int64_t n = 0;
-  for (size_t i = 0; i < bytes; i += CharLen(s, i)) ++n;
-  return n;
-}
-
 std::unique_ptr<Kernel> MakeStrpos(const Expr& call) {
   return MakeIntRows(call, [](const Column* const* a, size_t i, int64_t* v) {
     const std::string_view s = a[0]->GetString(i);
     const size_t hit = s.find(a[1]->GetString(i));
-    *v = hit == std::string_view::npos ? 0 : CharsBefore(s, hit) + 1;
+    *v = hit == std::string_view::npos ? 0 : Utf8Length(s.substr(0, hit)) + 1;
     return true;
   });
 }
@@ -258,10 +267,109 @@ std::unique_ptr<Kernel> MakeSplitPart(const Expr& call) {
   });
 }
 
+// lower/upper: ASCII letters changed, other characters kept.
+bool BindCase(BindCall& c) {
+  if (!c.Expect(0, IsString, "a string argument")) return false;
+  c.SetType(TypeId::kString);
+  return true;
+}
+
+template <bool kUpper>
+std::unique_ptr<Kernel> MakeCase(const Expr& call) {
+  return MakeStringRows(
+      call, [buf = std::string()](const Column* const* a, size_t i, Column* out) mutable {
+        buf.assign(a[0]->GetString(i));
+        for (char& ch : buf) {
+          if (kUpper && ch >= 'a' && ch <= 'z') ch = static_cast<char>(ch - 'a' + 'A');
+          if (!kUpper && ch >= 'A' && ch <= 'Z') ch = static_cast<char>(ch - 'A' + 'a');
+        }
+        out->AppendString(buf);
+      });
+}
+
+// concat(s, ...): null if any argument is.
+bool BindConcat(BindCall& c) {
+  bool ok = true;
+  for (size_t i = 0; i < c.size(); ++i)
+    ok = c.Expect(i, IsString, "string arguments", " (use cast(x as string))") && ok;
+  if (ok) c.SetType(TypeId::kString);
+  return ok;
+}
+
+std::unique_ptr<Kernel> MakeConcat(const Expr& call) {
+  return MakeStringRows(call, [k = call.children.size(), buf = std::string()](
+                                  const Column* const* a, size_t i, Column* out) mutable {
+    buf.clear();
+    for (size_t j = 0; j < k; ++j) buf.append(a[j]->GetString(i));
+    out->AppendString(buf);
+  });
+}
+
+// SQL substring: the characters at 1-based positions [start, start + len)
+// that exist; empty when none do (or len < 0). Characters are code points for
+// strings and bytes for bytes.
+std::string_view Substr(std::string_view s, int64_t start, bool has_len, int64_t len, bool utf8) {
+  const int64_t begin = std::max<int64_t>(start, 1);
+  int64_t end = std::numeric_limits<int64_t>::max();  // exclusive
+  if (has_len) {
+    if (len < 0) return {};
+    if (__builtin_add_overflow(start, len, &end)) end = std::numeric_limits<int64_t>::max();
+  }
+  if (end <= begin) return {};
+  size_t b0, b1;
+  if (utf8) {
+    b0 = Utf8Offset(s, begin - 1);
+    b1 = b0 + Utf8Offset(s.substr(b0), end - begin);
+  } else {
+    const auto size = static_cast<int64_t>(s.size());
+    b0 = static_cast<size_t>(std::min(begin - 1, size));
+    b1 = static_cast<size_t>(std::min(end - 1, size));
+  }
+  return s.substr(b0, b1 - b0);
+}
+
+bool BindSubstr(BindCall& c) {
+  bool ok = c.Expect(0, IsText, "a string argument");
+  ok = c.Expect(1, IsBigint, "a bigint start position") && ok;
+  if (c.size() == 3) ok = c.Expect(2, IsBigint, "a bigint length") && ok;
+  if (ok) c.SetType(c.type(0) == TypeId::kBytes ? TypeId::kBytes : TypeId::kString);
+  return ok;
+}
+
+std::unique_ptr<Kernel> MakeSubstr(const Expr& call) {
+  const bool has_len = call.children.size() == 3;
+  const bool utf8 = call.children[0]->type == TypeId::kString;
+  return MakeStringRows(call, [has_len, utf8](const Column* const* a, size_t i, Column* out) {
+    out->AppendString(
+        Substr(a[0]->GetString(i), a[1]->GetInt(i), has_len, has_len ? a[2]->GetInt(i) : 0, utf8));
+  });
+}
+
+// length(s): characters of a string, bytes of bytes.
+bool BindLength(BindCall& c) {
+  if (!c.Expect(0, IsText, "a string or bytes argument")) return false;
+  c.SetType(TypeId::kBigint);
+  return true;
+}
+
+std::unique_ptr<Kernel> MakeLength(const Expr& call) {
+  const bool utf8 = call.children[0]->type == TypeId::kString;
+  return MakeIntRows(call, [utf8](const Column* const* a, size_t i, int64_t* v) {
+    const std::string_view s = a[0]->GetString(i);
+    *v = utf8 ? Utf8Length(s) : static_cast<int64_t>(s.size());
+    return true;
+  });
+}
+
 }  // namespace
 
 const std::vector<Function>& TextFunctions() {
   static const std::vector<Function> functions = {
+      {"lower", 1, 1, true, BindCase, MakeCase<false>},
+      {"upper", 1, 1, true, BindCase, MakeCase<true>},
+      {"concat", 1, kVariadic, true, BindConcat, MakeConcat},
+      {"substr", 2, 3, true, BindSubstr, MakeSubstr},
+      {"length", 1, 1, true, BindLength, MakeLength},
       {"trim", 1, 2, true, BindText, MakeTrimKernel<true, true>},
       {"ltrim", 1, 2, true, BindText, MakeTrimKernel<true, false>},
       {"rtrim", 1, 2, true, BindText, MakeTrimKernel<false, true>},
