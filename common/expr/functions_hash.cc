@@ -14,13 +14,16 @@
 namespace weir::expr::fn {
 namespace {
 
-void AppendHex(const unsigned char* d, unsigned len, std::string* out) {
+// Appends the digest d[0, len) as lowercase hex, or a null when `ok` is false.
+void AppendHex(bool ok, const unsigned char* d, unsigned len, std::string* hex, Column* out) {
   static constexpr char kHex[] = "0123456789abcdef";
-  out->clear();
+  if (!ok) return out->AppendNull();
+  hex->clear();
   for (unsigned k = 0; k < len; ++k) {
-    out->push_back(kHex[d[k] >> 4]);
-    out->push_back(kHex[d[k] & 0xF]);
+    hex->push_back(kHex[d[k] >> 4]);
+    hex->push_back(kHex[d[k] & 0xF]);
   }
+  out->AppendString(*hex);
 }
 
 bool BindDigest(BindCall& c) {
@@ -51,14 +54,10 @@ class DigestKernel final : public Kernel {
     for (size_t i = 0; i < n; ++i) {
       unsigned len = 0;
       const std::string_view x = a[0]->IsNull(i) ? std::string_view() : a[0]->GetString(i);
-      if (a[0]->IsNull(i) || EVP_DigestInit_ex(ctx_, md_, nullptr) != 1 ||
-          EVP_DigestUpdate(ctx_, x.data(), x.size()) != 1 ||
-          EVP_DigestFinal_ex(ctx_, d, &len) != 1) {
-        out->AppendNull();
-        continue;
-      }
-      AppendHex(d, len, &hex_);
-      out->AppendString(hex_);
+      const bool ok = !a[0]->IsNull(i) && EVP_DigestInit_ex(ctx_, md_, nullptr) == 1 &&
+                      EVP_DigestUpdate(ctx_, x.data(), x.size()) == 1 &&
+                      EVP_DigestFinal_ex(ctx_, d, &len) == 1;
+      AppendHex(ok, d, len, &hex_, out);
     }
   }
 
@@ -91,34 +90,18 @@ bool BindHmac(BindCall& c) {
   return true;
 }
 
-class HmacKernel final : public Kernel {
- public:
-  explicit HmacKernel(std::string key) : key_(std::move(key)) {}
-  void Run(const Column* const* a, size_t n, Column* out) override {
-    out->Clear();
-    out->Reserve(n);
+std::unique_ptr<Kernel> MakeHmacKernel(const Expr& call, std::string key) {
+  return MakeStringRows(call, [key = std::move(key), hex = std::string()](
+                                  const Column* const* a, size_t i, Column* out) mutable {
     unsigned char d[EVP_MAX_MD_SIZE];
-    for (size_t i = 0; i < n; ++i) {
-      unsigned len = 0;
-      if (a[0]->IsNull(i)) {
-        out->AppendNull();
-        continue;
-      }
-      const std::string_view x = a[0]->GetString(i);
-      if (!HMAC(EVP_sha256(), key_.data(), static_cast<int>(key_.size()),
-                reinterpret_cast<const unsigned char*>(x.data()), x.size(), d, &len)) {
-        out->AppendNull();
-        continue;
-      }
-      AppendHex(d, len, &hex_);
-      out->AppendString(hex_);
-    }
-  }
-
- private:
-  std::string key_;
-  std::string hex_;
-};
+    unsigned len = 0;
+    const std::string_view x = a[0]->GetString(i);
+    const bool ok =
+        HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
+             reinterpret_cast<const unsigned char*>(x.data()), x.size(), d, &len) != nullptr;
+    AppendHex(ok, d, len, &hex, out);
+  });
+}
 
 std::unique_ptr<Kernel> MakeHmac(const Expr& call) {
   const std::string& name = call.children[1]->literal.s;
@@ -126,7 +109,7 @@ std::unique_ptr<Kernel> MakeHmac(const Expr& call) {
   auto it = call.keys->values.find(name);
   WEIR_ASSERT(it != call.keys->values.end(),
               "the secret '" + name + "' of hmac_sha256 was not read before the job ran");
-  return std::make_unique<HmacKernel>(it->second);
+  return MakeHmacKernel(call, it->second);
 }
 
 }  // namespace

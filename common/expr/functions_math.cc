@@ -192,53 +192,48 @@ class ExtremeKernel final : public Kernel {
   explicit ExtremeKernel(size_t arity) : arity_(arity) {}
   void Run(const Column* const* a, size_t n, Column* out) override {
     const TypeId t = out->type();
-    if (t == TypeId::kDouble) {
-      uint8_t* on;
-      double* o;
-      PrepDoubles(out, n, &on, &o);
-      for (size_t i = 0; i < n; ++i) {
-        std::optional<double> best;
-        for (size_t k = 0; k < arity_; ++k) {
-          if (a[k]->IsNull(i)) continue;
-          const double v = AsDouble(*a[k], i);
-          if (!best || Better(v, *best)) best = v;
-        }
-        on[i] = !best;
-        o[i] = best.value_or(0);
-      }
-    } else if (IsStringStored(t)) {
-      out->Clear();
-      out->Reserve(n);
-      for (size_t i = 0; i < n; ++i) {
-        std::optional<std::string_view> best;
-        for (size_t k = 0; k < arity_; ++k) {
-          if (a[k]->IsNull(i)) continue;
-          const std::string_view v = a[k]->GetString(i);
-          if (!best || Better(v, *best)) best = v;
-        }
-        if (best)
-          out->AppendString(*best);
-        else
-          out->AppendNull();
-      }
-    } else {
-      uint8_t* on;
-      int64_t* o;
-      PrepInts(out, n, &on, &o);
-      for (size_t i = 0; i < n; ++i) {
-        std::optional<int64_t> best;
-        for (size_t k = 0; k < arity_; ++k) {
-          if (a[k]->IsNull(i)) continue;
-          const int64_t v = a[k]->GetInt(i);
-          if (!best || Better(v, *best)) best = v;
-        }
-        on[i] = !best;
-        o[i] = best.value_or(0);
-      }
+    if (t == TypeId::kDouble) return Pick<double>(a, n, out, AsDouble);
+    if (!IsStringStored(t)) {
+      return Pick<int64_t>(a, n, out, [](const Column& c, size_t i) { return c.GetInt(i); });
+    }
+    out->Clear();
+    out->Reserve(n);
+    for (size_t i = 0; i < n; ++i) {
+      auto best =
+          Best<std::string_view>(a, i, [](const Column& c, size_t r) { return c.GetString(r); });
+      if (best)
+        out->AppendString(*best);
+      else
+        out->AppendNull();
     }
   }
 
  private:
+  // The best non-null value of row i, if any.
+  template <typename T, typename Get>
+  std::optional<T> Best(const Column* const* a, size_t i, Get get) const {
+    std::optional<T> best;
+    for (size_t k = 0; k < arity_; ++k) {
+      if (a[k]->IsNull(i)) continue;
+      const T v = get(*a[k], i);
+      if (!best || Better(v, *best)) best = v;
+    }
+    return best;
+  }
+  template <typename T, typename Get>
+  void Pick(const Column* const* a, size_t n, Column* out, Get get) const {
+    uint8_t* on;
+    T* o;
+    if constexpr (std::is_same_v<T, double>)
+      PrepDoubles(out, n, &on, &o);
+    else
+      PrepInts(out, n, &on, &o);
+    for (size_t i = 0; i < n; ++i) {
+      const std::optional<T> best = Best<T>(a, i, get);
+      on[i] = !best;
+      o[i] = best.value_or(T{});
+    }
+  }
   // NaN is greater than every number, as in PostgreSQL.
   static bool Better(double v, double best) {
     if (std::isnan(v) || std::isnan(best)) return kGreatest ? std::isnan(v) : std::isnan(best);

@@ -11,7 +11,10 @@
 #include <absl/time/civil_time.h>
 #include <absl/time/time.h>
 
+#include <sys/stat.h>
+
 #include <array>
+#include <cstdlib>
 #include <optional>
 
 #include "common/expr/functions.h"
@@ -30,18 +33,29 @@ int64_t FloorDiv(int64_t a, int64_t b) {
 
 // ---- Zones -----------------------------------------------------------------
 
-// A zone by IANA name, or nullopt with the reason. Names are the database's
-// (letters, digits, '_', '-', '+' and '/' between parts): a name from the
-// data cannot reach another file, the worker's local zone or libc's.
+// The directory of the zone database, as Abseil reads it.
+std::string ZoneDir() {
+  const char* dir = std::getenv("TZDIR");
+  return dir && *dir ? dir : "/usr/share/zoneinfo";
+}
+
+// A zone by IANA name, or nullopt with the reason. A name must be a file of
+// the zone database (letters, digits, '_', '-', '+', '.' and '/' between
+// parts, no "..", not "localtime"): a name from the data cannot reach
+// another file or the worker's own zone, and since Abseil keeps every name
+// it was asked for, only names of existing files get that far.
 std::optional<absl::TimeZone> FindZone(std::string_view name, std::string* why = nullptr) {
   bool ok = !name.empty() && name.size() <= 64 && name.front() != '/' && name.back() != '/' &&
             name.find("..") == std::string_view::npos && name != "localtime";
   for (char c : name)
     ok = ok && ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
                 c == '_' || c == '-' || c == '+' || c == '/' || c == '.');
+  struct stat st;
+  const std::string file = ZoneDir() + "/" + std::string(name);
+  ok = ok && ::stat(file.c_str(), &st) == 0 && S_ISREG(st.st_mode);
   absl::TimeZone tz;
   if (ok && absl::LoadTimeZone(std::string(name), &tz)) return tz;
-  if (why) *why = "not in the zone database /usr/share/zoneinfo";
+  if (why) *why = "not a zone of the database " + ZoneDir();
   return std::nullopt;
 }
 

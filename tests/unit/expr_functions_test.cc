@@ -397,6 +397,16 @@ TEST(ExprFunctions, TimeArgumentsFromColumns) {
               ElementsAre("'18:04'", "'2024'", "null", "null"));
 }
 
+TEST(ExprFunctions, ZoneNamesReachOnlyTheZoneDatabase) {
+  RecordBatch b = MakeBatch({{"z", TypeId::kString,
+                              {S("../../../etc/passwd"), S("/etc/localtime"), S("localtime"),
+                               S("Europe"), S("zone.tab"), S("Europe/Berlin")}}});
+  EXPECT_THAT(Eval("date_part('hour', " + Ts(0) + ", z)", b),
+              ElementsAre("null", "null", "null", "null", "null", "1"));
+  EXPECT_THAT(Err("date_part('hour', " + Ts(0) + ", 'localtime')"),
+              HasSubstr("unknown time zone 'localtime'"));
+}
+
 TEST(ExprFunctions, UnknownFunctionSuggestsLibraryNames) {
   EXPECT_THAT(Err("regex_like('a', 'b')"), HasSubstr("did you mean 'regexp_like'?"));
   EXPECT_THAT(Err("json_val('a', '$')"), HasSubstr("did you mean 'json_value'?"));
