@@ -4,21 +4,20 @@
 // operator switch outside the loop. Every step owns a scratch Column that is
 // Clear()ed, not reallocated, between batches. A step whose value is an input
 // column, or equal to its child's (an identity cast, floor of a bigint),
-// points at that column instead of copying it.
+// points at that column instead of copying it. Casts are in cast.cc, and
+// every function but coalesce and now() is a kernel of the library
+// (functions.h), one virtual call per batch.
 //
 // Null rows of a result hold 0 (or an empty string) so consumers that hash or
 // compare raw values see deterministic data. Every kernel is defined for all
 // input values, including the garbage a producer may leave under a null flag:
 // integer arithmetic wraps through uint64_t, divisions check for zero and -1.
-#include <charconv>
 #include <cmath>
-#include <limits>
 
 #include "common/expr/cast.h"
 #include "common/expr/expr.h"
 #include "common/expr/functions.h"
 #include "common/status.h"
-#include "common/time.h"
 
 namespace weir::expr {
 namespace {
@@ -69,7 +68,6 @@ struct Step {
   std::vector<int32_t> pick;            // kCase / kCoalesce: which source each row takes
   std::vector<uint8_t> flags;           // kIn: a null was seen in the list
   std::vector<const Column*> sources;   // kCase / kCoalesce
-  std::string buf;                      // string kernels: one row's value
   std::unique_ptr<fn::Kernel> library;  // kLibrary (its arguments in `sources`)
 };
 

@@ -34,7 +34,7 @@ void Validator::Run(const YAML::Node& root) {
     }
   if (auto n = top.Get("checkpoint"); n.IsDefined()) ReadCheckpoint(n);
   if (auto n = top.Get("restart"); n.IsDefined()) ReadRestart(n);
-  if (auto n = top.Get("secrets"); n.IsDefined()) ReadJobSecrets(n);
+  if (auto n = top.Get("secrets"); n.IsDefined()) ReadSecretsMap(n);
   if (auto n = top.Get("sources"); n.IsDefined())
     ReadSources(n);
   else
@@ -52,7 +52,7 @@ void Validator::Run(const YAML::Node& root) {
 
 // `secrets: {pii: {env: PII_KEY}}`: keys that expressions name
 // (hmac_sha256(x, 'pii')); the values are read on the workers.
-void Validator::ReadJobSecrets(const YAML::Node& node) {
+void Validator::ReadSecretsMap(const YAML::Node& node) {
   if (!node.IsMap()) {
     r_.Error(node, "secrets must be a map of names to {env: NAME} or {file: /path}");
     return;

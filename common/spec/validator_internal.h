@@ -133,7 +133,7 @@ class Validator {
  private:
   void ReadCheckpoint(const YAML::Node& node);
   void ReadRestart(const YAML::Node& node);
-  void ReadJobSecrets(const YAML::Node& node);
+  void ReadSecretsMap(const YAML::Node& node);
   bool DefineStream(const std::string& name, const YAML::Node& at, Stream s);
   std::vector<std::string> StreamNames() const { return stream_order_; }
   void ReadSources(const YAML::Node& node);
