@@ -95,6 +95,10 @@ int RunLocal(const GlobalOptions& g, const LocalCommand& cmd) {
     return kExitUsage;
   }
   spec::JobSpec& job = *loaded.job;
+  if (Status keys = spec::ReadJobSecrets(&job); !keys.ok()) {
+    std::fprintf(stderr, "weir: %s\n", keys.message().c_str());
+    return kExitUsage;
+  }
   if (!cmd.from_checkpoint.empty()) {
     if (job.checkpoint.mode == spec::CheckpointMode::kNone) {
       std::fprintf(stderr, "weir: --from-checkpoint: job %s has checkpoint.mode none\n",

@@ -5,6 +5,7 @@
 #include <array>
 #include <optional>
 
+#include "common/expr/functions.h"
 #include "common/expr/lexer_internal.h"
 #include "common/text.h"
 
@@ -13,8 +14,9 @@ namespace {
 
 constexpr std::array<std::string_view, 8> kAggregateFunctions = {
     "count", "sum", "min", "max", "avg", "first", "last", "count_distinct"};
-constexpr std::array<std::string_view, 10> kScalarFunctions = {
-    "lower", "upper", "concat", "substr", "length", "coalesce", "abs", "round", "floor", "now"};
+// The scalar functions the binder and evaluator handle themselves; the rest
+// are the library's (functions.h).
+constexpr std::array<std::string_view, 2> kScalarFunctions = {"coalesce", "now"};
 
 std::string Name(TypeId t) {
   return std::string(TypeName(t));
@@ -401,11 +403,18 @@ class Binder {
     }
     bool known = false;
     for (std::string_view s : kScalarFunctions) known = known || s == f;
-    if (!known) {
+    const fn::Function* library = fn::Find(f);
+    if (!known && !library) {
       std::vector<std::string> names(kScalarFunctions.begin(), kScalarFunctions.end());
       names.insert(names.end(), kAggregateFunctions.begin(), kAggregateFunctions.end());
+      for (std::string_view n : fn::Names()) names.emplace_back(n);
       Error(e->offset, "unknown function '" + f + "'" + DidYouMean(f, names));
       return false;
+    }
+    if (library) {
+      if (!args_ok || !Arity(e, library->min_args, library->max_args)) return false;
+      fn::BindCall call(e, options_, errors_);
+      return library->bind(call);
     }
     if (f == "now") {
       if (!options_.allow_now) {
@@ -419,36 +428,6 @@ class Binder {
     }
     if (!args_ok) return false;
     const auto& args = e->children;
-    if (f == "lower" || f == "upper") {
-      if (!Arity(e, 1, 1) || !ArgType(e, 0, IsStringOrNull, "a string argument")) return false;
-      e->type = TypeId::kString;
-      return true;
-    }
-    if (f == "concat") {
-      if (!Arity(e, 1, SIZE_MAX)) return false;
-      bool ok = true;
-      for (size_t i = 0; i < args.size(); ++i) {
-        ok = ArgType(e, i, IsStringOrNull, "string arguments", " (use cast(x as string))") && ok;
-      }
-      if (ok) e->type = TypeId::kString;
-      return ok;
-    }
-    if (f == "substr") {
-      if (!Arity(e, 2, 3)) return false;
-      auto text = [](TypeId t) { return IsStringStored(t) || t == TypeId::kNull; };
-      auto bigint = [](TypeId t) { return t == TypeId::kBigint || t == TypeId::kNull; };
-      bool ok = ArgType(e, 0, text, "a string argument");
-      ok = ArgType(e, 1, bigint, "a bigint start position") && ok;
-      if (args.size() == 3) ok = ArgType(e, 2, bigint, "a bigint length") && ok;
-      if (ok) e->type = args[0]->type == TypeId::kBytes ? TypeId::kBytes : TypeId::kString;
-      return ok;
-    }
-    if (f == "length") {
-      auto text = [](TypeId t) { return IsStringStored(t) || t == TypeId::kNull; };
-      if (!Arity(e, 1, 1) || !ArgType(e, 0, text, "a string or bytes argument")) return false;
-      e->type = TypeId::kBigint;
-      return true;
-    }
     if (f == "coalesce") {
       if (!Arity(e, 1, SIZE_MAX)) return false;
       TypeId t = TypeId::kNull;
@@ -463,21 +442,6 @@ class Binder {
       }
       e->type = t;
       return true;
-    }
-    if (f == "abs" || f == "floor") {
-      if (!Arity(e, 1, 1) || !ArgType(e, 0, IsNumericOrNull, "a numeric argument")) return false;
-      e->type = args[0]->type;
-      return true;
-    }
-    if (f == "round") {
-      if (!Arity(e, 1, 2)) return false;
-      bool ok = ArgType(e, 0, IsNumericOrNull, "a numeric argument");
-      if (args.size() == 2) {
-        auto bigint = [](TypeId t) { return t == TypeId::kBigint || t == TypeId::kNull; };
-        ok = ArgType(e, 1, bigint, "a bigint number of digits") && ok;
-      }
-      if (ok) e->type = args[0]->type;
-      return ok;
     }
     Error(e->offset, "unknown function '" + f + "'");
     return false;
@@ -586,6 +550,7 @@ bool ParseAggregate(std::string_view text, const std::vector<Input>& inputs,
   if (e->kind != NodeKind::kFunction || !IsAggregateFunction(e->function)) {
     bool scalar = false;
     for (std::string_view s : kScalarFunctions) scalar = scalar || s == e->function;
+    scalar = scalar || fn::Find(e->function) != nullptr;
     if (e->kind == NodeKind::kFunction && !scalar && !ContainsAggregate(*e)) {
       std::vector<std::string> names(kAggregateFunctions.begin(), kAggregateFunctions.end());
       errors->push_back({e->offset, "unknown aggregate function '" + e->function + "'" +

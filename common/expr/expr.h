@@ -25,7 +25,9 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -57,6 +59,15 @@ struct Literal {
   std::string s;
 };
 
+// The keys of hmac_sha256(x, 'name'): the job's top-level `secrets:` map.
+// The job's validator makes one with the names; a worker (or `weir local`)
+// reads the values from their secret references before it makes evaluators,
+// so the coordinator and the client never hold a key.
+struct KeyRing {
+  std::set<std::string> names;
+  std::map<std::string, std::string> values;  // name -> key, once read
+};
+
 struct Expr {
   NodeKind kind = NodeKind::kLiteral;
   size_t offset = 0;  // byte offset of this node's first character in the text
@@ -72,8 +83,9 @@ struct Expr {
 
   // Set by Bind().
   TypeId type = TypeId::kNull;
-  int input = -1;   // kColumn: index into the inputs given to Bind()
-  int column = -1;  // kColumn: field index in that input's schema
+  int input = -1;                       // kColumn: index into the inputs given to Bind()
+  int column = -1;                      // kColumn: field index in that input's schema
+  std::shared_ptr<const KeyRing> keys;  // hmac_sha256: where its key will be
 };
 
 struct ExprError {
@@ -95,7 +107,8 @@ struct Input {
 };
 
 struct BindOptions {
-  bool allow_now = false;  // now() is allowed only in processing-time jobs
+  bool allow_now = false;         // now() is allowed only in processing-time jobs
+  std::shared_ptr<KeyRing> keys;  // the job's secrets (hmac_sha256); null: none
 };
 
 // Resolves column references, type-checks every node and sets Expr::type.

@@ -68,6 +68,23 @@ Result<std::string> ResolveSecret(const SecretRef& ref) {
   return value;
 }
 
+Status ReadJobSecrets(JobSpec* job) {
+  if (job->secrets.empty()) return Status::OK();
+  if (!job->keys) job->keys = std::make_shared<expr::KeyRing>();
+  for (const auto& [name, ref] : job->secrets) {
+    auto value = ResolveSecret(ref);
+    if (!value.ok())
+      return Status(value.status().code(),
+                    "secret '" + name + "' (" + ref.ToString() + "): " + value.status().message());
+    if (value->empty())
+      return Status::InvalidArgument("secret '" + name + "' (" + ref.ToString() +
+                                     ") is empty: an HMAC key must not be");
+    job->keys->names.insert(name);
+    job->keys->values[name] = std::move(*value);
+  }
+  return Status::OK();
+}
+
 bool IsSecretSetting(std::string_view name) {
   // librdkafka's sensitive settings, and anything named like one.
   for (std::string_view word : {"password", "secret", "sasl.jaas.config", "sasl.oauthbearer.config",

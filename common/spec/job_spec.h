@@ -258,10 +258,20 @@ struct JobSpec {
   std::vector<SinkSpec> sinks;
   bool event_time = false;                     // some source declares event_time
   std::map<std::string, Schema> late_streams;  // window `late` stream -> its schema
+  // The top-level `secrets:` (keys of hmac_sha256), by name, and the key ring
+  // the expressions were bound with: names only until ReadJobSecrets.
+  Secrets secrets;
+  std::shared_ptr<expr::KeyRing> keys;
 
   // The schema of a named stream (source, operator or late stream), or null.
   const Schema* StreamSchema(std::string_view stream) const;
 };
+
+// Reads the values of the job's top-level `secrets:` into job->keys, for the
+// expressions that use them (hmac_sha256). Called where the job runs (a
+// worker, `weir local`) before its operators are made; an error names the
+// secret and its reference, never a value.
+Status ReadJobSecrets(JobSpec* job);
 
 // How LoadJob reads ${VAR}: a function so tests need not touch the process env.
 using EnvLookup = std::optional<std::string> (*)(const std::string& name);

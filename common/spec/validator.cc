@@ -34,6 +34,7 @@ void Validator::Run(const YAML::Node& root) {
     }
   if (auto n = top.Get("checkpoint"); n.IsDefined()) ReadCheckpoint(n);
   if (auto n = top.Get("restart"); n.IsDefined()) ReadRestart(n);
+  if (auto n = top.Get("secrets"); n.IsDefined()) ReadSecretsMap(n);
   if (auto n = top.Get("sources"); n.IsDefined())
     ReadSources(n);
   else
@@ -47,6 +48,28 @@ void Validator::Run(const YAML::Node& root) {
   top.Finish();
   job_.event_time = std::any_of(job_.sources.begin(), job_.sources.end(),
                                 [](const SourceSpec& s) { return s.event_time.has_value(); });
+}
+
+// `secrets: {pii: {env: PII_KEY}}`: keys that expressions name
+// (hmac_sha256(x, 'pii')); the values are read on the workers.
+void Validator::ReadSecretsMap(const YAML::Node& node) {
+  if (!node.IsMap()) {
+    r_.Error(node, "secrets must be a map of names to {env: NAME} or {file: /path}");
+    return;
+  }
+  job_.keys = std::make_shared<expr::KeyRing>();
+  for (const auto& kv : node) {
+    const std::string name = kv.first.Scalar();
+    if (!IsIdentifier(name)) {
+      r_.Error(kv.first, "secret name '" + name +
+                             "' must be letters, digits and '_', not starting with a digit");
+      continue;
+    }
+    if (auto ref = ReadSecret(kv.second, "secrets." + name)) {
+      job_.secrets[name] = *ref;
+      job_.keys->names.insert(name);
+    }
+  }
 }
 
 void Validator::ReadCheckpoint(const YAML::Node& node) {

@@ -30,8 +30,8 @@
 namespace weir::spec::internal {
 
 inline const std::vector<std::string> kTopKeys = {
-    "name",    "description", "parallelism", "max_parallelism", "checkpoint", "restart",
-    "sources", "operators",   "sinks"};
+    "name",    "description", "parallelism", "max_parallelism", "checkpoint",
+    "restart", "secrets",     "sources",     "operators",       "sinks"};
 inline const std::vector<std::string> kOperatorKindKeys = {"filter", "map", "key_by", "join",
                                                            "union",  "udf", "rename", "cast"};
 
@@ -133,6 +133,7 @@ class Validator {
  private:
   void ReadCheckpoint(const YAML::Node& node);
   void ReadRestart(const YAML::Node& node);
+  void ReadSecretsMap(const YAML::Node& node);
   bool DefineStream(const std::string& name, const YAML::Node& at, Stream s);
   std::vector<std::string> StreamNames() const { return stream_order_; }
   void ReadSources(const YAML::Node& node);

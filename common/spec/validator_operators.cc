@@ -605,6 +605,7 @@ expr::BindOptions Validator::BindOpts() const {
   expr::BindOptions o;
   o.allow_now = std::none_of(job_.sources.begin(), job_.sources.end(),
                              [](const SourceSpec& s) { return s.event_time.has_value(); });
+  o.keys = job_.keys;
   return o;
 }
 

@@ -8,7 +8,7 @@ BUILD_PKGS=(
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   librocksdb-dev librdkafka-dev libyaml-cpp-dev libspdlog-dev libfmt-dev
   libsimdjson-dev libcli11-dev libpq-dev libavro-dev libprotoc-dev libssl-dev
-  libcurl4-openssl-dev libcpp-httplib-dev
+  libcurl4-openssl-dev libcpp-httplib-dev libre2-dev libabsl-dev tzdata
 )
 TEST_PKGS=(
   googletest libgtest-dev libgmock-dev libbenchmark-dev

@@ -2,7 +2,8 @@
 // parses, checks that ToString() reads back to the same text, binds it
 // against a small fixed schema and evaluates it (twice, and over an empty
 // batch) on rows full of edge values: INT64_MIN, -1, 0, NaN, infinities,
-// invalid UTF-8, nulls. Also runs the text through ParseAggregate. Any crash,
+// invalid UTF-8, nulls, JSON, a zone name, a pattern. hmac_sha256 has the
+// keys 'k' and 'pii'. Also runs the text through ParseAggregate. Any crash,
 // sanitizer report or broken invariant (abort) is a bug.
 #include <cmath>
 #include <cstdint>
@@ -47,30 +48,34 @@ std::shared_ptr<const Schema> MakeSchema() {
                                                            {"by", TypeId::kBytes}});
 }
 
-// Six rows of edge values, or (empty) none, of the schema above.
+// Eight rows of edge values, or (empty) none, of the schema above. The
+// strings include JSON, a zone name and a pattern, for the functions that
+// take those from the data.
 RecordBatch MakeBatch(const std::shared_ptr<const Schema>& schema, bool empty) {
   RecordBatch batch(schema);
   if (empty) return batch;
   auto ints = [](Column& c, std::vector<std::optional<int64_t>> v) {
     for (auto x : v) x ? c.AppendInt(*x) : c.AppendNull();
   };
-  ints(batch.columns[0], {0, -1, kMin, kMax, std::nullopt, 7});
-  ints(batch.columns[1], {-1, 0, -1, 2, 3, std::nullopt});
-  for (auto x :
-       std::vector<std::optional<double>>{std::nan(""), kInf, -0.0, 1e308, std::nullopt, 2.5}) {
+  ints(batch.columns[0], {0, -1, kMin, kMax, std::nullopt, 7, 1000001, -3});
+  ints(batch.columns[1], {-1, 0, -1, 2, 3, std::nullopt, 1, 0});
+  for (auto x : std::vector<std::optional<double>>{std::nan(""), kInf, -0.0, 1e308, std::nullopt,
+                                                   2.5, -kInf, 5e-324}) {
     x ? batch.columns[2].AppendDouble(*x) : batch.columns[2].AppendNull();
   }
   for (auto x : std::vector<std::optional<std::string>>{
-           "", "abc", "h\xC3\xA9llo", "2024-05-01T12:00:00Z", std::nullopt, " 12 "}) {
+           "", "abc", "h\xC3\xA9llo", "2024-05-01T12:00:00Z", std::nullopt, " 12 ",
+           R"({"a": [1, 2.50], "b": {"c": "\u00e9"}, "a": 2})", "Europe/Berlin"}) {
     x ? batch.columns[3].AppendString(*x) : batch.columns[3].AppendNull();
   }
-  ints(batch.columns[4], {1, 0, std::nullopt, 1, 0, 1});
-  ints(batch.columns[5], {0, kMin, kMax, 1714564800000, std::nullopt, -1});
-  for (auto x :
-       std::vector<std::optional<std::string>>{"", "\xFF\x80", std::nullopt, "z", "\x80", "q"}) {
+  ints(batch.columns[4], {1, 0, std::nullopt, 1, 0, 1, 0, 1});
+  ints(batch.columns[5],
+       {0, kMin, kMax, 1714564800000, std::nullopt, -1, 1729992600000, 253402300800000});
+  for (auto x : std::vector<std::optional<std::string>>{"", "\xFF\x80", std::nullopt, "z", "\x80",
+                                                        "q", "(a+)+$", "\xE2\x82"}) {
     x ? batch.columns[6].AppendString(*x) : batch.columns[6].AppendNull();
   }
-  batch.event_time.assign(6, 0);
+  batch.event_time.assign(8, 0);
   return batch;
 }
 
@@ -118,8 +123,15 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
 
   const std::vector<expr::Input> inputs = {{"T", schema.get()}};
+  static const std::shared_ptr<expr::KeyRing> keys = [] {
+    auto k = std::make_shared<expr::KeyRing>();
+    k->names = {"k", "pii"};
+    k->values = {{"k", "key"}, {"pii", std::string(100, 'x')}};
+    return k;
+  }();
   expr::BindOptions options;
   options.allow_now = (size % 2) == 0;
+  options.keys = keys;
   std::vector<expr::ExprError> errors;
   if (expr::Bind(e.get(), inputs, options, &errors)) {
     Check(errors.empty(), "Bind succeeded with errors", text);

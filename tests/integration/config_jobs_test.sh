@@ -26,6 +26,9 @@ check() {  # name, expected minimum rows out, command...
 check quickstart 1 "$weir" -q local config/jobs/quickstart.yaml --produce orders=config/jobs/data/orders.jsonl
 qs=$("$weir" -q local config/jobs/quickstart.yaml --produce orders=config/jobs/data/orders.jsonl 2>&1 >/dev/null | grep finished)
 grep -q "400 records in, 57 out, 2 malformed" <<<"$qs" || { echo "FAIL quickstart summary: $qs"; failed=$((failed + 1)); }
+# The function library on an access log: 40 requests of 41 lines, keyed by
+# a secret from the environment.
+WEIR_EXAMPLE_KEY=example check "access log" 40 "$weir" -q local config/jobs/access_log.yaml
 for q in q0 q1 q2 q5 q7 q8 q11; do
   NEXMARK_EVENTS=50000 PARALLELISM=2 check "nexmark $q" 1 "$weir" -q local "config/jobs/nexmark/$q.yaml"
 done

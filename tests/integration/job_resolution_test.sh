@@ -13,6 +13,9 @@
 #     directory without it); across a coordinator restart with yet another
 #     environment the job resumes and writes every row once, where the
 #     submitter said;
+#   - the job's `secrets:` key for hmac_sha256 is read by the worker alone
+#     (the client and the coordinator do not have it), and the rows are
+#     pseudonymized with it;
 #   - a savepoint or checkpoint storage outside the coordinator's storage
 #     roots is refused, and --allow-storage admits one.
 # On the code before client-side resolution, the first check fails (the
@@ -62,7 +65,9 @@ start_coordinator() {  # OUT value
   pids+=($coordinator_pid)
 }
 start_coordinator "$work/coordinator-out"
-(cd worker-cwd && exec env OUT="$work/worker-out" IN=/nonexistent "$build/weir-worker" \
+pii_key="pii-key-$(openssl rand -hex 8)"
+(cd worker-cwd && exec env OUT="$work/worker-out" IN=/nonexistent WEIR_PII_KEY="$pii_key" \
+  "$build/weir-worker" \
   --coordinator "$addr" --port 0 --slots 2 --id w1 --data-dir "$work/worker" --metrics-port -1 \
   >>"$work/worker.log" 2>&1) &
 pids+=($!)
@@ -118,6 +123,8 @@ AVSC
 cat >job.yaml <<'YAML'
 name: resolved
 checkpoint: {interval: 200ms, mode: exactly_once}
+secrets:
+  pii: {env: WEIR_PII_KEY}
 sources:
   events:
     type: file
@@ -125,9 +132,13 @@ sources:
     rate: 1500
     format: json
     schema: {uid: string, n: bigint}
+operators:
+  - name: pseudonymized
+    from: events
+    map: {uid: "hmac_sha256(uid, 'pii')", n: n}
 sinks:
   out:
-    from: events
+    from: pseudonymized
     type: file
     path: ${OUT}
     format: json
@@ -170,17 +181,21 @@ echo "ok   the job resumed after a coordinator restart and finished"
 for d in coordinator-out coordinator-out-2 worker-out; do
   [[ ! -e "$d" ]] || fail "output in $d: a process substituted \${OUT} from its own environment"
 done
-python3 - "$work/client-out" <<'PY' || fail "output"
-import collections, glob, json, os, sys
+python3 - "$work/client-out" "$pii_key" <<'PY' || fail "output"
+import collections, glob, hashlib, hmac, json, os, sys
 rows = collections.Counter()
 for p in glob.glob(os.path.join(sys.argv[1], "*.jsonl")):
     for line in open(p):
         if line.strip():
-            rows[json.loads(line)["n"]] += 1
+            row = json.loads(line)
+            want = hmac.new(sys.argv[2].encode(), b"u%d" % (row["n"] % 7), hashlib.sha256)
+            if row["uid"] != want.hexdigest():
+                raise SystemExit("row %s: uid is not the HMAC under the worker's key" % row)
+            rows[row["n"]] += 1
 if sorted(rows) != list(range(6000)) or set(rows.values()) != {1}:
     raise SystemExit("rows: %d distinct, %d duplicated, want 0..5999 once each" % (
         len(rows), sum(1 for v in rows.values() if v > 1)))
-print("ok   every row once, where the submitter's ${OUT} points")
+print("ok   every row once, where the submitter's ${OUT} points, keyed by the worker's secret")
 PY
 
 # ---- storage outside the coordinator's roots

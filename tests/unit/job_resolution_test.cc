@@ -179,5 +179,40 @@ TEST_F(ResolutionTest, ValuesThatWouldReadAsReferencesAreRefused) {
             "hold");
 }
 
+TEST_F(ResolutionTest, JobSecretsAreReadWhereTheJobRunsAndNeverResolved) {
+  const std::string text =
+      "name: keys\nsecrets:\n  pii: {env: WEIR_RESOLVE_TEST_PII}\n  other: ${WEIR_RESOLVE_TEST_2}\n"
+      "sources:\n  x: {type: file, path: /in, format: json, schema: {e: string}}\n"
+      "operators:\n  - {name: m, from: x, map: {h: \"hmac_sha256(e, 'pii')\"}}\n"
+      "sinks:\n  out: {from: m, type: stdout}\n";
+  // The client leaves the references as written; the coordinator binds the
+  // expression against the names alone.
+  LoadResult client = ParseJob(text, "keys.yaml", Env);
+  ASSERT_TRUE(client.diagnostics.empty()) << FormatDiagnostics("keys.yaml", client.diagnostics);
+  EXPECT_NE(client.resolved_yaml.find("other: ${WEIR_RESOLVE_TEST_2}"), std::string::npos);
+  LoadResult server = ParseResolvedJob(client.resolved_yaml, "keys.yaml", client.files);
+  ASSERT_NE(server.job, nullptr) << FormatDiagnostics("keys.yaml", server.diagnostics);
+  ASSERT_NE(server.job->keys, nullptr);
+  EXPECT_TRUE(server.job->keys->values.empty());
+  // A worker reads them: an absent or empty one is an error naming it.
+  ::unsetenv("WEIR_RESOLVE_TEST_PII");
+  Status st = ReadJobSecrets(server.job.get());
+  EXPECT_EQ(st.code(), StatusCode::kNotFound);
+  EXPECT_EQ(st.message(),
+            "secret 'other' (env WEIR_RESOLVE_TEST_2): environment variable WEIR_RESOLVE_TEST_2 "
+            "is not set");
+  ::setenv("WEIR_RESOLVE_TEST_2", "", 1);
+  ::setenv("WEIR_RESOLVE_TEST_PII", "k3y", 1);
+  st = ReadJobSecrets(server.job.get());
+  EXPECT_EQ(st.code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(st.message().find("secret 'other' (env WEIR_RESOLVE_TEST_2) is empty"),
+            std::string::npos);
+  ::setenv("WEIR_RESOLVE_TEST_2", "x", 1);
+  EXPECT_TRUE(ReadJobSecrets(server.job.get()).ok());
+  EXPECT_EQ(server.job->keys->values.at("pii"), "k3y");
+  ::unsetenv("WEIR_RESOLVE_TEST_PII");
+  ::unsetenv("WEIR_RESOLVE_TEST_2");
+}
+
 }  // namespace
 }  // namespace weir::spec

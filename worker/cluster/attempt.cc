@@ -44,6 +44,7 @@ Status Attempt::Start() {
   if (!loaded.job)
     return Status::InvalidArgument(FormatDiagnostics(deploy_.file_name(), loaded.diagnostics));
   job_ = std::move(loaded.job);
+  WEIR_RETURN_IF_ERROR(spec::ReadJobSecrets(job_.get()));
   WEIR_ASSIGN_OR_RETURN(plan_, rpc::FromProto(deploy_.graph(), *job_));
   for (const auto& p : deploy_.peers()) address_of_[p.worker_id()] = p.address();
   std::set<int> slots;
