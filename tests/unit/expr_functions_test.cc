@@ -398,7 +398,8 @@ TEST(ExprFunctions, TimeArgumentsFromColumns) {
 }
 
 TEST(ExprFunctions, ZoneNamesReachOnlyTheZoneDatabase) {
-  RecordBatch b = MakeBatch({{"z", TypeId::kString,
+  RecordBatch b = MakeBatch({{"z",
+                              TypeId::kString,
                               {S("../../../etc/passwd"), S("/etc/localtime"), S("localtime"),
                                S("Europe"), S("zone.tab"), S("Europe/Berlin")}}});
   EXPECT_THAT(Eval("date_part('hour', " + Ts(0) + ", z)", b),
